@@ -1,0 +1,59 @@
+# headroom — capacity planning and autoscaling for Kubernetes.
+# `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin
+TRACES    ?= testdata/traces
+PKGS      := ./...
+# Packages with goroutines run under the race detector.
+RACE_PKGS := ./forecast/... ./cmd/...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/headroom.
+	$(GO) build -o $(BIN)/headroom ./cmd/headroom
+
+.PHONY: test
+test: ## Unit tests (race detector on concurrent packages), then integration tests when the kube binaries are built.
+	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	@if [ -x test/kube/bin/kube-apiserver ]; then $(MAKE) test-integration; \
+	 else echo "test/kube/bin/kube-apiserver not built: skipping integration tests (make kube-bin)"; fi
+
+.PHONY: test-integration
+test-integration: ## Integration tests against a real kube-apiserver + etcd (needs `make kube-bin`).
+	cd test/kube && $(GO) test -count=1 ./...
+
+.PHONY: kube-bin
+kube-bin: ## Build the kube-apiserver used by the integration tests into test/kube/bin (about 15 min the first time).
+	cd test/kube && $(GO) build -o bin/kube-apiserver ./cmd/kube-apiserver
+
+.PHONY: bench
+bench: ## Go benchmarks (speed and allocations).
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: lint
+lint: ## go vet and gofmt (fails when gofmt would change a file).
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: eval
+eval: build ## Backtest every shipped trace: MASE, sMAPE, coverage per model and the automatic choice.
+	$(BIN)/headroom eval --traces $(TRACES)
+
+.PHONY: demo
+demo: build ## Forecast a shipped trace and print a table (no cluster needed).
+	$(BIN)/headroom forecast --input $(TRACES)/nab-realKnownCause-nyc_taxi.csv --horizon 24h -o table
+
+.PHONY: fuzz
+fuzz: ## Fuzz the trace reader for 30 s.
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./metrics/trace
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf $(BIN)
