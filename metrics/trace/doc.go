@@ -27,7 +27,10 @@
 // Rows may come in any order: they are sorted by time (stably, so rows with one timestamp keep their file order)
 // and counted in [Report.OutOfOrder]. The grid starts at the earliest timestamp. Its step is [Options.Step] or,
 // by default, the lower median of the positive intervals between consecutive distinct timestamps (the lower
-// median so that the step is always an interval that occurs in the file). Each row goes to the grid point nearest
+// median so that the step is always an interval that occurs in the file). When fewer than half of the intervals
+// equal that median, the timestamps are jittered, and a median within 5 % of a common sampling interval (1 s,
+// 15 s, 1 min, 5 min, 1 h, 1 d and the like) is snapped to it: a grid of 4m59.3s would drift against samples
+// taken every 5 minutes give or take a second, and no seasonal period would be a whole number of points. Each row goes to the grid point nearest
 // its timestamp, half-way rounding up. Several rows on one point (a repeated timestamp such as the hour a
 // daylight-saving change repeats or skips, or jittered sampling) are averaged column by column, ignoring missing
 // cells.

@@ -20,7 +20,8 @@ const DefaultMaxValues = 50_000_000
 // Options tunes Read. A nil *Options means the defaults, which are the zero values below.
 type Options struct {
 	// Step is the grid step. 0 means the lower median of the intervals between consecutive distinct
-	// timestamps. It must not be negative.
+	// timestamps, snapped to a common sampling interval when the timestamps are jittered (see the package
+	// documentation). It must not be negative.
 	Step time.Duration
 
 	// MaxFill is the longest run of missing grid values, in points, that is filled by linear interpolation.
@@ -404,8 +405,22 @@ func (rd *reader) regularise(o Options) (*Trace, error) {
 	return tr, nil
 }
 
-// medianStep returns the lower median of the positive intervals between consecutive sorted timestamps, or 0
-// when there is none.
+// commonSteps are the sampling intervals that jittered timestamps are snapped to.
+var commonSteps = []time.Duration{
+	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 20 * time.Second,
+	30 * time.Second,
+	time.Minute, 2 * time.Minute, 3 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+	20 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// medianStep infers the grid step from the positive intervals between consecutive sorted timestamps: their
+// lower median, or, when that exact interval is not the majority (the timestamps are jittered) and it lies
+// within 5 % of a common sampling interval, that interval. It returns 0 when there is no positive interval.
 func medianStep(n int, at func(int) time.Time) time.Duration {
 	d := make([]time.Duration, 0, n)
 	for k := 1; k < n; k++ {
@@ -417,7 +432,23 @@ func medianStep(n int, at func(int) time.Time) time.Duration {
 		return 0
 	}
 	slices.Sort(d)
-	return d[(len(d)-1)/2]
+	m := d[(len(d)-1)/2]
+	lo, _ := slices.BinarySearch(d, m)
+	hi, _ := slices.BinarySearch(d, m+1)
+	if 2*(hi-lo) >= len(d) {
+		return m // a regular step
+	}
+	return snapStep(m)
+}
+
+// snapStep returns the common sampling interval within 5 % of m, or m when there is none.
+func snapStep(m time.Duration) time.Duration {
+	for _, s := range commonSteps {
+		if diff := max(m-s, s-m); diff <= s/20 {
+			return s
+		}
+	}
+	return m
 }
 
 // roundDiv returns d/step rounded to the nearest integer, halves up, for d >= 0 and step > 0, without overflow.
