@@ -1,0 +1,472 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultQuantiles are the quantile levels forecast when Options.Quantiles is nil.
+var DefaultQuantiles = []float64{0.5, 0.9, 0.95, 0.99}
+
+// Options configure Auto. The zero value of each field is documented.
+type Options struct {
+	// Horizon is the number of steps to forecast; it must be at least 1.
+	Horizon int
+	// Quantiles are the levels in (0, 1) to forecast; nil means DefaultQuantiles.
+	Quantiles []float64
+	// Model is "auto" (or "") to select by backtest, or the name of one model
+	// (see ModelNames).
+	Model string
+	// MaxHistory caps the points used, counted back from the end; 0 means
+	// 5 weeks of points, at least 2,000 and at most 12,000.
+	MaxHistory int
+	// Validation is the number of final points held out to score the models;
+	// 0 means a quarter of the history, at least one horizon and at most 2,000 points.
+	Validation int
+	// KeepCandidates returns every candidate's forecast in Forecast.Candidates.
+	KeepCandidates bool
+}
+
+// ModelNames lists the models Options.Model accepts besides "auto".
+var ModelNames = []string{"naive", "snaive", "median", "ses", "holt-damped", "holt-winters", "stl", "stl-damped", "fourier", "fourier-trend"}
+
+// Forecast is the result of Auto: a point forecast and quantiles per step.
+type Forecast struct {
+	Model       string        // the chosen model, or "mean(a+b)" for a combination
+	Seasonality []Seasonality // detected periods, strongest first
+	BasePeriod  int           // the seasonal-naive baseline period in steps (1 = naive)
+	Start       time.Time     // time of the first forecast point, one step after the last sample
+	Step        time.Duration
+	Mean        []float64            // point forecast per step
+	Levels      []float64            // quantile levels, ascending
+	Q           [][]float64          // Q[i][k]: the Levels[i] quantile at step k
+	Backtest    Accuracy             // of the chosen model on the validation tail
+	Scores      []Score              // every candidate's validation score, best first
+	Prepared    Preparation          // what was done to the input
+	Used        int                  // points used for fitting and validation
+	Candidates  map[string]*Forecast // per-candidate forecasts (Options.KeepCandidates)
+}
+
+// Quantile returns the forecast for quantile level q, or nil when it was not computed.
+func (f *Forecast) Quantile(q float64) []float64 {
+	for i, l := range f.Levels {
+		if math.Abs(l-q) < 1e-9 {
+			return f.Q[i]
+		}
+	}
+	return nil
+}
+
+// Time returns the time of forecast step k (0-based).
+func (f *Forecast) Time(k int) time.Time { return f.Start.Add(time.Duration(k) * f.Step) }
+
+// Accuracy is measured on the validation tail: from every origin, a forecast of
+// up to Horizon steps is compared with what happened.
+type Accuracy struct {
+	MASE     float64
+	SMAPE    float64
+	Coverage map[float64]float64 // share of outcomes at or below each quantile (estimated on the earlier half of the origins, counted on the later half)
+	Origins  int
+	Horizon  int
+}
+
+// Score is one candidate's validation result.
+type Score struct {
+	Model string
+	MASE  float64
+	Err   string // why the candidate could not be fitted, if it could not
+}
+
+// BasePeriod is the period, in steps, of the seasonal-naive baseline that MASE
+// and model comparisons use: one day when the step is under a day and the
+// history spans two days; one week when the step is at most a day and the
+// history spans two weeks; otherwise 1 (the naive forecast).
+func BasePeriod(step time.Duration, n int) int {
+	span := time.Duration(n) * step
+	day, week := 24*time.Hour, 7*24*time.Hour
+	switch {
+	case step < day && span >= 2*day && day%step == 0:
+		return int(day / step)
+	case step <= day && span >= 2*week && week%step == 0:
+		return int(week / step)
+	}
+	return 1
+}
+
+// candidate is a model and, after validation, its forecasts from each origin.
+type candidate struct {
+	model Model
+	state State
+	fc    []float64 // forecasts, origin-major: fc[o*hv+k]
+	mae   float64
+	err   error
+}
+
+// minPoints is the shortest history Auto accepts.
+const minPoints = 8
+
+// Auto fits, selects and forecasts s. See the package documentation for the method.
+func Auto(s Series, opt Options) (*Forecast, error) {
+	if opt.Horizon < 1 {
+		return nil, fmt.Errorf("%w: horizon %d must be at least 1", ErrInvalidArgument, opt.Horizon)
+	}
+	levels, err := checkLevels(opt.Quantiles)
+	if err != nil {
+		return nil, err
+	}
+	perDay := int(24 * time.Hour / max(s.Step, time.Second))
+	longGap := max(24, perDay)
+	ps, prep, err := Prepare(s, longGap, 3*longGap)
+	if err != nil {
+		return nil, err
+	}
+	y := ps.Values
+	maxHist := opt.MaxHistory
+	if maxHist == 0 {
+		maxHist = min(12000, max(2000, int(35*24*time.Hour/ps.Step)))
+	}
+	if len(y) > maxHist {
+		y = y[len(y)-maxHist:]
+	}
+	n := len(y)
+	if n < minPoints {
+		return nil, fmt.Errorf("%w: %q has %d usable points, need at least %d", ErrInsufficientData, s.Name, n, minPoints)
+	}
+	h := opt.Horizon
+	v := opt.Validation
+	if v == 0 {
+		v = min(2000, max(n/4, min(h, n/2)))
+	}
+	v = max(2, min(v, n/2))
+	hv := max(1, min(h, v/2))
+	fitN := n - v
+
+	f := &Forecast{
+		Seasonality: Detect(y[:fitN], ps.Step),
+		BasePeriod:  BasePeriod(ps.Step, n),
+		Start:       ps.End().Add(ps.Step),
+		Step:        ps.Step,
+		Levels:      levels,
+		Prepared:    prep,
+		Used:        n,
+	}
+	// The baseline period must fit in the training part.
+	if f.BasePeriod > 1 && fitN < 2*f.BasePeriod {
+		f.BasePeriod = 1
+	}
+	cands, err := candidates(opt.Model, f, ps.Step)
+	if err != nil {
+		return nil, err
+	}
+
+	// Origins at which the validation forecasts are made.
+	nOrig := max(1, min(400, 20000/hv, v-hv+1))
+	stride := max(1, (v-hv+1)/nOrig)
+	var origins []int
+	for o := fitN; o+hv <= n; o += stride {
+		origins = append(origins, o)
+	}
+	for _, c := range cands {
+		c.validate(y, fitN, hv, origins)
+	}
+	scale := MASEScale(y[:fitN], f.BasePeriod)
+	var ok []*candidate
+	for _, c := range cands {
+		if c.err == nil {
+			ok = append(ok, c)
+		}
+	}
+	if len(ok) == 0 {
+		return nil, fmt.Errorf("forecast: no model could be fitted to %q: %w", s.Name, cands[0].err)
+	}
+	sort.SliceStable(ok, func(i, j int) bool { return ok[i].mae < ok[j].mae })
+	best := ok[0]
+	members := []*candidate{best}
+	if opt.Model == "" || opt.Model == "auto" {
+		// Combinations of the best two and three.
+		for k := 2; k <= min(3, len(ok)); k++ {
+			comb := combine(ok[:k])
+			comb.mae = maeAt(y, comb.fc, origins, hv)
+			if comb.mae < best.mae*0.995 {
+				best, members = comb, ok[:k]
+			}
+		}
+	}
+	for _, c := range ok {
+		f.Scores = append(f.Scores, Score{Model: c.model.Name(), MASE: c.mae / scale})
+	}
+	for _, c := range cands {
+		if c.err != nil {
+			f.Scores = append(f.Scores, Score{Model: c.model.Name(), MASE: math.NaN(), Err: c.err.Error()})
+		}
+	}
+	nonNeg := true
+	for _, x := range y {
+		if x < 0 {
+			nonNeg = false
+			break
+		}
+	}
+	fillForecast(f, best, members, y, origins, hv, h, scale, nonNeg)
+	if opt.KeepCandidates {
+		f.Candidates = map[string]*Forecast{}
+		for _, c := range ok {
+			cf := *f
+			cf.Candidates, cf.Scores = nil, nil
+			fillForecast(&cf, c, []*candidate{c}, y, origins, hv, h, scale, nonNeg)
+			f.Candidates[c.model.Name()] = &cf
+		}
+	}
+	return f, nil
+}
+
+// fillForecast sets the model name, point forecast, quantiles and backtest of f from c.
+func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, origins []int, hv, h int, scale float64, nonNeg bool) {
+	if len(members) > 1 {
+		names := make([]string, len(members))
+		for i, m := range members {
+			names[i] = m.model.Name()
+		}
+		f.Model = "mean(" + strings.Join(names, "+") + ")"
+	} else {
+		f.Model = c.model.Name()
+	}
+	f.Mean = make([]float64, h)
+	buf := make([]float64, h)
+	for _, m := range members {
+		m.state.Forecast(buf)
+		for k := range buf {
+			f.Mean[k] += buf[k] / float64(len(members))
+		}
+	}
+	// Errors by horizon step.
+	errs := make([][]float64, hv)
+	for k := range errs {
+		errs[k] = make([]float64, len(origins))
+		for i, o := range origins {
+			errs[k][i] = y[o+k] - c.fc[i*hv+k]
+		}
+	}
+	eq := errorQuantiles(errs, f.Levels, h)
+	f.Q = make([][]float64, len(f.Levels))
+	for i := range f.Levels {
+		f.Q[i] = make([]float64, h)
+		for k := 0; k < h; k++ {
+			f.Q[i][k] = f.Mean[k] + eq[i][k]
+		}
+	}
+	if nonNeg {
+		for k := range f.Mean {
+			f.Mean[k] = math.Max(0, f.Mean[k])
+		}
+		for i := range f.Q {
+			for k := range f.Q[i] {
+				f.Q[i][k] = math.Max(0, f.Q[i][k])
+			}
+		}
+	}
+	// Backtest: MASE and sMAPE over all origins; coverage of quantiles
+	// estimated on the first half of the origins, counted on the second half.
+	var act, pred []float64
+	for i, o := range origins {
+		act = append(act, y[o:o+hv]...)
+		pred = append(pred, c.fc[i*hv:(i+1)*hv]...)
+	}
+	f.Backtest = Accuracy{
+		MASE:     MAE(act, pred) / scale,
+		SMAPE:    SMAPE(act, pred),
+		Origins:  len(origins),
+		Horizon:  hv,
+		Coverage: map[float64]float64{},
+	}
+	half := len(origins) / 2
+	if half >= 1 {
+		early := make([][]float64, hv)
+		for k := range early {
+			early[k] = errs[k][:half]
+		}
+		eqe := errorQuantiles(early, f.Levels, hv)
+		for i, l := range f.Levels {
+			hit, tot := 0, 0
+			for j := half; j < len(origins); j++ {
+				for k := 0; k < hv; k++ {
+					if errs[k][j] <= eqe[i][k] {
+						hit++
+					}
+					tot++
+				}
+			}
+			f.Backtest.Coverage[l] = float64(hit) / float64(tot)
+		}
+	}
+}
+
+// errorQuantiles turns validation errors by step (errs[k] for step k) into
+// quantile offsets for h steps. Each step pools the errors of neighbouring
+// steps (±k/8) to steady the tails; upper quantiles are made non-decreasing
+// and lower ones non-increasing in the step (uncertainty does not shrink with
+// distance); steps beyond the validated ones repeat the last.
+func errorQuantiles(errs [][]float64, levels []float64, h int) [][]float64 {
+	hv := len(errs)
+	out := make([][]float64, len(levels))
+	for i := range out {
+		out[i] = make([]float64, h)
+	}
+	var pool []float64
+	for k := 0; k < hv; k++ {
+		w := k / 8
+		pool = pool[:0]
+		for j := max(0, k-w); j <= min(hv-1, k+w); j++ {
+			pool = append(pool, errs[j]...)
+		}
+		sort.Float64s(pool)
+		for i, l := range levels {
+			out[i][k] = quantileSorted(pool, l)
+		}
+	}
+	for i, l := range levels {
+		q := out[i]
+		for k := 1; k < hv; k++ {
+			if l > 0.5 && q[k] < q[k-1] {
+				q[k] = q[k-1]
+			}
+			if l < 0.5 && q[k] > q[k-1] {
+				q[k] = q[k-1]
+			}
+		}
+		for k := hv; k < h; k++ {
+			q[k] = q[hv-1]
+		}
+	}
+	return out
+}
+
+// validate fits c on y[:fitN], then walks through the rest, forecasting hv
+// steps at each origin before observing the next value.
+func (c *candidate) validate(y []float64, fitN, hv int, origins []int) {
+	st, err := c.model.Fit(y[:fitN])
+	if err != nil {
+		c.err = err
+		return
+	}
+	c.fc = make([]float64, len(origins)*hv)
+	oi := 0
+	for t := fitN; t < len(y); t++ {
+		if oi < len(origins) && origins[oi] == t {
+			st.Forecast(c.fc[oi*hv : (oi+1)*hv])
+			oi++
+		}
+		st.Observe(y[t])
+	}
+	for _, v := range c.fc {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			c.err = fmt.Errorf("forecast: %s produced a non-finite forecast", c.model.Name())
+			return
+		}
+	}
+	c.state = st
+	c.mae = maeAt(y, c.fc, origins, hv)
+}
+
+func maeAt(y, fc []float64, origins []int, hv int) float64 {
+	var s float64
+	for i, o := range origins {
+		for k := 0; k < hv; k++ {
+			s += math.Abs(y[o+k] - fc[i*hv+k])
+		}
+	}
+	return s / float64(len(origins)*hv)
+}
+
+// combine averages the validation forecasts of cs.
+func combine(cs []*candidate) *candidate {
+	fc := make([]float64, len(cs[0].fc))
+	for _, c := range cs {
+		for i, v := range c.fc {
+			fc[i] += v / float64(len(cs))
+		}
+	}
+	return &candidate{model: combo(cs), fc: fc}
+}
+
+type combo []*candidate
+
+func (c combo) Name() string {
+	names := make([]string, len(c))
+	for i, m := range c {
+		names[i] = m.model.Name()
+	}
+	return "mean(" + strings.Join(names, "+") + ")"
+}
+func (c combo) Fit([]float64) (State, error) { panic("forecast: combo is not fitted directly") }
+
+// candidates builds the models to compare for the named model ("auto" = all that apply).
+func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, error) {
+	var periods []int
+	for _, s := range f.Seasonality {
+		periods = append(periods, s.Steps)
+	}
+	primary := f.BasePeriod
+	if len(periods) > 0 {
+		primary = periods[0]
+	}
+	window := max(5, min(48, int(time.Hour/step)))
+	all := map[string]Model{
+		"naive":         Naive{},
+		"median":        Median{Window: window},
+		"ses":           ETS{Trend: NoTrend, Robust: true},
+		"holt-damped":   ETS{Trend: DampedTrend, Robust: true},
+		"snaive":        SeasonalNaive{Period: f.BasePeriod},
+		"holt-winters":  ETS{Trend: DampedTrend, Period: primary, Robust: true},
+		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}},
+		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}},
+		"fourier":       Fourier{Periods: periods},
+		"fourier-trend": Fourier{Periods: periods, Trend: true},
+	}
+	if len(periods) == 0 && f.BasePeriod > 1 {
+		all["fourier"] = Fourier{Periods: []int{f.BasePeriod}}
+		all["fourier-trend"] = Fourier{Periods: []int{f.BasePeriod}, Trend: true}
+	}
+	if name != "" && name != "auto" {
+		m, ok := all[name]
+		if !ok {
+			return nil, fmt.Errorf("%w %q (choose auto or one of %s)", ErrUnknownModel, name, strings.Join(ModelNames, ", "))
+		}
+		if primary < 2 && (name == "holt-winters" || strings.HasPrefix(name, "stl") || strings.HasPrefix(name, "fourier")) {
+			return nil, fmt.Errorf("%w: %s needs a seasonal period and none was detected or fits in the history", ErrInsufficientData, name)
+		}
+		return []*candidate{{model: m}}, nil
+	}
+	names := []string{"naive", "median", "ses", "holt-damped"}
+	if f.BasePeriod > 1 {
+		names = append(names, "snaive")
+	}
+	if len(periods) > 0 {
+		names = append(names, "holt-winters", "stl", "stl-damped", "fourier", "fourier-trend")
+	}
+	out := make([]*candidate, len(names))
+	for i, n := range names {
+		out[i] = &candidate{model: all[n]}
+	}
+	return out, nil
+}
+
+func checkLevels(q []float64) ([]float64, error) {
+	if q == nil {
+		q = DefaultQuantiles
+	}
+	out := append([]float64(nil), q...)
+	sort.Float64s(out)
+	for i, l := range out {
+		if !(l > 0 && l < 1) {
+			return nil, fmt.Errorf("%w: quantile %v is not in (0, 1)", ErrInvalidArgument, l)
+		}
+		if i > 0 && l == out[i-1] {
+			return nil, fmt.Errorf("%w: quantile %v given twice", ErrInvalidArgument, l)
+		}
+	}
+	return out, nil
+}

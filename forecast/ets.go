@@ -1,0 +1,397 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/optimize"
+)
+
+// Trend selects the trend component of an exponential smoothing model.
+type Trend int
+
+const (
+	NoTrend     Trend = iota // level only
+	Additive                 // Holt's linear trend
+	DampedTrend              // Gardner–McKenzie damped trend
+)
+
+// ETSParams are the smoothing parameters of ETS. Alpha, Beta and Gamma lie in
+// [0, 1]; Phi (damping) in (0, 1], 1 meaning no damping.
+type ETSParams struct {
+	Alpha, Beta, Gamma, Phi float64
+}
+
+// ETS is additive exponential smoothing in the Holt–Winters error-correction form:
+//
+//	ŷ(t)  = l(t-1) + φ·b(t-1) + s(t-m)
+//	l(t)  = α·(y(t) − s(t-m)) + (1−α)·(l(t-1) + φ·b(t-1))
+//	b(t)  = β·(l(t) − l(t-1)) + (1−β)·φ·b(t-1)
+//	s(t)  = γ·(y(t) − l(t)) + (1−γ)·s(t-m)
+//	ŷ(t+k|t) = l(t) + (φ + … + φᵏ)·b(t) + s(t+k−m⌈k/m⌉)
+//
+// With Trend NoTrend the b terms vanish; with Period ≤ 1 the s terms vanish.
+// Start values follow R's stats::HoltWinters: for a seasonal model, a classical
+// decomposition of the first two periods gives the seasonal indices and a line
+// fitted to its trend gives the level and slope, and filtering starts at the
+// second period; without season the level starts at y(1) and the slope at
+// y(1) − y(0). Parameters not fixed by Params are chosen by Nelder–Mead
+// (gonum/optimize) to minimise the sum of squared one-step errors, or a Huber
+// loss when Robust is set, so that rare bursts do not drag the fit.
+type ETS struct {
+	Trend  Trend
+	Period int        // seasonal period in steps; ≤ 1 means no season
+	Params *ETSParams // nil: fit all; otherwise used as given
+	Robust bool       // Huber loss instead of squared error
+	// MaxIter bounds the objective evaluations of the fit; 0 means 400.
+	MaxIter int
+}
+
+// Name reports the model in the vocabulary of the CLI.
+func (m ETS) Name() string {
+	switch {
+	case m.Period > 1:
+		return "holt-winters"
+	case m.Trend == DampedTrend:
+		return "holt-damped"
+	case m.Trend == Additive:
+		return "holt"
+	default:
+		return "ses"
+	}
+}
+
+// etsState is the filter state and the fixed parameters.
+type etsState struct {
+	p      ETSParams
+	trend  bool
+	l, b   float64
+	season []float64 // season[pos] is the index for the next observation
+	pos    int
+}
+
+func (s *etsState) Observe(y float64) {
+	var st float64
+	if s.season != nil {
+		st = s.season[s.pos]
+	}
+	pb := s.p.Phi * s.b
+	l := s.p.Alpha*(y-st) + (1-s.p.Alpha)*(s.l+pb)
+	if s.trend {
+		s.b = s.p.Beta*(l-s.l) + (1-s.p.Beta)*pb
+	}
+	s.l = l
+	if s.season != nil {
+		s.season[s.pos] = s.p.Gamma*(y-l) + (1-s.p.Gamma)*st
+		s.pos++
+		if s.pos == len(s.season) {
+			s.pos = 0
+		}
+	}
+}
+
+func (s *etsState) Forecast(dst []float64) {
+	damp, phik := 0.0, 1.0
+	for k := range dst {
+		v := s.l
+		if s.trend {
+			phik *= s.p.Phi
+			damp += phik
+			v += damp * s.b
+		}
+		if s.season != nil {
+			v += s.season[(s.pos+k)%len(s.season)]
+		}
+		dst[k] = v
+	}
+}
+
+// etsStart holds the start values and the index of the first filtered observation.
+type etsStart struct {
+	l, b   float64
+	season []float64
+	first  int
+}
+
+func (m ETS) start(y []float64) (etsStart, error) {
+	if m.Period > 1 {
+		p := m.Period
+		if len(y) < 2*p+1 {
+			return etsStart{}, fmt.Errorf("%w: %s needs two periods and one point (%d), have %d", ErrInsufficientData, m.Name(), 2*p+1, len(y))
+		}
+		trend, figure := decompose(y[:2*p], p)
+		// Fit a line to the defined part of the moving-average trend; the
+		// intercept is the level one step before the first defined point.
+		var xs, ys []float64
+		for _, v := range trend {
+			if !math.IsNaN(v) {
+				xs = append(xs, float64(len(xs)+1))
+				ys = append(ys, v)
+			}
+		}
+		a, b := lineFit(xs, ys)
+		return etsStart{l: a, b: b, season: figure, first: p}, nil
+	}
+	if m.Trend != NoTrend {
+		if len(y) < 3 {
+			return etsStart{}, fmt.Errorf("%w: %s needs 3 points, have %d", ErrInsufficientData, m.Name(), len(y))
+		}
+		return etsStart{l: y[1], b: y[1] - y[0], first: 2}, nil
+	}
+	if len(y) < 2 {
+		return etsStart{}, fmt.Errorf("%w: ses needs 2 points, have %d", ErrInsufficientData, len(y))
+	}
+	return etsStart{l: y[0], first: 1}, nil
+}
+
+// newState builds a filter at the start values.
+func (m ETS) newState(st etsStart, p ETSParams) *etsState {
+	s := &etsState{p: p, trend: m.Trend != NoTrend, l: st.l}
+	if s.trend {
+		s.b = st.b
+	}
+	if m.Trend != DampedTrend {
+		s.p.Phi = 1
+	}
+	if st.season != nil {
+		s.season = append([]float64(nil), st.season...)
+	}
+	return s
+}
+
+// loss runs the filter over y from the start and returns the summed loss of the
+// one-step errors. delta > 0 selects the Huber loss with that threshold.
+func (m ETS) loss(y []float64, st etsStart, p ETSParams, delta float64, s *etsState) float64 {
+	s.p = p
+	if m.Trend != DampedTrend {
+		s.p.Phi = 1
+	}
+	s.l, s.b, s.pos = st.l, 0, 0
+	if s.trend {
+		s.b = st.b
+	}
+	if s.season != nil {
+		copy(s.season, st.season)
+	}
+	var sum float64
+	for _, v := range y[st.first:] {
+		xhat := s.l + s.p.Phi*s.b
+		if s.season != nil {
+			xhat += s.season[s.pos]
+		}
+		e := v - xhat
+		if delta > 0 && math.Abs(e) > delta {
+			sum += delta * (2*math.Abs(e) - delta)
+		} else {
+			sum += e * e
+		}
+		s.Observe(v)
+	}
+	return sum
+}
+
+// Fit estimates the parameters and returns the state after the last observation.
+func (m ETS) Fit(y []float64) (State, error) {
+	st, err := m.start(y)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := m.FitParams(y)
+	if err != nil {
+		return nil, err
+	}
+	s := m.newState(st, p)
+	for _, v := range y[st.first:] {
+		s.Observe(v)
+	}
+	return s, nil
+}
+
+// FitParams returns the fitted (or fixed) parameters and their sum of squared
+// one-step errors.
+func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
+	st, err := m.start(y)
+	if err != nil {
+		return ETSParams{}, 0, err
+	}
+	work := m.newState(st, ETSParams{Phi: 1})
+	if m.Params != nil {
+		p := *m.Params
+		return p, m.loss(y, st, p, 0, work), nil
+	}
+	delta := 0.0
+	if m.Robust {
+		delta = huberDelta(y)
+	}
+	seasonal := m.Period > 1
+	trend := m.Trend != NoTrend
+	damped := m.Trend == DampedTrend
+	// Unconstrained coordinates u map to parameters through the logistic function.
+	unpack := func(u []float64) ETSParams {
+		p := ETSParams{Alpha: logistic(u[0]), Phi: 1}
+		i := 1
+		if trend {
+			p.Beta = logistic(u[i])
+			i++
+		}
+		if seasonal {
+			p.Gamma = logistic(u[i])
+			i++
+		}
+		if damped {
+			p.Phi = 0.8 + 0.18*logistic(u[i])
+		}
+		return p
+	}
+	x0 := []float64{logit(0.3)}
+	if trend {
+		x0 = append(x0, logit(0.1))
+	}
+	if seasonal {
+		x0 = append(x0, logit(0.1))
+	}
+	if damped {
+		x0 = append(x0, logit((0.95-0.8)/0.18))
+	}
+	problem := optimize.Problem{Func: func(u []float64) float64 {
+		return m.loss(y, st, unpack(u), delta, work)
+	}}
+	iter := m.MaxIter
+	if iter == 0 {
+		iter = 400
+	}
+	settings := &optimize.Settings{
+		FuncEvaluations: iter,
+		Converger:       &optimize.FunctionConverge{Absolute: 1e-10, Relative: 1e-8, Iterations: 30},
+	}
+	res, err := optimize.Minimize(problem, x0, settings, &optimize.NelderMead{})
+	if err != nil && res == nil {
+		return ETSParams{}, 0, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
+	}
+	p := unpack(res.X)
+	return p, m.loss(y, st, p, 0, work), nil
+}
+
+// huberDelta is the Huber threshold for one-step errors: 3 robust standard
+// deviations of the first differences (MAD·1.4826/√2), and never zero.
+func huberDelta(y []float64) float64 {
+	d := make([]float64, len(y)-1)
+	for i := range d {
+		d[i] = math.Abs(y[i+1] - y[i])
+	}
+	s := median(d) * 1.4826 / math.Sqrt2
+	if s == 0 {
+		s = meanAbs(d)
+	}
+	if s == 0 {
+		return 0 // constant series: squared loss is fine
+	}
+	return 3 * s
+}
+
+func logistic(u float64) float64 { return 1 / (1 + math.Exp(-u)) }
+func logit(p float64) float64    { return math.Log(p / (1 - p)) }
+
+// decompose is the classical additive decomposition of x with period p: the
+// trend is the centred moving average of order p (a 2×p average when p is
+// even), undefined (NaN) at the ends; figure[i] is the mean of the detrended
+// values at phase i, centred to sum to zero.
+func decompose(x []float64, p int) (trend, figure []float64) {
+	n := len(x)
+	trend = movingAverage(x, p)
+	figure = make([]float64, p)
+	counts := make([]int, p)
+	for i := 0; i < n; i++ {
+		if !math.IsNaN(trend[i]) {
+			figure[i%p] += x[i] - trend[i]
+			counts[i%p]++
+		}
+	}
+	var mean float64
+	for i := range figure {
+		if counts[i] > 0 {
+			figure[i] /= float64(counts[i])
+		}
+		mean += figure[i]
+	}
+	mean /= float64(p)
+	for i := range figure {
+		figure[i] -= mean
+	}
+	return trend, figure
+}
+
+// movingAverage returns the centred moving average of order p (2×p for even
+// p), NaN where the window does not fit.
+func movingAverage(x []float64, p int) []float64 {
+	n := len(x)
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	if p%2 == 1 {
+		h := p / 2
+		if n < p {
+			return out
+		}
+		var sum float64
+		for i := 0; i < p; i++ {
+			sum += x[i]
+		}
+		out[h] = sum / float64(p)
+		for i := h + 1; i+h < n; i++ {
+			sum += x[i+h] - x[i-h-1]
+			out[i] = sum / float64(p)
+		}
+		return out
+	}
+	h := p / 2
+	if n < p+1 {
+		return out
+	}
+	// weights ½, 1, …, 1, ½ over p+1 points, divided by p
+	var sum float64
+	for i := 0; i < p; i++ {
+		sum += x[i]
+	}
+	// sum covers x[i-h : i+h) for i = h
+	for i := h; i+h < n; i++ {
+		w := sum + x[i+h]
+		out[i] = (w - 0.5*x[i-h] - 0.5*x[i+h]) / float64(p)
+		sum += x[i+h] - x[i-h]
+	}
+	return out
+}
+
+// lineFit returns the least-squares intercept and slope of y on x.
+func lineFit(x, y []float64) (a, b float64) {
+	n := float64(len(x))
+	var mx, my float64
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx /= n
+	my /= n
+	var sxy, sxx float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+	}
+	if sxx == 0 {
+		return my, 0
+	}
+	b = sxy / sxx
+	return my - b*mx, b
+}
+
+func meanAbs(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Abs(v)
+	}
+	return s / float64(len(x))
+}

@@ -1,0 +1,60 @@
+package forecast
+
+import "fmt"
+
+// STLETS forecasts by decomposing the history with robust STL, repeating the
+// last period of the seasonal component, and forecasting the seasonally
+// adjusted series (trend + remainder) with exponential smoothing (Trend selects
+// simple or damped). This is the method of R's forecast::stlf, made robust to
+// outliers through STL's robustness iterations and a Huber loss in the smoothing fit.
+type STLETS struct {
+	Period int
+	Trend  Trend
+	STL    STLOptions
+}
+
+func (m STLETS) Name() string {
+	if m.Trend == DampedTrend {
+		return "stl-damped"
+	}
+	return "stl"
+}
+
+func (m STLETS) Fit(y []float64) (State, error) {
+	if m.Period < 2 {
+		return nil, fmt.Errorf("%w: stl period %d < 2", ErrInvalidArgument, m.Period)
+	}
+	d, err := STL(y, m.Period, m.STL)
+	if err != nil {
+		return nil, err
+	}
+	n := len(y)
+	adj := make([]float64, n)
+	for i := range y {
+		adj[i] = y[i] - d.Seasonal[i]
+	}
+	es, err := ETS{Trend: m.Trend, Robust: true}.Fit(adj)
+	if err != nil {
+		return nil, err
+	}
+	season := append([]float64(nil), d.Seasonal[n-m.Period:]...)
+	return &stlState{ets: es, season: season}, nil
+}
+
+type stlState struct {
+	ets    State
+	season []float64 // season[pos] is the index for the next observation
+	pos    int
+}
+
+func (s *stlState) Observe(y float64) {
+	s.ets.Observe(y - s.season[s.pos])
+	s.pos = (s.pos + 1) % len(s.season)
+}
+
+func (s *stlState) Forecast(dst []float64) {
+	s.ets.Forecast(dst)
+	for k := range dst {
+		dst[k] += s.season[(s.pos+k)%len(s.season)]
+	}
+}
