@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Turn the per-origin files written by eval.R and eval.py
+(testdata/reference/parts/eval-h<h>-origins-*.csv) into
+testdata/reference/eval-h<h>.csv and print a Markdown summary.
+
+    /usr/bin/python3 tools/reference/summarize_eval.py [--h 24]
+
+Definitions (per series = one (file, column) pair):
+  MASE      mean over origins of MAE(origin) / scale(origin), where scale is the
+            mean |y_t - y_{t-m}| over the training window used for fitting
+            (m = 1 -> lag 1). Origins with scale 0 are left out.
+  rel_mase  MASE(model) / MASE(snaive) on the same series (snaive from eval.R).
+  smape     mean over all test points of 200*|y-f|/(|y|+|f|) (0 when both are 0).
+  coverage95 share of test points with y <= the model's 0.95 upper bound.
+  fit_seconds / cpu_seconds  mean wall-clock / CPU seconds per origin (fit + forecast).
+Summary: geometric mean over series of rel_mase; pooled coverage over all test
+points; mean over series of fit_seconds.
+"""
+import argparse
+import glob
+import math
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+REF = os.path.join("testdata", "reference")
+ORDER = ["snaive", "stlf", "arima_fourier", "ets", "statsmodels_hw"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--h", type=int, default=24)
+    a = ap.parse_args()
+    h = a.h
+    files = sorted(glob.glob(os.path.join(REF, "parts", "eval-h%d-origins-*.csv" % h)))
+    d = pd.concat([pd.read_csv(f, na_values=["NA"]) for f in files], ignore_index=True)
+    key = ["series", "column"]
+
+    # preprocessing cross-check: eval.py's own seasonal naive against eval.R's
+    sn_r = d[d.model == "snaive"].set_index(key + ["origin"])
+    sn_p = d[d.model == "snaive_py"].set_index(key + ["origin"])
+    j = sn_r.join(sn_p, rsuffix="_py", how="inner")
+    check = {
+        "pairs": len(j),
+        "r_only": len(sn_r) - len(j),
+        "py_only": len(sn_p) - len(j),
+        "max_rel_diff_mae": float(np.nanmax(np.abs(j.mae - j.mae_py) / np.maximum(np.abs(j.mae), 1e-300))) if len(j) else float("nan"),
+        "max_rel_diff_scale": float(np.nanmax(np.abs(j.scale - j.scale_py) / np.maximum(np.abs(j.scale), 1e-300))) if len(j) else float("nan"),
+    }
+    d = d[d.model != "snaive_py"].copy()
+
+    d["ratio"] = np.where(d.scale > 0, d.mae / d.scale, np.nan)
+    rows = []
+    for (series, column, model), g in d.groupby(key + ["model"], sort=False):
+        ok = g[g.method != "error"]
+        rows.append(dict(
+            series=series, column=column, n=int(g.n.iloc[0]), step_seconds=g.step_seconds.iloc[0],
+            m=int(g.m.iloc[0]), model=model,
+            mase=ok.ratio.mean(), smape=ok.smape.mean(),
+            coverage95=ok.covered.sum() / (h * len(ok)) if len(ok) and ok.covered.notna().all() else np.nan,
+            fit_seconds=g.fit_seconds.mean(), cpu_seconds=g.cpu_seconds.mean(),
+            origins=len(g), failed=int((g.method == "error").sum()),
+            covered_points=ok.covered.sum(), test_points=h * len(ok),
+            method=ok.method.value_counts().index[0] if len(ok) else "error"))
+    r = pd.DataFrame(rows)
+    base = r[r.model == "snaive"].set_index(key).mase
+    r["rel_mase"] = [row.mase / base.get((row.series, row.column), np.nan) for row in r.itertuples()]
+    r["model"] = pd.Categorical(r.model, ORDER, ordered=True)
+    r = r.sort_values(key + ["model"])
+    cols = ["series", "column", "n", "step_seconds", "m", "model", "mase", "rel_mase", "smape", "coverage95",
+            "fit_seconds", "cpu_seconds", "origins", "failed", "method"]
+    out = os.path.join(REF, "eval-h%d.csv" % h)
+    r[cols].to_csv(out, index=False, float_format="%.6g")
+    print("wrote", out, file=sys.stderr)
+
+    # ---- summary
+    def gmean(v):
+        v = np.asarray([x for x in v if x > 0 and np.isfinite(x)])
+        return float(np.exp(np.mean(np.log(v)))) if len(v) else float("nan")
+
+    nseries = r[key].drop_duplicates().shape[0]
+    full = set(map(tuple, r[r.model == "arima_fourier"][key].values))
+    print("| model | series | geomean rel. MASE | geomean rel. MASE on the %d series with auto.arima | "
+          "pooled coverage of 0.95 upper bound | mean fit s / origin (wall) | mean CPU s / origin |" % len(full))
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for model in ORDER:
+        g = r[r.model == model]
+        if g.empty:
+            continue
+        gs = g[[tuple(x) in full for x in g[key].values]]
+        cov = g.covered_points.sum() / g.test_points.sum() if g.coverage95.notna().all() else float("nan")
+        print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |" % (
+            model, len(g), gmean(g.rel_mase), gmean(gs.rel_mase), cov, g.fit_seconds.mean(), g.cpu_seconds.mean()))
+    print()
+    print("series: %d; failed fits: %s" % (nseries, dict(r.groupby("model", observed=True).failed.sum())))
+    print("snaive cross-check (eval.py vs eval.R, per origin): %s" % check)
+
+
+if __name__ == "__main__":
+    main()
