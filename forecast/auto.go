@@ -414,15 +414,16 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 		primary = periods[0]
 	}
 	window := max(5, min(48, int(time.Hour/step)))
+	const fitWindow = 1200
 	all := map[string]Model{
 		"naive":         Naive{},
 		"median":        Median{Window: window},
-		"ses":           ETS{Trend: NoTrend, Robust: true},
-		"holt-damped":   ETS{Trend: DampedTrend, Robust: true},
+		"ses":           ETS{Trend: NoTrend, Robust: true, FitWindow: fitWindow},
+		"holt-damped":   ETS{Trend: DampedTrend, Robust: true, FitWindow: fitWindow},
 		"snaive":        SeasonalNaive{Period: f.BasePeriod},
-		"holt-winters":  ETS{Trend: DampedTrend, Period: primary, Robust: true},
-		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}},
-		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}},
+		"holt-winters":  ETS{Trend: DampedTrend, Period: primary, Robust: true, FitWindow: fitWindow},
+		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow},
+		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow},
 		"fourier":       Fourier{Periods: periods},
 		"fourier-trend": Fourier{Periods: periods, Trend: true},
 	}

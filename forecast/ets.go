@@ -35,7 +35,8 @@ type ETSParams struct {
 // decomposition of the first two periods gives the seasonal indices and a line
 // fitted to its trend gives the level and slope, and filtering starts at the
 // second period; without season the level starts at y(1) and the slope at
-// y(1) − y(0). Parameters not fixed by Params are chosen by Nelder–Mead
+// y(1) − y(0). (The level is taken where the line is at the step before
+// filtering starts; see RStart for R's exact convention.) Parameters not fixed by Params are chosen by Nelder–Mead
 // (gonum/optimize) to minimise the sum of squared one-step errors, or a Huber
 // loss when Robust is set, so that rare bursts do not drag the fit.
 type ETS struct {
@@ -45,6 +46,17 @@ type ETS struct {
 	Robust bool       // Huber loss instead of squared error
 	// MaxIter bounds the objective evaluations of the fit; 0 means 400.
 	MaxIter int
+	// RStart takes the seasonal start values exactly as R's stats::HoltWinters
+	// does: the level is the fitted trend line's intercept one step before
+	// the first moving-average point (rather than at the step before
+	// filtering starts, which is what the default, aligned start uses). It
+	// exists so that results can be checked against R's.
+	RStart bool
+	// FitWindow, when positive, estimates the parameters on the last FitWindow
+	// points only (at least four periods are kept); the state is still filtered
+	// through the whole series. Smoothing parameters settle on far fewer points
+	// than a long history holds, and the fit is then much cheaper.
+	FitWindow int
 }
 
 // Name reports the model in the vocabulary of the CLI.
@@ -120,17 +132,21 @@ func (m ETS) start(y []float64) (etsStart, error) {
 			return etsStart{}, fmt.Errorf("%w: %s needs two periods and one point (%d), have %d", ErrInsufficientData, m.Name(), 2*p+1, len(y))
 		}
 		trend, figure := decompose(y[:2*p], p)
-		// Fit a line to the defined part of the moving-average trend; the
-		// intercept is the level one step before the first defined point.
+		// Fit a line to the defined part of the moving-average trend and take
+		// the level at the step before filtering starts (index p−1).
 		var xs, ys []float64
-		for _, v := range trend {
+		for i, v := range trend {
 			if !math.IsNaN(v) {
-				xs = append(xs, float64(len(xs)+1))
+				xs = append(xs, float64(i))
 				ys = append(ys, v)
 			}
 		}
 		a, b := lineFit(xs, ys)
-		return etsStart{l: a, b: b, season: figure, first: p}, nil
+		l := a + b*float64(p-1)
+		if m.RStart {
+			l = a + b*(xs[0]-1)
+		}
+		return etsStart{l: l, b: b, season: figure, first: p}, nil
 	}
 	if m.Trend != NoTrend {
 		if len(y) < 3 {
@@ -196,7 +212,13 @@ func (m ETS) Fit(y []float64) (State, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, _, err := m.FitParams(y)
+	fy := y
+	if m.FitWindow > 0 {
+		if w := max(m.FitWindow, 4*m.Period); w < len(y) {
+			fy = y[len(y)-w:]
+		}
+	}
+	p, _, err := m.FitParams(fy)
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,20 @@ func (m Fourier) Name() string {
 	return "fourier"
 }
 
-// harmonic is one sine/cosine pair at frequency f (cycles per step).
-type harmonic struct{ f float64 }
+// harmonic is one sine/cosine pair at k cycles per period p.
+type harmonic struct{ k, p int }
+
+// trig holds sin and cos of 2πj/p for j = 0..p−1, so that harmonic k at time t
+// is a table lookup at (k·t) mod p instead of a Sincos call.
+type trig struct{ sin, cos []float64 }
+
+func newTrig(p int) trig {
+	t := trig{make([]float64, p), make([]float64, p)}
+	for j := range p {
+		t.sin[j], t.cos[j] = math.Sincos(2 * math.Pi * float64(j) / float64(p))
+	}
+	return t
+}
 
 func (m Fourier) harmonics() []harmonic {
 	var hs []harmonic
@@ -58,7 +70,7 @@ func (m Fourier) harmonics() []harmonic {
 				continue
 			}
 			seen[key] = true
-			hs = append(hs, harmonic{f})
+			hs = append(hs, harmonic{j, p})
 		}
 	}
 	return hs
@@ -67,6 +79,8 @@ func (m Fourier) harmonics() []harmonic {
 type fourierState struct {
 	coef  []float64
 	hs    []harmonic
+	tabs  map[int]trig // by period
+	buf   []float64    // scratch row
 	trend bool
 	scale float64 // the trend regressor is t/scale
 	t     int     // index of the next observation
@@ -83,8 +97,9 @@ func (s *fourierState) row(t int, dst []float64) {
 		i = 2
 	}
 	for _, h := range s.hs {
-		sn, cs := math.Sincos(2 * math.Pi * h.f * float64(t))
-		dst[i], dst[i+1] = sn, cs
+		tab := s.tabs[h.p]
+		j := (h.k * (t % h.p)) % h.p
+		dst[i], dst[i+1] = tab.sin[j], tab.cos[j]
 		i += 2
 	}
 }
@@ -106,17 +121,15 @@ func (s *fourierState) clip(r float64) float64 {
 }
 
 func (s *fourierState) Observe(y float64) {
-	row := make([]float64, len(s.coef))
-	s.r = s.clip(y - s.curve(s.t, row))
+	s.r = s.clip(y - s.curve(s.t, s.buf))
 	s.t++
 }
 
 func (s *fourierState) Forecast(dst []float64) {
-	row := make([]float64, len(s.coef))
 	rk := s.r
 	for k := range dst {
 		rk *= s.rho
-		dst[k] = s.curve(s.t+k, row) + rk
+		dst[k] = s.curve(s.t+k, s.buf) + rk
 	}
 }
 
@@ -130,7 +143,12 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	if n < 2*p {
 		return nil, fmt.Errorf("%w: %s with %d regressors needs %d points, have %d", ErrInsufficientData, m.Name(), p, 2*p, n)
 	}
-	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n}
+	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n, tabs: map[int]trig{}, buf: make([]float64, p)}
+	for _, h := range hs {
+		if _, ok := s.tabs[h.p]; !ok {
+			s.tabs[h.p] = newTrig(h.p)
+		}
+	}
 	x := mat.NewDense(n, p, nil)
 	for t := 0; t < n; t++ {
 		s.row(t, x.RawRowView(t))
@@ -164,10 +182,14 @@ func (m Fourier) Fit(y []float64) (State, error) {
 		if c2, err := solveLS(x, yv); err == nil {
 			coef = c2
 		}
-		row := make([]float64, p)
+		cv := coef.RawVector().Data
 		for t := 0; t < n; t++ {
-			s.row(t, row)
-			res[t] = y[t] - mat.Dot(mat.NewVecDense(p, row), coef)
+			s.row(t, s.buf)
+			var v float64
+			for j, c := range cv {
+				v += c * s.buf[j]
+			}
+			res[t] = y[t] - v
 		}
 	}
 	s.coef = append([]float64(nil), coef.RawVector().Data...)
@@ -188,12 +210,26 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	return s, nil
 }
 
-// solveLS solves min ‖x·b − y‖₂ by QR.
+// solveLS solves min ‖x·b − y‖₂ through the normal equations xᵀx·b = xᵀy
+// with a Cholesky factorisation, falling back to QR when xᵀx is not positive
+// definite. The regressors here (a constant, a trend scaled to [0, 1] and
+// sines and cosines) are close to orthogonal, so the normal equations lose
+// little accuracy and cost a quarter of a QR factorisation.
 func solveLS(x *mat.Dense, y *mat.VecDense) (*mat.VecDense, error) {
+	_, p := x.Dims()
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, x.T())
+	var xty mat.VecDense
+	xty.MulVec(x.T(), y)
+	b := mat.NewVecDense(p, nil)
+	var ch mat.Cholesky
+	if ch.Factorize(&xtx) {
+		if err := ch.SolveVecTo(b, &xty); err == nil {
+			return b, nil
+		}
+	}
 	var qr mat.QR
 	qr.Factorize(x)
-	_, p := x.Dims()
-	b := mat.NewVecDense(p, nil)
 	if err := qr.SolveVecTo(b, false, y); err != nil {
 		return nil, err
 	}

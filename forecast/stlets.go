@@ -11,6 +11,8 @@ type STLETS struct {
 	Period int
 	Trend  Trend
 	STL    STLOptions
+	// FitWindow is passed to the ETS fit of the adjusted series.
+	FitWindow int
 }
 
 func (m STLETS) Name() string {
@@ -33,7 +35,7 @@ func (m STLETS) Fit(y []float64) (State, error) {
 	for i := range y {
 		adj[i] = y[i] - d.Seasonal[i]
 	}
-	es, err := ETS{Trend: m.Trend, Robust: true}.Fit(adj)
+	es, err := ETS{Trend: m.Trend, Robust: true, FitWindow: m.FitWindow}.Fit(adj)
 	if err != nil {
 		return nil, err
 	}
