@@ -47,6 +47,7 @@
 // A problem at a place in the file is a [*ParseError] naming the file, the 1-based line (the header is line 1)
 // and the 1-based field; it wraps one of the sentinels [ErrHeader], [ErrFieldCount], [ErrSyntax],
 // [ErrTimestamp] or [ErrNumber]. A file without data rows ([ErrNoRows]), without a single value ([ErrNoValues]),
-// whose step cannot be inferred ([ErrStep]), or whose grid would be too large ([ErrTooLarge]) is an error
-// wrapping that sentinel. Read never panics, whatever its input.
+// whose step cannot be inferred ([ErrStep]), or whose grid would be too large ([ErrTooLarge]: more than
+// [Options.MaxValues] values, or a span longer than a time.Duration, about 292 years) is an error wrapping
+// that sentinel, and so are bad options ([ErrOptions]). Read never panics, whatever its input.
 package trace

@@ -66,6 +66,9 @@ func FuzzRead(f *testing.F) {
 		if step > 0 && tr.Step != time.Duration(step) {
 			t.Fatalf("step %v, asked for %v", tr.Step, time.Duration(step))
 		}
+		if maxFill < 0 && tr.Report.Filled != 0 {
+			t.Fatalf("filled %d values with MaxFill %d", tr.Report.Filled, maxFill)
+		}
 		if tr.Report.GridPoints*len(tr.Columns) > opt.MaxValues {
 			t.Fatalf("%d points × %d columns over the cap", tr.Report.GridPoints, len(tr.Columns))
 		}

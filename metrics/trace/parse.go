@@ -79,7 +79,7 @@ func parseUnix(s string) (time.Time, bool) {
 	if t, ok, decimal := parseUnixDecimal(s); decimal {
 		return t, ok
 	}
-	if strings.ContainsAny(s, "xX_") {
+	if notDecimal(s) {
 		return time.Time{}, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -129,6 +129,18 @@ func parseUnixDecimal(s string) (t time.Time, ok, decimal bool) {
 	return time.Unix(sec, nsec).UTC(), true, true
 }
 
+// notDecimal reports whether s has a hexadecimal prefix or a digit separator, forms that strconv.ParseFloat
+// accepts (0x1p3, 1_000) but a trace should not.
+func notDecimal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'x', 'X', '_':
+			return true
+		}
+	}
+	return false
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -157,7 +169,7 @@ func parseValue(s string) (float64, valueStatus) {
 	if len(s) <= 4 && (strings.EqualFold(s, "nan") || strings.EqualFold(s, "na") || strings.EqualFold(s, "null")) {
 		return math.NaN(), valueMissing
 	}
-	if strings.ContainsAny(s, "xX_") { // strconv would take 0x1p3 and 1_000; a trace should not
+	if notDecimal(s) {
 		return 0, valueBad
 	}
 	f, err := strconv.ParseFloat(s, 64)

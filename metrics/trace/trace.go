@@ -24,8 +24,9 @@ type Options struct {
 	// documentation). It must not be negative.
 	Step time.Duration
 
-	// MaxFill is the longest run of missing grid values, in points, that is filled by linear interpolation.
-	// 0 means DefaultMaxFill(step); a negative value means never fill.
+	// MaxFill is the longest run of missing values in a column, in grid points, that is filled by linear
+	// interpolation; the run may come from gaps, missing cells or both. 0 means DefaultMaxFill(step); a
+	// negative value means never fill.
 	MaxFill int
 
 	// MaxValues bounds the grid Read allocates, in values (grid points × value columns), so that a long time
@@ -237,6 +238,7 @@ func (rd *reader) read(r io.Reader) error {
 		br.Discard(len(bom))
 	}
 	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = 0 // the header's count: a row with more or fewer fields is an error naming its line
 	cr.ReuseRecord = true
 
 	header, err := cr.Read()

@@ -2,11 +2,13 @@ package trace
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -687,6 +689,26 @@ func TestParseError(t *testing.T) {
 func TestReadFileNotFound(t *testing.T) {
 	if _, err := ReadFile("testdata/no-such-file.csv", nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestReadIOError(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		r    io.Reader
+	}{
+		{"at once", iotest.ErrReader(boom)},
+		{"after the header", io.MultiReader(strings.NewReader("ts,v\n"), iotest.ErrReader(boom))},
+		{"mid-row", io.MultiReader(strings.NewReader("ts,v\n0,1\n60,"), iotest.ErrReader(boom))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Read(tt.r, "x.csv", nil)
+			if !errors.Is(err, boom) || err.Error() != "x.csv: boom" {
+				t.Errorf("err = %v, want x.csv: boom", err)
+			}
+		})
 	}
 }
 
