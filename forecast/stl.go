@@ -223,7 +223,7 @@ func movingMean(x []float64, l int, out []float64) {
 	}
 	out[0] = v / float64(l)
 	for j := 1; j <= len(x)-l; j++ {
-		v += x[l+j-1] - x[j-1]
+		v = v - x[j-1] + x[l+j-1]
 		out[j] = v / float64(l)
 	}
 }
