@@ -60,8 +60,9 @@ func TestSTLMatchesR(t *testing.T) {
 	// rel is the tolerance relative to max |x|. The robust fit of the Google
 	// series has not converged after R's 15 robustness iterations (the trend
 	// still moves by 2e-5 from the 15th to a 16th), so rounding differences of
-	// 1e-16 are amplified to about 1e-7 there; everywhere else the components
-	// agree to 1e-9.
+	// 1e-16 are amplified there: measured at most 3.8e-6 in the seasonal and
+	// remainder (max |x| is 0.57) and 1e-4 in a weight; everywhere else the
+	// components agree to 1e-9.
 	tests := []struct {
 		file   string
 		period int
@@ -70,7 +71,7 @@ func TestSTLMatchesR(t *testing.T) {
 	}{
 		{"stl_nottem_periodic_robust.csv", 12, STLOptions{Robust: true}, 1e-9},
 		{"stl_nottem_s7_nonrobust.csv", 12, STLOptions{SeasonalWindow: 7}, 1e-9},
-		{"stl_google2019cpu7d_periodic_robust.csv", 288, STLOptions{Robust: true}, 1e-6},
+		{"stl_google2019cpu7d_periodic_robust.csv", 288, STLOptions{Robust: true}, 1e-5},
 		{"stl_google2019cpu7d_s7_nonrobust.csv", 288, STLOptions{SeasonalWindow: 7}, 1e-9},
 	}
 	for _, tc := range tests {
@@ -89,7 +90,7 @@ func TestSTLMatchesR(t *testing.T) {
 				approx(t, "seasonal", d.Seasonal[i], ref["seasonal"][i], tol)
 				approx(t, "trend", d.Trend[i], ref["trend"][i], tol)
 				approx(t, "remainder", d.Remainder[i], ref["remainder"][i], tol)
-				approx(t, "weights", d.Weights[i], ref["weights"][i], tc.rel*100)
+				approx(t, "weights", d.Weights[i], ref["weights"][i], math.Max(1e-9, tc.rel*20))
 				if t.Failed() {
 					t.Fatalf("first mismatch at i = %d", i)
 				}
