@@ -86,7 +86,7 @@ func readSeries(path, column string, step time.Duration) (forecast.Series, strin
 	}
 	col, err := tr.Column(column)
 	if err != nil {
-		return forecast.Series{}, "", &usageError{fmt.Errorf("%s: %w", path, err)}
+		return forecast.Series{}, "", &usageError{err} // names the file and the columns it has
 	}
 	s := forecast.Series{Name: tr.Name + ":" + col.Name, Start: tr.Start, Step: tr.Step, Values: col.Values}
 	return s, tr.Report.String(), nil
@@ -209,9 +209,20 @@ func printForecast(cmd *cobra.Command, f *forecast.Forecast, out string) error {
 		if len(seas) == 0 {
 			seas = []string{"none detected"}
 		}
-		fmt.Fprintf(w, "model: %s\nseasonality: %s\nbacktest: MASE %s, sMAPE %s%%, coverage of q0.95 %s (%d origins, %d steps)\n\n",
-			f.Model, strings.Join(seas, ", "), fmtNum(f.Backtest.MASE), fmtNum(f.Backtest.SMAPE),
-			fmtNum(f.Backtest.Coverage[0.95]), f.Backtest.Origins, f.Backtest.Horizon)
+		var cands []string
+		for _, s := range f.Scores {
+			if s.Err == "" {
+				cands = append(cands, fmt.Sprintf("%s %s", s.Model, fmtNum(s.MASE)))
+			}
+		}
+		fmt.Fprintf(w, "model: %s\nseasonality: %s\ncandidates (validation MASE): %s\n", f.Model, strings.Join(seas, ", "), strings.Join(cands, ", "))
+		fmt.Fprintf(w, "backtest: MASE %s, sMAPE %s%%", fmtNum(f.Backtest.MASE), fmtNum(f.Backtest.SMAPE))
+		for _, l := range f.Levels {
+			if c, ok := f.Backtest.Coverage[l]; ok && l > 0.5 {
+				fmt.Fprintf(w, ", q%s covered %s", levelKey(l), fmtNum(c))
+			}
+		}
+		fmt.Fprintf(w, " (%d origins × %d steps)\n\n", f.Backtest.Origins, f.Backtest.Horizon)
 	}
 	return t.write(w, out)
 }

@@ -68,13 +68,21 @@ func (n num) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
 }
 
-// fmtNum formats a value for tables: 4 significant digits, "-" for NaN.
+// fmtNum formats a value for tables: whole numbers from 100 up to a billion,
+// two decimals from 1, four significant digits otherwise; "-" for NaN.
 func fmtNum(f float64) string {
-	if math.IsNaN(f) {
+	a := math.Abs(f)
+	switch {
+	case math.IsNaN(f):
 		return "-"
-	}
-	if math.IsInf(f, 0) {
+	case math.IsInf(f, 0):
 		return "inf"
+	case a >= 1e9:
+		return strconv.FormatFloat(f, 'g', 4, 64)
+	case a >= 100:
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	case a >= 1:
+		return strconv.FormatFloat(f, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(f, 'g', 4, 64)
 }
