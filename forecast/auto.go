@@ -306,7 +306,7 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 
 // errorQuantiles turns validation errors by step (errs[k] for step k) into
 // quantile offsets for h steps. Each step pools the errors of neighbouring
-// steps (±k/8) to steady the tails; upper quantiles are made non-decreasing
+// steps (±k/8, at most ±6) to steady the tails; upper quantiles are made non-decreasing
 // and lower ones non-increasing in the step (uncertainty does not shrink with
 // distance); steps beyond the validated ones repeat the last.
 func errorQuantiles(errs [][]float64, levels []float64, h int) [][]float64 {
@@ -317,14 +317,13 @@ func errorQuantiles(errs [][]float64, levels []float64, h int) [][]float64 {
 	}
 	var pool []float64
 	for k := 0; k < hv; k++ {
-		w := k / 8
+		w := min(k/8, 6)
 		pool = pool[:0]
 		for j := max(0, k-w); j <= min(hv-1, k+w); j++ {
 			pool = append(pool, errs[j]...)
 		}
-		sort.Float64s(pool)
 		for i, l := range levels {
-			out[i][k] = quantileSorted(pool, l)
+			out[i][k] = quantileSelect(pool, l)
 		}
 	}
 	for i, l := range levels {
@@ -342,6 +341,71 @@ func errorQuantiles(errs [][]float64, levels []float64, h int) [][]float64 {
 		}
 	}
 	return out
+}
+
+// quantileSelect returns the p-quantile of x as quantileSorted would on sorted
+// x, but by selection (expected linear time); x is reordered.
+func quantileSelect(x []float64, p float64) float64 {
+	n := len(x)
+	if n == 0 {
+		return math.NaN()
+	}
+	h := p * float64(n-1)
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return selectKth(x, n-1)
+	}
+	a := selectKth(x, lo)
+	// After selection everything right of lo is ≥ x[lo]: the next order
+	// statistic is their minimum.
+	b := x[lo+1]
+	for _, v := range x[lo+2:] {
+		b = math.Min(b, v)
+	}
+	return a + (h-float64(lo))*(b-a)
+}
+
+// selectKth reorders x so that x[k] is its k-th smallest value, smaller or
+// equal values before it and greater or equal ones after (Hoare's selection
+// with a median-of-three pivot), and returns x[k].
+func selectKth(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if x[mid] < x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] < x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] < x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		pivot := x[mid]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < pivot {
+				i++
+			}
+			for x[j] > pivot {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
 }
 
 // validate fits c on y[:fitN], then walks through the rest, forecasting hv
@@ -415,6 +479,7 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 	}
 	window := max(5, min(48, int(time.Hour/step)))
 	const fitWindow = 1200
+	memo := &stlMemo{}
 	all := map[string]Model{
 		"naive":         Naive{},
 		"median":        Median{Window: window},
@@ -422,8 +487,8 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 		"holt-damped":   ETS{Trend: DampedTrend, Robust: true, FitWindow: fitWindow},
 		"snaive":        SeasonalNaive{Period: f.BasePeriod},
 		"holt-winters":  ETS{Trend: DampedTrend, Period: primary, Robust: true, FitWindow: fitWindow},
-		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow},
-		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow},
+		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow, memo: memo},
+		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow, memo: memo},
 		"fourier":       Fourier{Periods: periods},
 		"fourier-trend": Fourier{Periods: periods, Trend: true},
 	}

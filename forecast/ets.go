@@ -284,7 +284,7 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 	}
 	settings := &optimize.Settings{
 		FuncEvaluations: iter,
-		Converger:       &optimize.FunctionConverge{Absolute: 1e-10, Relative: 1e-8, Iterations: 30},
+		Converger:       &optimize.FunctionConverge{Absolute: 1e-12, Relative: 1e-7, Iterations: 20},
 	}
 	res, err := optimize.Minimize(problem, x0, settings, &optimize.NelderMead{})
 	if err != nil && res == nil {

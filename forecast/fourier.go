@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -33,8 +34,12 @@ func (m Fourier) Name() string {
 	return "fourier"
 }
 
-// harmonic is one sine/cosine pair at k cycles per period p.
-type harmonic struct{ k, p int }
+// harmonic is one sine/cosine pair at k cycles per period p; tab holds the
+// period's sine and cosine table once the model is fitted.
+type harmonic struct {
+	k, p int
+	tab  *trig
+}
 
 // trig holds sin and cos of 2πj/p for j = 0..p−1, so that harmonic k at time t
 // is a table lookup at (k·t) mod p instead of a Sincos call.
@@ -70,23 +75,26 @@ func (m Fourier) harmonics() []harmonic {
 				continue
 			}
 			seen[key] = true
-			hs = append(hs, harmonic{j, p})
+			hs = append(hs, harmonic{k: j, p: p})
 		}
 	}
 	return hs
 }
 
 type fourierState struct {
-	coef  []float64
-	hs    []harmonic
-	tabs  map[int]trig // by period
-	buf   []float64    // scratch row
-	trend bool
-	scale float64 // the trend regressor is t/scale
-	t     int     // index of the next observation
-	rho   float64
-	r     float64 // last residual (clipped)
-	delta float64 // residual clip
+	coef []float64
+	hs   []harmonic
+	buf  []float64 // scratch row
+	// cache holds the regression curve from step cacheFrom on: validation
+	// forecasts from hundreds of origins revisit the same future steps.
+	cache     []float64
+	cacheFrom int
+	trend     bool
+	scale     float64 // the trend regressor is t/scale
+	t         int     // index of the next observation
+	rho       float64
+	r         float64 // last residual (clipped)
+	delta     float64 // residual clip
 }
 
 func (s *fourierState) row(t int, dst []float64) {
@@ -97,14 +105,24 @@ func (s *fourierState) row(t int, dst []float64) {
 		i = 2
 	}
 	for _, h := range s.hs {
-		tab := s.tabs[h.p]
 		j := (h.k * (t % h.p)) % h.p
-		dst[i], dst[i+1] = tab.sin[j], tab.cos[j]
+		dst[i], dst[i+1] = h.tab.sin[j], h.tab.cos[j]
 		i += 2
 	}
 }
 
 func (s *fourierState) curve(t int, row []float64) float64 {
+	if i := t - s.cacheFrom; i >= 0 && i < len(s.cache) {
+		return s.cache[i]
+	}
+	v := s.eval(t, row)
+	if t == s.cacheFrom+len(s.cache) {
+		s.cache = append(s.cache, v)
+	}
+	return v
+}
+
+func (s *fourierState) eval(t int, row []float64) float64 {
 	s.row(t, row)
 	var v float64
 	for i, c := range s.coef {
@@ -143,53 +161,60 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	if n < 2*p {
 		return nil, fmt.Errorf("%w: %s with %d regressors needs %d points, have %d", ErrInsufficientData, m.Name(), p, 2*p, n)
 	}
-	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n, tabs: map[int]trig{}, buf: make([]float64, p)}
-	for _, h := range hs {
-		if _, ok := s.tabs[h.p]; !ok {
-			s.tabs[h.p] = newTrig(h.p)
+	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n, buf: make([]float64, p), cacheFrom: n}
+	tabs := map[int]*trig{}
+	for i, h := range hs {
+		if tabs[h.p] == nil {
+			t := newTrig(h.p)
+			tabs[h.p] = &t
 		}
+		hs[i].tab = tabs[h.p]
 	}
 	x := mat.NewDense(n, p, nil)
 	for t := 0; t < n; t++ {
 		s.row(t, x.RawRowView(t))
 	}
 	yv := mat.NewVecDense(n, append([]float64(nil), y...))
-	coef, err := solveLS(x, yv)
+	// Normal equations xᵀx·b = xᵀy.
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, x.T())
+	var xty mat.VecDense
+	xty.MulVec(x.T(), yv)
+	coef, err := solveNormal(&xtx, &xty)
 	if err != nil {
 		return nil, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
-	// One Huber reweighting pass: rows with large residuals get weight δ/|r|.
-	res := make([]float64, n)
-	for t := 0; t < n; t++ {
-		res[t] = y[t] - mat.Dot(x.RowView(t), coef)
-	}
+	resv := mat.NewVecDense(n, nil)
+	resv.MulVec(x, coef)
+	res := resv.RawVector().Data
 	abs := make([]float64, n)
-	for i, r := range res {
-		abs[i] = math.Abs(r)
+	for t := range res {
+		res[t] = y[t] - res[t]
+		abs[t] = math.Abs(res[t])
 	}
+	// One Huber reweighting pass: rows whose residual exceeds δ get weight
+	// δ/|r|, applied as rank-one downdates of the normal equations (bursts are
+	// few, so this is much cheaper than forming them again).
 	delta := 1.345 * 1.4826 * median(abs)
 	if delta > 0 {
+		changed := false
 		for t := 0; t < n; t++ {
 			if a := abs[t]; a > delta {
-				w := math.Sqrt(delta / a)
-				row := x.RawRowView(t)
-				for j := range row {
-					row[j] *= w
+				c := 1 - delta/a
+				row := mat.NewVecDense(p, x.RawRowView(t))
+				xtx.SymRankOne(&xtx, -c, row)
+				xty.AddScaledVec(&xty, -c*y[t], row)
+				changed = true
+			}
+		}
+		if changed {
+			if c2, err := solveNormal(&xtx, &xty); err == nil {
+				coef = c2
+				resv.MulVec(x, coef)
+				for t := range res {
+					res[t] = y[t] - res[t]
 				}
-				yv.SetVec(t, yv.AtVec(t)*w)
 			}
-		}
-		if c2, err := solveLS(x, yv); err == nil {
-			coef = c2
-		}
-		cv := coef.RawVector().Data
-		for t := 0; t < n; t++ {
-			s.row(t, s.buf)
-			var v float64
-			for j, c := range cv {
-				v += c * s.buf[j]
-			}
-			res[t] = y[t] - v
 		}
 	}
 	s.coef = append([]float64(nil), coef.RawVector().Data...)
@@ -208,6 +233,19 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	}
 	s.r = res[n-1]
 	return s, nil
+}
+
+// solveNormal solves a·b = v for symmetric positive definite a (Cholesky).
+func solveNormal(a *mat.SymDense, v *mat.VecDense) (*mat.VecDense, error) {
+	var ch mat.Cholesky
+	if !ch.Factorize(a) {
+		return nil, errors.New("normal equations are not positive definite (collinear regressors)")
+	}
+	b := mat.NewVecDense(v.Len(), nil)
+	if err := ch.SolveVecTo(b, v); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // solveLS solves min ‖x·b − y‖₂ through the normal equations xᵀx·b = xᵀy

@@ -3,6 +3,7 @@ package forecast
 import (
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 )
 
@@ -239,5 +240,22 @@ func TestFourierResidualAR(t *testing.T) {
 	}
 	if !(math.Abs(last) < math.Abs(first)) {
 		t.Errorf("the deviation did not decay: first %g, step 200 %g", first, last)
+	}
+}
+
+func TestQuantileSelectMatchesSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + rng.IntN(60)
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(rng.IntN(10)) // many ties
+		}
+		sorted := append([]float64(nil), x...)
+		sort.Float64s(sorted)
+		for _, p := range []float64{0.01, 0.5, 0.9, 0.95, 0.99} {
+			got := quantileSelect(append([]float64(nil), x...), p)
+			approx(t, "quantile", got, quantileSorted(sorted, p), 1e-12)
+		}
 	}
 }

@@ -182,7 +182,11 @@ func TestLeastSquaresMatchesR(t *testing.T) {
 	in := readRefCSV(t, "fourier_lm_input.csv")
 	fc := readRefCSV(t, "fourier_lm_forecast.csv")
 	names := []string{"S1-12", "C1-12", "S2-12", "C2-12"}
-	fs := &fourierState{hs: Fourier{Periods: []int{12}, K: 2}.harmonics(), trend: true, scale: 1, tabs: map[int]trig{12: newTrig(12)}}
+	tab := newTrig(12)
+	fs := &fourierState{hs: Fourier{Periods: []int{12}, K: 2}.harmonics(), trend: true, scale: 1}
+	for i := range fs.hs {
+		fs.hs[i].tab = &tab
+	}
 	n := len(in["x"])
 	x := mat.NewDense(n, 6, nil)
 	for i := 0; i < n; i++ {

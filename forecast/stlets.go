@@ -13,6 +13,27 @@ type STLETS struct {
 	STL    STLOptions
 	// FitWindow is passed to the ETS fit of the adjusted series.
 	FitWindow int
+
+	// memo lets candidates that differ only in Trend share one decomposition
+	// of the same history (Auto fits both on the same slice).
+	memo *stlMemo
+}
+
+type stlMemo struct {
+	first *float64
+	n     int
+	d     Decomposition
+}
+
+func (m STLETS) decompose(y []float64) (Decomposition, error) {
+	if m.memo != nil && m.memo.n == len(y) && m.memo.first == &y[0] {
+		return m.memo.d, nil
+	}
+	d, err := STL(y, m.Period, m.STL)
+	if err == nil && m.memo != nil {
+		*m.memo = stlMemo{first: &y[0], n: len(y), d: d}
+	}
+	return d, err
 }
 
 func (m STLETS) Name() string {
@@ -26,7 +47,10 @@ func (m STLETS) Fit(y []float64) (State, error) {
 	if m.Period < 2 {
 		return nil, fmt.Errorf("%w: stl period %d < 2", ErrInvalidArgument, m.Period)
 	}
-	d, err := STL(y, m.Period, m.STL)
+	if len(y) == 0 {
+		return nil, fmt.Errorf("%w: stl needs data", ErrInsufficientData)
+	}
+	d, err := m.decompose(y)
 	if err != nil {
 		return nil, err
 	}
