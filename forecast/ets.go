@@ -189,20 +189,37 @@ func (m ETS) loss(y []float64, st etsStart, p ETSParams, delta float64, s *etsSt
 	if s.season != nil {
 		copy(s.season, st.season)
 	}
+	// The filter of Observe, inlined with the loss: this loop is where the
+	// parameter search spends its time.
+	a, b, g, phi := s.p.Alpha, s.p.Beta, s.p.Gamma, s.p.Phi
+	l, tr := s.l, s.b
+	season, pos := s.season, 0
 	var sum float64
 	for _, v := range y[st.first:] {
-		xhat := s.l + s.p.Phi*s.b
-		if s.season != nil {
-			xhat += s.season[s.pos]
+		var sv float64
+		if season != nil {
+			sv = season[pos]
 		}
-		e := v - xhat
-		if delta > 0 && math.Abs(e) > delta {
-			sum += delta * (2*math.Abs(e) - delta)
+		pb := phi * tr
+		e := v - (l + pb + sv)
+		if ae := math.Abs(e); delta > 0 && ae > delta {
+			sum += delta * (2*ae - delta)
 		} else {
 			sum += e * e
 		}
-		s.Observe(v)
+		nl := a*(v-sv) + (1-a)*(l+pb)
+		if s.trend {
+			tr = b*(nl-l) + (1-b)*pb
+		}
+		l = nl
+		if season != nil {
+			season[pos] = g*(v-nl) + (1-g)*sv
+			if pos++; pos == len(season) {
+				pos = 0
+			}
+		}
 	}
+	s.l, s.b, s.pos = l, tr, pos
 	return sum
 }
 

@@ -142,7 +142,5 @@ func quantileSorted(x []float64, p float64) float64 {
 
 // median returns the median of x without modifying it.
 func median(x []float64) float64 {
-	tmp := append([]float64(nil), x...)
-	sort.Float64s(tmp)
-	return quantileSorted(tmp, 0.5)
+	return quantileSelect(append([]float64(nil), x...), 0.5)
 }
