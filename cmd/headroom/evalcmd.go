@@ -141,6 +141,7 @@ type scoreJSON struct {
 
 type overall struct {
 	GeoRelMASE num `json:"geomean_rel_mase"`
+	SMAPE      num `json:"mean_smape"`
 	Coverage   num `json:"coverage95"`
 	Series     int `json:"series"`
 }
@@ -149,6 +150,7 @@ type overall struct {
 // relative to the baseline, and the coverage pooled over all points.
 func summarise(rs []*forecast.SeriesEval) map[string]overall {
 	rel := map[string][]float64{}
+	smape := map[string]float64{}
 	hits := map[string]float64{}
 	pts := map[string]float64{}
 	add := func(name string, s forecast.ModelScore, base float64) {
@@ -157,6 +159,7 @@ func summarise(rs []*forecast.SeriesEval) map[string]overall {
 			r = 1
 		}
 		rel[name] = append(rel[name], r)
+		smape[name] += s.SMAPE
 		if !math.IsNaN(s.Coverage) {
 			hits[name] += s.Coverage * float64(s.Points)
 			pts[name] += float64(s.Points)
@@ -174,7 +177,8 @@ func summarise(rs []*forecast.SeriesEval) map[string]overall {
 	}
 	out := map[string]overall{}
 	for name, v := range rel {
-		out[name] = overall{GeoRelMASE: num(forecast.GeoMean(v)), Coverage: num(hits[name] / pts[name]), Series: len(v)}
+		out[name] = overall{GeoRelMASE: num(forecast.GeoMean(v)), SMAPE: num(smape[name] / float64(len(v))),
+			Coverage: num(hits[name] / pts[name]), Series: len(v)}
 	}
 	return out
 }
@@ -182,7 +186,16 @@ func summarise(rs []*forecast.SeriesEval) map[string]overall {
 func printEval(cmd *cobra.Command, rs []*forecast.SeriesEval, out string, elapsed time.Duration) error {
 	w := cmd.OutOrStdout()
 	sum := summarise(rs)
-	if out == "json" {
+	names := make([]string, 0, len(sum))
+	for n := range sum {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := float64(sum[names[i]].GeoRelMASE), float64(sum[names[j]].GeoRelMASE)
+		return a < b || (a == b && names[i] < names[j])
+	})
+	switch out {
+	case "json":
 		doc := evalJSON{Overall: sum, Seconds: elapsed.Seconds()}
 		for _, r := range rs {
 			s := seriesEvalJSON{Name: r.Name, N: r.N, Step: int64(r.Step / time.Second), BasePeriod: r.BasePeriod,
@@ -194,6 +207,23 @@ func printEval(cmd *cobra.Command, rs []*forecast.SeriesEval, out string, elapse
 			doc.Series = append(doc.Series, s)
 		}
 		return writeJSON(w, doc)
+	case "csv":
+		// One long table: a row per series and model, then the overall rows.
+		t := &table{header: []string{"series", "model", "mase", "smape", "coverage95", "rel_mase"}}
+		for _, r := range rs {
+			row := func(name string, m forecast.ModelScore) {
+				t.add(r.Name, name, fmtCSV(m.MASE), fmtCSV(m.SMAPE), fmtCSV(m.Coverage), fmtCSV(m.MASE/r.Baseline.MASE))
+			}
+			row("auto", r.Auto)
+			for _, name := range r.SortedModels() {
+				row(name, r.Models[name])
+			}
+		}
+		for _, n := range names {
+			o := sum[n]
+			t.add("ALL", n, "", fmtCSV(float64(o.SMAPE)), fmtCSV(float64(o.Coverage)), fmtCSV(float64(o.GeoRelMASE)))
+		}
+		return t.write(w, out)
 	}
 	t := &table{header: []string{"series", "n", "step", "m", "chosen", "auto_mase", "auto_smape", "auto_cov95", "snaive_mase", "rel_mase"}}
 	for _, r := range rs {
@@ -203,23 +233,50 @@ func printEval(cmd *cobra.Command, rs []*forecast.SeriesEval, out string, elapse
 	if err := t.write(w, out); err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
-	names := make([]string, 0, len(sum))
-	for n := range sum {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return sum[names[i]].GeoRelMASE < sum[names[j]].GeoRelMASE })
-	o := &table{header: []string{"model", "geomean_rel_mase", "coverage95", "series"}}
+	// MASE of every model on every series ("-" where a model does not apply).
+	fmt.Fprintln(w, "\nMASE by model")
+	m := &table{header: []string{"series"}}
 	for _, n := range names {
-		o.add(n, fmtNum(float64(sum[n].GeoRelMASE)), fmtNum(float64(sum[n].Coverage)), strconv.Itoa(sum[n].Series))
+		if n != "auto" {
+			m.header = append(m.header, n)
+		}
+	}
+	for _, r := range rs {
+		row := []string{r.Name}
+		for _, n := range m.header[1:] {
+			s, ok := r.Models[n]
+			if n == "seasonal-naive" {
+				s, ok = r.Baseline, true
+			}
+			if !ok {
+				row = append(row, "-")
+				continue
+			}
+			row = append(row, fmtNum(s.MASE))
+		}
+		m.add(row...)
+	}
+	if err := m.write(w, out); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nOverall: geometric mean over series of MASE relative to seasonal naive; mean sMAPE; coverage of the 0.95 quantile pooled over all points")
+	o := &table{header: []string{"model", "geomean_rel_mase", "mean_smape", "coverage95", "series"}}
+	for _, n := range names {
+		o.add(n, fmtNum(float64(sum[n].GeoRelMASE)), fmtNum(float64(sum[n].SMAPE)), fmtNum(float64(sum[n].Coverage)), strconv.Itoa(sum[n].Series))
 	}
 	if err := o.write(w, out); err != nil {
 		return err
 	}
-	if out == "table" {
-		fmt.Fprintf(w, "\n%d series in %.1fs\n", len(rs), elapsed.Seconds())
-	}
+	fmt.Fprintf(w, "\n%d series in %.1fs\n", len(rs), elapsed.Seconds())
 	return nil
+}
+
+// fmtCSV formats a number for CSV at full precision ("" for NaN).
+func fmtCSV(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return ""
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // topChoice names the model auto chose most often ("+N" more when it varied).
