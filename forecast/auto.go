@@ -31,7 +31,7 @@ type Options struct {
 }
 
 // ModelNames lists the models Options.Model accepts besides "auto".
-var ModelNames = []string{"naive", "snaive", "median", "ses", "holt-damped", "holt-winters", "stl", "stl-damped", "fourier", "fourier-trend"}
+var ModelNames = []string{"naive", "snaive", "median", "ses", "holt-damped", "holt-winters", "stl", "stl-damped", "fourier", "fourier-trend", "log-ses", "log-stl"}
 
 // Forecast is the result of Auto: a point forecast and quantiles per step.
 type Forecast struct {
@@ -144,8 +144,13 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	hv := max(1, min(h, v/2))
 	fitN := n - v
 
+	logOK, offset := logScale(y[:fitN])
+	seas := Detect(y[:fitN], ps.Step)
+	if logOK {
+		seas = mergeSeasons(seas, Detect(logValues(y[:fitN], offset), ps.Step))
+	}
 	f := &Forecast{
-		Seasonality: Detect(y[:fitN], ps.Step),
+		Seasonality: seas,
 		BasePeriod:  BasePeriod(ps.Step, n),
 		Start:       ps.End().Add(ps.Step),
 		Step:        ps.Step,
@@ -157,7 +162,7 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	if f.BasePeriod > 1 && fitN < 2*f.BasePeriod {
 		f.BasePeriod = 1
 	}
-	cands, err := candidates(opt.Model, f, ps.Step)
+	cands, err := candidates(opt.Model, f, ps.Step, logOK, offset)
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +473,7 @@ func (c combo) Name() string {
 func (c combo) Fit([]float64) (State, error) { panic("forecast: combo is not fitted directly") }
 
 // candidates builds the models to compare for the named model ("auto" = all that apply).
-func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, error) {
+func candidates(name string, f *Forecast, step time.Duration, logOK bool, offset float64) ([]*candidate, error) {
 	var periods []int
 	for _, s := range f.Seasonality {
 		periods = append(periods, s.Steps)
@@ -492,6 +497,9 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 		"fourier":       Fourier{Periods: periods},
 		"fourier-trend": Fourier{Periods: periods, Trend: true},
 	}
+	logMemo := &stlMemo{}
+	all["log-ses"] = Log{Model: ETS{Trend: NoTrend, Robust: true, FitWindow: fitWindow}, Offset: offset}
+	all["log-stl"] = Log{Model: STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow, memo: logMemo}, Offset: offset}
 	if len(periods) == 0 && f.BasePeriod > 1 {
 		all["fourier"] = Fourier{Periods: []int{f.BasePeriod}}
 		all["fourier-trend"] = Fourier{Periods: []int{f.BasePeriod}, Trend: true}
@@ -501,7 +509,7 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 		if !ok {
 			return nil, fmt.Errorf("%w %q (choose auto or one of %s)", ErrUnknownModel, name, strings.Join(ModelNames, ", "))
 		}
-		if primary < 2 && (name == "holt-winters" || strings.HasPrefix(name, "stl") || strings.HasPrefix(name, "fourier")) {
+		if primary < 2 && (name == "holt-winters" || strings.Contains(name, "stl") || strings.HasPrefix(name, "fourier")) {
 			return nil, fmt.Errorf("%w: %s needs a seasonal period and none was detected or fits in the history", ErrInsufficientData, name)
 		}
 		return []*candidate{{model: m}}, nil
@@ -510,14 +518,77 @@ func candidates(name string, f *Forecast, step time.Duration) ([]*candidate, err
 	if f.BasePeriod > 1 {
 		names = append(names, "snaive")
 	}
+	if logOK {
+		names = append(names, "log-ses")
+	}
 	if len(periods) > 0 {
 		names = append(names, autoSeasonal...)
+		if logOK {
+			names = append(names, "log-stl")
+		}
 	}
 	out := make([]*candidate, len(names))
 	for i, n := range names {
 		out[i] = &candidate{model: all[n]}
 	}
 	return out, nil
+}
+
+// logScale decides whether y is worth modelling on the log scale: all values
+// non-negative and a wide dynamic range (the 99th percentile at least 5 times
+// the 1st, or zeros present with positive values). The offset added before the
+// log is 0 when every value is positive, else a tenth of the smallest
+// positive value, so zeros map to a finite value below the rest.
+func logScale(y []float64) (bool, float64) {
+	minPos := math.Inf(1)
+	zeros := false
+	for _, v := range y {
+		switch {
+		case v < 0:
+			return false, 0
+		case v == 0:
+			zeros = true
+		case v < minPos:
+			minPos = v
+		}
+	}
+	if math.IsInf(minPos, 1) {
+		return false, 0
+	}
+	tmp := append([]float64(nil), y...)
+	hi := quantileSelect(tmp, 0.99)
+	lo := quantileSelect(tmp, 0.01)
+	off := 0.0
+	if zeros {
+		off = minPos / 10
+	}
+	return hi+off >= 5*(lo+off), off
+}
+
+func logValues(y []float64, off float64) []float64 {
+	out := make([]float64, len(y))
+	for i, v := range y {
+		out[i] = math.Log(v + off)
+	}
+	return out
+}
+
+// mergeSeasons adds the periods of b missing from a, strongest first.
+func mergeSeasons(a, b []Seasonality) []Seasonality {
+	out := append([]Seasonality(nil), a...)
+	for _, s := range b {
+		found := false
+		for _, t := range a {
+			if t.Steps == s.Steps {
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Strength > out[j].Strength })
+	return out
 }
 
 // autoSeasonal are the seasonal candidates of auto. stl-damped is left out: on

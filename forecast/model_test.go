@@ -259,3 +259,43 @@ func TestQuantileSelectMatchesSorted(t *testing.T) {
 		}
 	}
 }
+
+func TestLogModelMultiplicativeSeason(t *testing.T) {
+	// A season whose swing is proportional to the level is additive on the log
+	// scale: log-stl reproduces it exactly where additive stl cannot.
+	shape := []float64{0.5, 1, 2, 4, 2, 1}
+	y := make([]float64, 60)
+	for i := range y {
+		y[i] = 100 * shape[i%6]
+	}
+	got := forecastN(t, Log{Model: STLETS{Period: 6}}, y, 12)
+	for k := range got {
+		approx(t, "forecast", got[k], 100*shape[(60+k)%6], 1e-6)
+	}
+	if _, err := (Log{Model: Naive{}}).Fit([]float64{1, 0, 2}); err == nil {
+		t.Error("zero without an offset: want an error")
+	}
+	got = forecastN(t, Log{Model: Naive{}, Offset: 0.5}, []float64{1, 0, 2, 0}, 1)
+	approx(t, "offset round trip", got[0], 0, 1e-12)
+}
+
+func TestLogScaleDecision(t *testing.T) {
+	tests := []struct {
+		name string
+		y    []float64
+		ok   bool
+		off  float64
+	}{
+		{"narrow range", []float64{10, 11, 12, 13}, false, 0},
+		{"wide range", []float64{1, 10, 100, 1000}, true, 0},
+		{"zeros get an offset", []float64{0, 2, 40, 80}, true, 0.2},
+		{"negative values", []float64{-1, 10, 100}, false, 0},
+		{"all zero", []float64{0, 0, 0}, false, 0},
+	}
+	for _, tc := range tests {
+		ok, off := logScale(tc.y)
+		if ok != tc.ok || math.Abs(off-tc.off) > 1e-12 {
+			t.Errorf("%s: logScale = %v, %g; want %v, %g", tc.name, ok, off, tc.ok, tc.off)
+		}
+	}
+}
