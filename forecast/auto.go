@@ -168,7 +168,7 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	}
 
 	// Origins at which the validation forecasts are made.
-	nOrig := max(1, min(400, 20000/hv, v-hv+1))
+	nOrig := max(1, min(300, 15000/hv, v-hv+1))
 	stride := max(1, (v-hv+1)/nOrig)
 	var origins []int
 	for o := fitN; o+hv <= n; o += stride {

@@ -44,7 +44,7 @@ type ETS struct {
 	Period int        // seasonal period in steps; ≤ 1 means no season
 	Params *ETSParams // nil: fit all; otherwise used as given
 	Robust bool       // Huber loss instead of squared error
-	// MaxIter bounds the objective evaluations of the fit; 0 means 400.
+	// MaxIter bounds the objective evaluations of the fit; 0 means 250.
 	MaxIter int
 	// RStart takes the seasonal start values exactly as R's stats::HoltWinters
 	// does: the level is the fitted trend line's intercept one step before
@@ -297,7 +297,7 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 	}}
 	iter := m.MaxIter
 	if iter == 0 {
-		iter = 400
+		iter = 250
 	}
 	settings := &optimize.Settings{
 		FuncEvaluations: iter,
