@@ -8,6 +8,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// commands are the constructors of further subcommands; each command's file
+// registers itself in an init function, so commands can be added without
+// editing this file.
+var commands []func() *cobra.Command
+
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
@@ -35,6 +40,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		return &usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})
 	root.AddCommand(newVersionCmd(), newForecastCmd(), newEvalCmd())
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
