@@ -27,11 +27,16 @@ test: ## Unit tests (race detector on concurrent packages), then integration tes
 
 .PHONY: test-integration
 test-integration: ## Integration tests against a real kube-apiserver + etcd (needs `make kube-bin`).
-	cd test/kube && $(GO) test -count=1 ./...
+	cd test/kube && HEADROOM_REQUIRE_KUBE=$${HEADROOM_REQUIRE_KUBE:-1} $(GO) test -count=1 ./...
 
 .PHONY: kube-bin
 kube-bin: ## Build the kube-apiserver used by the integration tests into test/kube/bin (about 15 min the first time).
-	cd test/kube && $(GO) build -o bin/kube-apiserver ./cmd/kube-apiserver
+	cd test/kube && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && \
+	  $(GO) build -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$$v \
+	    -X k8s.io/component-base/version.gitMajor=$$(echo $$v | cut -d. -f1 | tr -d v) \
+	    -X k8s.io/component-base/version.gitMinor=$$(echo $$v | cut -d. -f2) \
+	    -X k8s.io/component-base/version.gitTreeState=clean" \
+	  -o bin/kube-apiserver ./cmd/kube-apiserver
 
 .PHONY: bench
 bench: ## Go benchmarks (speed and allocations).

@@ -1,0 +1,13 @@
+package harness_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/headroom-dev/headroom/test/kube/harness"
+)
+
+// kube is the control plane that this package's tests share.
+var kube = harness.NewShared(harness.Options{})
+
+func TestMain(m *testing.M) { os.Exit(kube.Run(m)) }
