@@ -33,14 +33,19 @@ func (s Series) Time(i int) time.Time { return s.Start.Add(time.Duration(i) * s.
 // End returns the time of the last grid point.
 func (s Series) End() time.Time { return s.Time(len(s.Values) - 1) }
 
-// Validate checks that the series has a positive step and no infinite values.
+// MaxValue bounds the magnitude of values a series may hold: beyond it, sums
+// of squares in the fits overflow float64. No resource metric comes near it.
+const MaxValue = 1e150
+
+// Validate checks that the series has a positive step and no infinite or
+// overflowing values.
 func (s Series) Validate() error {
 	if s.Step <= 0 {
 		return fmt.Errorf("%w: step %v is not positive", ErrInvalidSeries, s.Step)
 	}
 	for i, v := range s.Values {
-		if math.IsInf(v, 0) {
-			return fmt.Errorf("%w: value %d (%s) is infinite", ErrInvalidSeries, i, s.Time(i).Format(time.RFC3339))
+		if math.IsInf(v, 0) || math.Abs(v) > MaxValue {
+			return fmt.Errorf("%w: value %d (%s) is %g, beyond ±%g", ErrInvalidSeries, i, s.Time(i).Format(time.RFC3339), v, MaxValue)
 		}
 	}
 	return nil
