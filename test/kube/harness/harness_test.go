@@ -3,8 +3,10 @@ package harness_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,7 +114,9 @@ func TestPodMetricsThroughAggregationLayer(t *testing.T) {
 	s := kube.Server(t)
 	ns := s.Namespace(t)
 	ctx := context.Background()
+	began := time.Now()
 	m := s.MetricsAPI(t)
+	t.Logf("metrics API available through the aggregator in %v", time.Since(began).Round(time.Millisecond))
 	m.SetPodMetrics(ns, []metricsv1beta1.PodMetrics{
 		podMetrics("web-1", "web", "250m", "100Mi"),
 		podMetrics("web-2", "web", "300m", "120Mi"),
@@ -473,4 +477,70 @@ func TestSkipOrFailWithoutBinaries(t *testing.T) {
 			t.Errorf("%s=%q: output does not say how to build the binary:\n%s", harness.RequireEnv, tc.require, out)
 		}
 	}
+}
+
+const crashEnv = "HEADROOM_HARNESS_CRASH_CHILD"
+
+// TestCrashLeavesNothing runs this test binary again with a test that panics
+// while the shared server runs: the binary dies without reaching Stop, and
+// the kernel (Pdeathsig) and the reaper must still remove every process and
+// the temporary directory.
+func TestCrashLeavesNothing(t *testing.T) {
+	kube.Server(t) // skips like the others without binaries
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+	cmd.Env = append(os.Environ(), crashEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "deliberate panic") {
+		t.Fatalf("child: err = %v, want a panic; output:\n%s", err, out)
+	}
+	var dir string
+	var pids []int
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "CRASH-CHILD "); ok {
+			var etcd, api int
+			if _, err := fmt.Sscanf(rest, "dir=%s etcd=%d apiserver=%d", &dir, &etcd, &api); err != nil {
+				t.Fatalf("parse %q: %v", rest, err)
+			}
+			pids = []int{etcd, api}
+		}
+	}
+	if dir == "" {
+		t.Fatalf("child did not report its server; output:\n%s", out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, statErr := os.Stat(dir)
+		alive := slices.DeleteFunc(slices.Clone(pids), func(pid int) bool { return !running(pid) })
+		if os.IsNotExist(statErr) && len(alive) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the crash: directory %s stat err %v, processes still running %v", dir, statErr, alive)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCrashChild is TestCrashLeavesNothing's child: it only runs there.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv(crashEnv) != "1" {
+		t.Skip("runs only as TestCrashLeavesNothing's child")
+	}
+	s := kube.Server(t)
+	etcd, api := s.PIDs()
+	fmt.Printf("CRASH-CHILD dir=%s etcd=%d apiserver=%d\n", s.Dir(), etcd, api)
+	panic("deliberate panic: the harness must clean up without Stop")
+}
+
+// running reports whether pid is a live process; a zombie left to a parent
+// that does not reap counts as ended.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...; comm may contain spaces, so look after the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

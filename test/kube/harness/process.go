@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -131,4 +133,39 @@ func (p *process) logTail(n int) string {
 		data = data[len(data)-n:]
 	}
 	return string(data)
+}
+
+// reaperScript waits for the test binary ($1) to exit, then kills the process
+// groups listed in $2/pgids and removes $2. Stop kills it first when it
+// cleans up itself; it acts only when the test binary dies without cleaning
+// up (a panic, a go test -timeout, SIGKILL).
+const reaperScript = `while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+if [ -f "$2/pgids" ]; then for g in $(cat "$2/pgids"); do kill -KILL -- "-$g" 2>/dev/null; done; fi
+rm -rf "$2"`
+
+// startReaper starts the watcher of dir. Unlike etcd and kube-apiserver it
+// must outlive the test binary, so it has no Pdeathsig; its output goes to
+// /dev/null so that go test does not wait for it.
+func startReaper(dir string) (*process, error) {
+	cmd := exec.Command("/bin/sh", "-c", reaperScript, "headroom-harness-reaper", strconv.Itoa(os.Getpid()), dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start reaper: %w", err)
+	}
+	p := &process{name: "reaper", cmd: cmd, logPath: os.DevNull, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// recordGroup appends a process group id to dir/pgids for the reaper.
+func recordGroup(dir string, p *process) error {
+	f, err := os.OpenFile(filepath.Join(dir, "pgids"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, p.cmd.Process.Pid)
+	return errors.Join(err, f.Close())
 }

@@ -56,6 +56,7 @@ type Server struct {
 	proxyCA    *authority // --requestheader-client-ca-file: the front proxy
 	etcd       *process
 	apiserver  *process
+	reaper     *process // cleans up if the test binary dies without Stop
 
 	// StartDuration is how long Start took, from launching etcd to /readyz.
 	StartDuration time.Duration
@@ -141,6 +142,9 @@ func start(opts Options, apiserverBin, etcdBin string, timeout time.Duration) (_
 			s.Stop()
 		}
 	}()
+	if s.reaper, err = startReaper(dir); err != nil {
+		return nil, err
+	}
 	logDir := firstNonEmpty(opts.LogDir, os.Getenv("HEADROOM_KUBE_LOG_DIR"), dir)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
@@ -183,6 +187,9 @@ func (s *Server) startEtcd(ctx context.Context, bin, logDir string) error {
 		"--auto-compaction-retention=1",
 	)
 	if err != nil {
+		return err
+	}
+	if err := recordGroup(s.dir, s.etcd); err != nil {
 		return err
 	}
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -282,6 +289,9 @@ func (s *Server) startAPIServer(ctx context.Context, bin, logDir string, extra [
 	if err != nil {
 		return err
 	}
+	if err := recordGroup(s.dir, s.apiserver); err != nil {
+		return err
+	}
 	cs, err := kubernetes.NewForConfig(s.Config())
 	if err != nil {
 		return err
@@ -332,7 +342,7 @@ func (s *Server) Stop() error {
 		s.metrics = nil
 	}
 	s.installMu.Unlock()
-	errs = append(errs, s.etcd.stop(10*time.Second))
+	errs = append(errs, s.etcd.stop(10*time.Second), s.reaper.stop(0))
 	if s.dir != "" {
 		errs = append(errs, os.RemoveAll(s.dir))
 	}
