@@ -1,0 +1,15 @@
+// Package config owns the user's plan file: the CapacityPlan document
+// (apiVersion headroom.dev/v1alpha1), its strict decoding, its defaults and
+// its validation.
+//
+// Load reads a plan with sigs.k8s.io/yaml in strict mode, after walking the
+// YAML node tree against the Go types so that every unknown field, duplicate
+// key or mistyped value is reported with its field path and line
+// ("plan.yaml:14: spec.workloads[1].replicas.max: ..."). Defaults are applied
+// by Default, and Validate checks every field, naming it by its path
+// (spec.workloads[1].replicas.max) and, when the plan came from a file, its line.
+//
+// config is not pure: it parses Kubernetes resource quantities with
+// k8s.io/apimachinery. The policy package never sees those types; Workload and
+// NodePool convert themselves into plain numbers (cores, bytes) for it.
+package config

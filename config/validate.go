@@ -1,0 +1,279 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Limits enforced by Validate, as in the HPA API where one exists.
+const (
+	MaxStabilizationWindow = time.Hour        // HPA: 3600 s
+	MaxPolicyPeriod        = 30 * time.Minute // HPA: 1800 s
+)
+
+// Sources, modes, providers, headroom modes and select policies accepted.
+var (
+	Sources        = []string{"metrics-server", "prometheus", "trace"}
+	Modes          = []string{"scale", "hpa-floor", "recommend"}
+	Providers      = []string{"cluster-api", "gke", "balloon", "none"}
+	HeadroomModes  = []string{"none", "n+1", "zone"}
+	SelectPolicies = []string{"Max", "Min", "Disabled"}
+	PolicyTypes    = []string{"Pods", "Percent"}
+)
+
+type validator struct {
+	p    *Plan
+	errs FieldErrors
+}
+
+func (v *validator) errf(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{File: v.p.file, Line: v.p.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) oneOf(path, got string, allowed []string) {
+	if !slices.Contains(allowed, got) {
+		v.errf(path, "%q is not one of %q", got, allowed)
+	}
+}
+
+// Validate checks the plan after Default, returning FieldErrors that name
+// every offending field by its path and, for a plan read from a file, its
+// line. It returns nil when the plan is valid.
+func (p *Plan) Validate() error {
+	v := &validator{p: p}
+	if p.APIVersion != APIVersion {
+		v.errf("apiVersion", "must be %q, got %q", APIVersion, p.APIVersion)
+	}
+	if p.Kind != Kind {
+		v.errf("kind", "must be %q, got %q", Kind, p.Kind)
+	}
+	if p.Metadata.Name == "" {
+		v.errf("metadata.name", "required")
+	}
+	s := &p.Spec
+	if s.Schedule != "" {
+		if _, err := cron.ParseStandard(s.Schedule); err != nil {
+			v.errf("spec.schedule", "invalid cron schedule %q: %v", s.Schedule, err)
+		}
+	}
+	v.positive("spec.interval", s.Interval)
+	v.oneOf("spec.history.source", s.History.Source, Sources)
+	v.positive("spec.history.retention", s.History.Retention)
+	v.positive("spec.history.maxAge", s.History.MaxAge)
+	v.positive("spec.forecast.horizon", s.Forecast.Horizon)
+	if q := s.Forecast.Quantile; !(q > 0 && q < 1) {
+		v.errf("spec.forecast.quantile", "must be between 0 and 1 (exclusive), got %v", q)
+	}
+	for i, d := range s.Forecast.Seasonality {
+		if d.Duration <= 0 {
+			v.errf(fmt.Sprintf("spec.forecast.seasonality[%d]", i), "must be positive, got %v", d.Duration)
+		}
+	}
+	if len(s.Workloads) == 0 {
+		v.errf("spec.workloads", "at least one workload is required")
+	}
+	pools := map[string]bool{}
+	for i, np := range s.NodePools {
+		path := fmt.Sprintf("spec.nodePools[%d]", i)
+		if np.Name == "" {
+			v.errf(path+".name", "required")
+		} else if pools[np.Name] {
+			v.errf(path+".name", "duplicate node pool name %q", np.Name)
+		}
+		pools[np.Name] = true
+		v.nodePool(path, &np)
+	}
+	targets := map[string]int{}
+	for i := range s.Workloads {
+		path := fmt.Sprintf("spec.workloads[%d]", i)
+		w := &s.Workloads[i]
+		v.workload(path, w, pools)
+		key := w.Target.APIVersion + " " + w.Target.String()
+		if j, dup := targets[key]; dup {
+			v.errf(path+".target", "same target as spec.workloads[%d] (%s)", j, w.Target)
+		} else {
+			targets[key] = i
+		}
+	}
+	if s.Budget != nil && !(s.Budget.Monthly >= 0) {
+		v.errf("spec.budget.monthly", "must not be negative, got %v", s.Budget.Monthly)
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(v.errs, func(a, b *FieldError) int { return a.Line - b.Line })
+	return v.errs
+}
+
+func (v *validator) positive(path string, d *Duration) {
+	if d != nil && d.Duration <= 0 {
+		v.errf(path, "must be positive, got %v", d.Duration)
+	}
+}
+
+func (v *validator) quantity(path string, q *resource.Quantity, required bool) {
+	switch {
+	case q == nil && required:
+		v.errf(path, "required")
+	case q != nil && q.Sign() <= 0:
+		v.errf(path, "must be positive, got %s", q.String())
+	}
+}
+
+func (v *validator) workload(path string, w *Workload, pools map[string]bool) {
+	if w.Target.Kind == "" {
+		v.errf(path+".target.kind", "required (Deployment, StatefulSet, or any kind with a scale subresource)")
+	}
+	if w.Target.Name == "" {
+		v.errf(path+".target.name", "required")
+	}
+	if w.Trace != nil {
+		t := w.Trace
+		if t.File == "" {
+			v.errf(path+".trace.file", "required")
+		}
+		if *t.Scale <= 0 {
+			v.errf(path+".trace.scale", "must be positive, got %v", *t.Scale)
+		}
+		if *t.MemoryScale <= 0 {
+			v.errf(path+".trace.memoryScale", "must be positive, got %v", *t.MemoryScale)
+		}
+		if *t.Replicas < 0 {
+			v.errf(path+".trace.replicas", "must not be negative, got %d", *t.Replicas)
+		}
+		if w.Resources == nil || w.Resources.CPU == nil {
+			v.errf(path+".resources.cpu", "required with a trace source (there is no pod template to read it from)")
+		}
+		if t.MemoryColumn != "" && (w.Resources == nil || w.Resources.Memory == nil) {
+			v.errf(path+".resources.memory", "required with trace.memoryColumn")
+		}
+	}
+	if w.Resources != nil {
+		v.quantity(path+".resources.cpu", w.Resources.CPU, false)
+		v.quantity(path+".resources.memory", w.Resources.Memory, false)
+	}
+	if u := w.Utilization.CPU; !(u > 0 && u <= 1) {
+		v.errf(path+".utilization.cpu", "must be in (0, 1], got %v", u)
+	}
+	if u := w.Utilization.Memory; !(u > 0 && u <= 1) {
+		v.errf(path+".utilization.memory", "must be in (0, 1], got %v", u)
+	}
+	minR, maxR := *w.Replicas.Min, w.Replicas.Max
+	if minR < 0 {
+		v.errf(path+".replicas.min", "must not be negative, got %d", minR)
+	}
+	switch {
+	case maxR < 1:
+		v.errf(path+".replicas.max", "required, at least 1, got %d", maxR)
+	case maxR < minR:
+		v.errf(path+".replicas.max", "must be at least replicas.min (%d), got %d", minR, maxR)
+	}
+	if w.LeadTime.Duration < 0 {
+		v.errf(path+".leadTime", "must not be negative, got %v", w.LeadTime.Duration)
+	}
+	if t := *w.Tolerance; !(t >= 0 && t < 1) {
+		v.errf(path+".tolerance", "must be in [0, 1), got %v", t)
+	}
+	v.oneOf(path+".mode", w.Mode, Modes)
+	if w.NodePool != "" && !pools[w.NodePool] {
+		v.errf(path+".nodePool", "no node pool named %q in spec.nodePools", w.NodePool)
+	}
+	if w.Behavior != nil {
+		v.rules(path+".behavior.scaleUp", w.Behavior.ScaleUp)
+		v.rules(path+".behavior.scaleDown", w.Behavior.ScaleDown)
+	}
+	for i, win := range w.Windows {
+		wp := fmt.Sprintf("%s.windows[%d]", path, i)
+		if win.Cron == "" {
+			v.errf(wp+".cron", "required")
+		} else if _, err := cron.ParseStandard(win.Cron); err != nil {
+			v.errf(wp+".cron", "invalid cron schedule %q: %v", win.Cron, err)
+		}
+		if win.Duration.Duration <= 0 {
+			v.errf(wp+".duration", "must be positive, got %v", win.Duration.Duration)
+		}
+		if win.MinReplicas == nil && win.MaxReplicas == nil {
+			v.errf(wp, "sets neither minReplicas nor maxReplicas")
+		}
+		if win.MinReplicas != nil && *win.MinReplicas < 0 {
+			v.errf(wp+".minReplicas", "must not be negative, got %d", *win.MinReplicas)
+		}
+		if win.MaxReplicas != nil && *win.MaxReplicas < 1 {
+			v.errf(wp+".maxReplicas", "must be at least 1, got %d", *win.MaxReplicas)
+		}
+		if win.MinReplicas != nil && win.MaxReplicas != nil && *win.MaxReplicas < *win.MinReplicas {
+			v.errf(wp+".maxReplicas", "must be at least minReplicas (%d), got %d", *win.MinReplicas, *win.MaxReplicas)
+		}
+	}
+}
+
+func (v *validator) rules(path string, r *ScalingRules) {
+	if r == nil {
+		return
+	}
+	if r.StabilizationWindow != nil {
+		if d := r.StabilizationWindow.Duration; d < 0 || d > MaxStabilizationWindow || d%time.Second != 0 {
+			v.errf(path+".stabilizationWindow", "must be whole seconds between 0s and %v, got %v", MaxStabilizationWindow, d)
+		}
+	}
+	v.oneOf(path+".selectPolicy", r.SelectPolicy, SelectPolicies)
+	if r.Policies != nil && len(r.Policies) == 0 && r.SelectPolicy != "Disabled" {
+		v.errf(path+".policies", "must not be empty (omit it for the defaults, or set selectPolicy: Disabled)")
+	}
+	for i, pol := range r.Policies {
+		pp := fmt.Sprintf("%s.policies[%d]", path, i)
+		v.oneOf(pp+".type", pol.Type, PolicyTypes)
+		if pol.Value <= 0 {
+			v.errf(pp+".value", "must be positive, got %d", pol.Value)
+		}
+		if d := pol.Period.Duration; d <= 0 || d > MaxPolicyPeriod || d%time.Second != 0 {
+			v.errf(pp+".period", "must be whole seconds in (0s, %v], got %v", MaxPolicyPeriod, d)
+		}
+	}
+}
+
+func (v *validator) nodePool(path string, np *NodePool) {
+	v.oneOf(path+".provider", np.Provider, Providers)
+	v.quantity(path+".machine.cpu", np.Machine.CPU, true)
+	v.quantity(path+".machine.memory", np.Machine.Memory, true)
+	if np.Machine.Pods < 1 {
+		v.errf(path+".machine.pods", "must be at least 1, got %d", np.Machine.Pods)
+	}
+	if !(np.Machine.PricePerHour >= 0) {
+		v.errf(path+".machine.pricePerHour", "must not be negative, got %v", np.Machine.PricePerHour)
+	}
+	if o := np.Overhead; o != nil {
+		if o.CPU != nil && o.CPU.Sign() < 0 {
+			v.errf(path+".overhead.cpu", "must not be negative")
+		}
+		if o.Memory != nil && o.Memory.Sign() < 0 {
+			v.errf(path+".overhead.memory", "must not be negative")
+		}
+		if o.CPU != nil && np.Machine.CPU != nil && o.CPU.Cmp(*np.Machine.CPU) >= 0 {
+			v.errf(path+".overhead.cpu", "%s leaves nothing of the machine's %s", o.CPU, np.Machine.CPU)
+		}
+		if o.Memory != nil && np.Machine.Memory != nil && o.Memory.Cmp(*np.Machine.Memory) >= 0 {
+			v.errf(path+".overhead.memory", "%s leaves nothing of the machine's %s", o.Memory, np.Machine.Memory)
+		}
+	}
+	if np.Size.Min < 0 {
+		v.errf(path+".size.min", "must not be negative, got %d", np.Size.Min)
+	}
+	if np.Size.Max < 1 || np.Size.Max < np.Size.Min {
+		v.errf(path+".size.max", "required, at least 1 and at least size.min (%d), got %d", np.Size.Min, np.Size.Max)
+	}
+	if np.Zones < 1 {
+		v.errf(path+".zones", "must be at least 1, got %d", np.Zones)
+	}
+	v.oneOf(path+".headroom", np.Headroom, HeadroomModes)
+	if np.Headroom == "zone" && np.Zones < 2 {
+		v.errf(path+".headroom", "zone headroom needs at least 2 zones (zones: %d)", np.Zones)
+	}
+	if np.LeadTime.Duration < 0 {
+		v.errf(path+".leadTime", "must not be negative, got %v", np.LeadTime.Duration)
+	}
+}

@@ -1,0 +1,513 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// HoursPerMonth converts hourly prices to monthly costs (365 × 24 / 12).
+const HoursPerMonth = 730
+
+// HeadroomMode is the availability a pool is sized for.
+type HeadroomMode int
+
+// Headroom modes. The zero value is HeadroomNone.
+const (
+	HeadroomNone   HeadroomMode = iota
+	HeadroomNPlus1              // the pods still fit after losing any one node
+	HeadroomZone                // the pods still fit after losing any one zone
+)
+
+var headroomNames = [...]string{"none", "n+1", "zone"}
+
+func (h HeadroomMode) String() string {
+	if h >= 0 && int(h) < len(headroomNames) {
+		return headroomNames[h]
+	}
+	return fmt.Sprintf("HeadroomMode(%d)", int(h))
+}
+
+// MarshalText writes the mode name.
+func (h HeadroomMode) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// ParseHeadroom reads a headroom mode name.
+func ParseHeadroom(s string) (HeadroomMode, error) {
+	for i, n := range headroomNames {
+		if n == s {
+			return HeadroomMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown headroom %q", ErrInvalidInput, s)
+}
+
+// Pool is a node pool: identical machines spread over Zones zones.
+type Pool struct {
+	Name string
+	// Machine is a node's capacity, Overhead what DaemonSets and system
+	// reserve take of it; pods get Machine − Overhead.
+	Machine, Overhead Resources
+	// Pods is the pods-per-node limit (counting only planned pods).
+	Pods         int
+	PricePerHour float64
+	// Min and Max bound the node count; Zones ≥ 1.
+	Min, Max, Zones int
+	Headroom        HeadroomMode
+}
+
+func (p *Pool) allocatable() Resources { return p.Machine.Sub(p.Overhead) }
+
+// Validate checks the pool.
+func (p *Pool) Validate() error {
+	a := p.allocatable()
+	switch {
+	case !(a.CPU > 0) || !(a.Memory > 0):
+		return fmt.Errorf("%w: pool %s: overhead %+v leaves nothing of %+v", ErrInvalidInput, p.Name, p.Overhead, p.Machine)
+	case p.Pods < 1, p.Min < 0, p.Max < p.Min, p.Max < 1, p.Zones < 1, p.PricePerHour < 0:
+		return fmt.Errorf("%w: pool %s: pods %d, size [%d, %d], zones %d, price %v", ErrInvalidInput, p.Name, p.Pods, p.Min, p.Max, p.Zones, p.PricePerHour)
+	}
+	return nil
+}
+
+// PodGroup is the planned pods of one workload: Replicas pods of Request each.
+type PodGroup struct {
+	Target   Target
+	Request  Resources
+	Replicas int
+	// Pool pins the pods to the named pool; "" lets the planner choose.
+	Pool string
+}
+
+// Unschedulable is demand that fits in no pool. It is reported, never dropped.
+type Unschedulable struct {
+	Target Target `json:"target"`
+	Pods   int    `json:"pods"`
+	Reason string `json:"reason"`
+}
+
+// NodeFill is one planned node: its zone, what its pods request, and which
+// groups (indexes into the PodGroup slice) it holds how many pods of.
+type NodeFill struct {
+	Zone      int         `json:"zone"`
+	Requested Resources   `json:"requested"`
+	Pods      int         `json:"pods"`
+	Groups    []GroupPods `json:"groups,omitempty"`
+	Headroom  bool        `json:"headroom,omitempty"` // added for availability headroom
+}
+
+// GroupPods is a count of one group's pods.
+type GroupPods struct {
+	Group int `json:"group"`
+	Pods  int `json:"pods"`
+}
+
+// PoolResult is the plan for one pool.
+type PoolResult struct {
+	Name string `json:"name"`
+	// Nodes is the planned size: DemandNodes + the nodes added to reach the
+	// minimum or balance the zones + HeadroomNodes.
+	Nodes         int          `json:"nodes"`
+	DemandNodes   int          `json:"demand_nodes"`   // nodes the packed pods occupy
+	HeadroomNodes int          `json:"headroom_nodes"` // added for n+1 or zone headroom
+	PerZone       []int        `json:"per_zone"`
+	Headroom      HeadroomMode `json:"headroom"` // mode achieved (after any budget trim)
+	Wanted        HeadroomMode `json:"wanted"`   // mode in the plan
+	HeadroomMet   bool         `json:"headroom_met"`
+	Pods          int          `json:"pods"`
+	Requested     Resources    `json:"requested"`
+	Allocatable   Resources    `json:"allocatable"` // Nodes × (machine − overhead)
+	MonthlyCost   float64      `json:"monthly_cost"`
+	// HeadroomMonthlyCost is what the headroom nodes cost.
+	HeadroomMonthlyCost float64    `json:"headroom_monthly_cost"`
+	NodeFills           []NodeFill `json:"-"`
+	Warnings            []string   `json:"warnings,omitempty"`
+}
+
+// PoolPlan is the plan for all pools.
+type PoolPlan struct {
+	Pools         []PoolResult    `json:"pools"`
+	Unschedulable []Unschedulable `json:"unschedulable,omitempty"`
+	MonthlyCost   float64         `json:"monthly_cost"`
+	Budget        *BudgetResult   `json:"budget,omitempty"`
+	Warnings      []string        `json:"warnings,omitempty"`
+}
+
+// BudgetResult compares the plan's cost with the budget.
+type BudgetResult struct {
+	Monthly float64 `json:"monthly"`
+	// Cost is the monthly cost after any trims; Over is Cost − Monthly when positive.
+	Cost float64 `json:"cost"`
+	Over float64 `json:"over"`
+	// Trimmed lists the headroom removed to meet the budget, in order.
+	Trimmed []string `json:"trimmed,omitempty"`
+	// Needed is the budget the plan needs with no trims at all.
+	Needed   float64  `json:"needed"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// node is a packing bin.
+type node struct {
+	free     Resources
+	freePods int
+	zone     int
+	groups   []GroupPods
+	headroom bool
+}
+
+type packer struct {
+	pool  *Pool
+	alloc Resources
+	nodes []node
+	first int // nodes before first are full (no pod slot left)
+}
+
+func newPacker(p *Pool) *packer {
+	k := &packer{pool: p, alloc: p.allocatable()}
+	for range p.Min {
+		k.open(false)
+	}
+	return k
+}
+
+func (k *packer) open(headroom bool) {
+	k.nodes = append(k.nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: len(k.nodes) % k.pool.Zones, headroom: headroom})
+}
+
+// fitCount is how many pods of req fit in free with freePods slots.
+func fitCount(free Resources, freePods int, req Resources, limit int) int {
+	n := min(freePods, limit)
+	if req.CPU > 0 {
+		n = min(n, int(math.Floor(free.CPU/req.CPU+1e-9)))
+	}
+	if req.Memory > 0 {
+		n = min(n, int(math.Floor(free.Memory/req.Memory+1e-9)))
+	}
+	return max(n, 0)
+}
+
+// place puts up to count pods of group g first-fit onto the nodes, opening
+// nodes up to the pool's maximum; it returns how many it placed. For
+// identical pods in sequence, filling each node in turn is exactly first fit.
+func (k *packer) place(g int, req Resources, count int) int {
+	placed := 0
+	for i := k.first; i < len(k.nodes) && placed < count; i++ {
+		placed += k.put(i, g, req, count-placed)
+	}
+	for placed < count && len(k.nodes) < k.pool.Max {
+		k.open(false)
+		n := k.put(len(k.nodes)-1, g, req, count-placed)
+		if n == 0 {
+			k.nodes = k.nodes[:len(k.nodes)-1] // cannot hold even one: never
+			break
+		}
+		placed += n
+	}
+	for k.first < len(k.nodes) && k.nodes[k.first].freePods == 0 {
+		k.first++
+	}
+	return placed
+}
+
+func (k *packer) put(i, g int, req Resources, want int) int {
+	nd := &k.nodes[i]
+	n := fitCount(nd.free, nd.freePods, req, want)
+	if n == 0 {
+		return 0
+	}
+	nd.free = nd.free.Sub(req.Scale(float64(n)))
+	nd.freePods -= n
+	if l := len(nd.groups); l > 0 && nd.groups[l-1].Group == g {
+		nd.groups[l-1].Pods += n
+	} else {
+		nd.groups = append(nd.groups, GroupPods{Group: g, Pods: n})
+	}
+	return n
+}
+
+// survives reports whether the pods on the lost nodes fit, first-fit
+// decreasing, into the free capacity of the others.
+func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float64) bool {
+	type item struct{ g, n int }
+	var evicted []item
+	free := make([]Resources, 0, len(nodes))
+	slots := make([]int, 0, len(nodes))
+	for i := range nodes {
+		if lost(i) {
+			for _, gp := range nodes[i].groups {
+				evicted = append(evicted, item{gp.Group, gp.Pods})
+			}
+			continue
+		}
+		free = append(free, nodes[i].free)
+		slots = append(slots, nodes[i].freePods)
+	}
+	slices.SortFunc(evicted, func(a, b item) int { return cmp.Or(cmp.Compare(key[b.g], key[a.g]), cmp.Compare(a.g, b.g)) })
+	for _, it := range evicted {
+		req, left := groups[it.g].Request, it.n
+		for j := 0; j < len(free) && left > 0; j++ {
+			n := fitCount(free[j], slots[j], req, left)
+			if n > 0 {
+				free[j] = free[j].Sub(req.Scale(float64(n)))
+				slots[j] -= n
+				left -= n
+			}
+		}
+		if left > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// headroomOK checks the pool's nodes against a headroom mode.
+func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) bool {
+	switch mode {
+	case HeadroomNPlus1:
+		for i := range nodes {
+			if len(nodes[i].groups) == 0 {
+				continue
+			}
+			if !survives(nodes, func(j int) bool { return j == i }, groups, key) {
+				return false
+			}
+		}
+	case HeadroomZone:
+		if zones < 2 {
+			return false
+		}
+		for z := range zones {
+			if !survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// withHeadroom returns the pool's nodes with the nodes a headroom mode
+// needs added (one at a time for n+1, one per zone for zone), up to the
+// maximum, and whether the mode is met.
+func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
+	nodes := slices.Clone(k.nodes)
+	for !headroomOK(nodes, mode, k.pool.Zones, groups, key) {
+		add := 1
+		if mode == HeadroomZone {
+			add = k.pool.Zones
+		}
+		if len(nodes)+add > k.pool.Max {
+			return nodes, false
+		}
+		for range add {
+			nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: len(nodes) % k.pool.Zones, headroom: true})
+		}
+	}
+	return nodes, true
+}
+
+// waste is the unused share of a node filled with pods of one shape only,
+// averaged over CPU and memory, and the pods such a node holds.
+func waste(p *Pool, req Resources) (float64, int) {
+	a := p.allocatable()
+	n := fitCount(a, p.Pods, req, math.MaxInt)
+	if n == 0 {
+		return math.Inf(1), 0
+	}
+	used := Resources{req.CPU * float64(n) / a.CPU, req.Memory * float64(n) / a.Memory}
+	return 1 - (used.CPU+used.Memory)/2, n
+}
+
+// PlanPools sizes the node pools for the planned pods (Budget ≤ 0: no
+// budget). Pods are packed first-fit decreasing — groups in decreasing order
+// of their largest share of the biggest node, each group's pods onto its
+// preferred pools: the pinned pool, or every pool whose nodes can hold a pod,
+// ordered by least waste (the unused share of a node filled with that shape)
+// then price per pod then plan order. A pool at its maximum spills into the
+// next preference; pods that fit nowhere are reported as Unschedulable.
+//
+// Each pool then gets its minimum, balanced zones (nodes are assigned to
+// zones round-robin and the demand nodes are rounded up to a multiple of
+// the zones), and its headroom: n+1 adds nodes until the pods of any one
+// lost node fit on the others, zone adds a node per zone until the pods of
+// any one lost zone fit on the others — never beyond the maximum (a warning
+// says so). Headroom is optional: over budget, it is trimmed in this order,
+// the most expensive pool first each time: zone → n+1, then n+1 → none.
+// Replicas are never cut to meet a budget; the result says how far over it is.
+func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, error) {
+	plan := &PoolPlan{}
+	byName := map[string]int{}
+	var ref Resources
+	for i := range pools {
+		if err := pools[i].Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := byName[pools[i].Name]; dup {
+			return nil, fmt.Errorf("%w: duplicate pool %q", ErrInvalidInput, pools[i].Name)
+		}
+		byName[pools[i].Name] = i
+		a := pools[i].allocatable()
+		ref = Resources{max(ref.CPU, a.CPU), max(ref.Memory, a.Memory)}
+	}
+	key := make([]float64, len(groups))
+	order := make([]int, 0, len(groups))
+	for g := range groups {
+		r := groups[g].Request
+		if r.CPU < 0 || r.Memory < 0 || groups[g].Replicas < 0 {
+			return nil, fmt.Errorf("%w: %s: request %+v, replicas %d", ErrInvalidInput, groups[g].Target, r, groups[g].Replicas)
+		}
+		if ref.CPU > 0 {
+			key[g] = max(r.CPU/ref.CPU, r.Memory/ref.Memory)
+		}
+		if groups[g].Replicas > 0 {
+			order = append(order, g)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key[b], key[a]) })
+
+	packers := make([]*packer, len(pools))
+	for i := range pools {
+		packers[i] = newPacker(&pools[i])
+	}
+	type pref struct {
+		pool  int
+		waste float64
+		price float64
+	}
+	prefs := make([]pref, 0, len(pools))
+	for _, g := range order {
+		grp := &groups[g]
+		prefs = prefs[:0]
+		if grp.Pool != "" {
+			i, ok := byName[grp.Pool]
+			if !ok {
+				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)})
+				continue
+			}
+			if w, n := waste(&pools[i], grp.Request); n > 0 {
+				prefs = append(prefs, pref{i, w, 0})
+			}
+		} else {
+			for i := range pools {
+				w, n := waste(&pools[i], grp.Request)
+				if n > 0 {
+					prefs = append(prefs, pref{i, w, pools[i].PricePerHour / float64(n)})
+				}
+			}
+			slices.SortStableFunc(prefs, func(a, b pref) int {
+				// Waste within a percentage point counts as equal, so price decides.
+				if math.Abs(a.waste-b.waste) > 0.01 {
+					return cmp.Compare(a.waste, b.waste)
+				}
+				return cmp.Compare(a.price, b.price)
+			})
+		}
+		left := grp.Replicas
+		for _, p := range prefs {
+			left -= packers[p.pool].place(g, grp.Request, left)
+			if left == 0 {
+				break
+			}
+		}
+		if left > 0 {
+			reason := "no pool's machine can hold one pod"
+			if len(prefs) > 0 {
+				names := make([]string, len(prefs))
+				for i, p := range prefs {
+					names[i] = pools[p.pool].Name
+				}
+				reason = "pools at their maximum size: " + strings.Join(names, ", ")
+			}
+			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, left, reason})
+		}
+	}
+	for _, u := range plan.Unschedulable {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d pods of %s are unschedulable: %s", u.Pods, u.Target, u.Reason))
+	}
+
+	// Minimum and zone balance, then headroom.
+	bases := make([]int, len(pools))
+	for i, k := range packers {
+		p := &pools[i]
+		demand := 0
+		for j := range k.nodes {
+			if len(k.nodes[j].groups) > 0 {
+				demand = j + 1
+			}
+		}
+		want := max(p.Min, roundUp(len(k.nodes), p.Zones))
+		for len(k.nodes) < min(want, p.Max) {
+			k.open(false)
+		}
+		bases[i] = demand
+	}
+	results := make([]PoolResult, len(pools))
+	modes := make([]HeadroomMode, len(pools))
+	for i := range pools {
+		modes[i] = pools[i].Headroom
+	}
+	build := func(i int) PoolResult {
+		p, k := &pools[i], packers[i]
+		nodes, ok := k.withHeadroom(modes[i], groups, key)
+		r := PoolResult{Name: p.Name, Nodes: len(nodes), DemandNodes: bases[i], HeadroomNodes: len(nodes) - len(k.nodes),
+			Headroom: modes[i], Wanted: p.Headroom, HeadroomMet: ok, PerZone: make([]int, p.Zones)}
+		if !ok {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s headroom not met within the maximum of %d nodes", modes[i], p.Max))
+		}
+		for _, nd := range nodes {
+			r.PerZone[nd.zone]++
+			used := k.alloc.Sub(nd.free)
+			r.Requested = r.Requested.Add(used)
+			r.Pods += p.Pods - nd.freePods
+			r.NodeFills = append(r.NodeFills, NodeFill{Zone: nd.zone, Requested: used, Pods: p.Pods - nd.freePods, Groups: nd.groups, Headroom: nd.headroom})
+		}
+		r.Allocatable = k.alloc.Scale(float64(r.Nodes))
+		r.MonthlyCost = float64(r.Nodes) * p.PricePerHour * HoursPerMonth
+		r.HeadroomMonthlyCost = float64(r.HeadroomNodes) * p.PricePerHour * HoursPerMonth
+		return r
+	}
+	total := 0.0
+	for i := range pools {
+		results[i] = build(i)
+		total += results[i].MonthlyCost
+	}
+	if budget > 0 {
+		b := &BudgetResult{Monthly: budget, Needed: total}
+		for _, step := range [][2]HeadroomMode{{HeadroomZone, HeadroomNPlus1}, {HeadroomNPlus1, HeadroomNone}} {
+			for total > budget {
+				best := -1
+				for i := range pools {
+					if modes[i] == step[0] && results[i].HeadroomNodes > 0 &&
+						(best < 0 || results[i].HeadroomMonthlyCost > results[best].HeadroomMonthlyCost) {
+						best = i
+					}
+				}
+				if best < 0 {
+					break
+				}
+				before := results[best].MonthlyCost
+				modes[best] = step[1]
+				results[best] = build(best)
+				total += results[best].MonthlyCost - before
+				b.Trimmed = append(b.Trimmed, fmt.Sprintf("%s: %s → %s headroom saves %.2f a month", pools[best].Name, step[0], step[1], before-results[best].MonthlyCost))
+			}
+		}
+		b.Cost = total
+		if total > budget {
+			b.Over = total - budget
+			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; the planned replicas (min replicas, reactive floors, forecasts) are NOT cut to fit: raise the budget to %.2f or lower the plan's replicas",
+				b.Over, total, budget, total))
+		}
+		plan.Budget = b
+	}
+	plan.Pools = results
+	plan.MonthlyCost = total
+	return plan, nil
+}
+
+func roundUp(n, m int) int {
+	if m <= 1 {
+		return n
+	}
+	return (n + m - 1) / m * m
+}

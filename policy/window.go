@@ -1,0 +1,62 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Window is a scheduled change of a workload's bounds: from each activation
+// of Schedule, for Duration, the minimum is raised to MinReplicas and the
+// maximum set to MaxReplicas (0: unset).
+type Window struct {
+	Name        string
+	Schedule    cron.Schedule // from cron.ParseStandard; only its pure Next is used
+	Duration    time.Duration
+	MinReplicas int32 // 0: no minimum
+	MaxReplicas int32 // 0: no maximum
+}
+
+// Active reports whether w is active at some instant of [from, to]: an
+// activation s with from − Duration < s ≤ to. The planner asks about
+// [now, now + lead time], so that pods are ready when a window opens.
+func (w Window) Active(from, to time.Time) bool {
+	if w.Schedule == nil || w.Duration <= 0 {
+		return false
+	}
+	s := w.Schedule.Next(from.Add(-w.Duration))
+	return !s.IsZero() && !s.After(to)
+}
+
+// Bounds applies the windows active during [from, to] to the bounds
+// [minR, maxR]: the largest window minimum raises minR; the smallest window
+// maximum replaces maxR (a window may raise the maximum for a known event);
+// when the result has min > max, the maximum rises to the minimum. It
+// returns the names of the active windows and whether a window set each bound.
+func Bounds(windows []Window, from, to time.Time, minR, maxR int32) (lo, hi int32, active []string, winLo, winHi bool) {
+	lo, hi = minR, maxR
+	var wMax int32
+	for _, w := range windows {
+		if !w.Active(from, to) {
+			continue
+		}
+		name := w.Name
+		if name == "" {
+			name = "window"
+		}
+		active = append(active, name)
+		if w.MinReplicas > lo {
+			lo, winLo = w.MinReplicas, true
+		}
+		if w.MaxReplicas > 0 && (wMax == 0 || w.MaxReplicas < wMax) {
+			wMax = w.MaxReplicas
+		}
+	}
+	if wMax > 0 {
+		hi, winHi = wMax, true
+	}
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi, active, winLo, winHi
+}
