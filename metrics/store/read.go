@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/headroom-dev/headroom/metrics"
+)
+
+// Read returns the raw samples of a series with from <= t < to, in time order. A zero from or to means
+// unbounded on that side.
+func (s *Store) Read(ctx context.Context, k metrics.Key, from, to time.Time) ([]metrics.Point, error) {
+	id, err := s.lookup(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := bounds(from, to)
+	rows, err := s.db.QueryContext(ctx, `SELECT hour, data FROM chunks WHERE series_id=? AND hour>=? AND hour<? ORDER BY hour`,
+		id, hourOf(max(lo, math.MinInt64+hourMS)), hi)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var ss []sample
+	var out []metrics.Point
+	for rows.Next() {
+		var h int64
+		var blob []byte
+		if err := rows.Scan(&h, &blob); err != nil {
+			return nil, s.classify(err)
+		}
+		if ss, err = decodeChunk(ss[:0], h, blob); err != nil {
+			return nil, fmt.Errorf("store %s: %w: series %s hour %v: %v", s.path, ErrCorrupt, k, fromMS(h), err)
+		}
+		if out == nil {
+			out = make([]metrics.Point, 0, len(ss)*int(max(1, min((hi-h)/hourMS, 24*40))))
+		}
+		for _, x := range ss {
+			if x.ts >= lo && x.ts < hi {
+				out = append(out, metrics.Point{T: fromMS(x.ts), V: x.v})
+			}
+		}
+	}
+	return out, s.classify(rows.Err())
+}
+
+func bounds(from, to time.Time) (int64, int64) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = ms(from)
+	}
+	if !to.IsZero() {
+		hi = ms(to)
+	}
+	return lo, hi
+}
+
+// Aggregate is one hour of a series after downsampling.
+type Aggregate struct {
+	T     time.Time // start of the UTC hour
+	Count int
+	Mean  float64
+	Max   float64
+	P95   float64 // nearest-rank 95th percentile of the hour's raw samples
+}
+
+// ReadHourly returns the hourly aggregates of a series with from <= T < to, in time order.
+func (s *Store) ReadHourly(ctx context.Context, k metrics.Key, from, to time.Time) ([]Aggregate, error) {
+	id, err := s.lookup(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := bounds(from, to)
+	rows, err := s.db.QueryContext(ctx, `SELECT ts, count, mean, max, p95 FROM hourly WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts`, id, lo, hi)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []Aggregate
+	for rows.Next() {
+		var a Aggregate
+		var ts int64
+		if err := rows.Scan(&ts, &a.Count, &a.Mean, &a.Max, &a.P95); err != nil {
+			return nil, s.classify(err)
+		}
+		a.T = fromMS(ts)
+		out = append(out, a)
+	}
+	return out, s.classify(rows.Err())
+}
+
+// Stat picks one statistic of an hourly aggregate.
+type Stat int
+
+// Statistics of an hour.
+const (
+	Mean Stat = iota
+	Max
+	P95
+)
+
+func (a Aggregate) get(st Stat) float64 {
+	switch st {
+	case Max:
+		return a.Max
+	case P95:
+		return a.P95
+	}
+	return a.Mean
+}
+
+// History returns a series over [from, to) at the best resolution the store has: hourly aggregates (the
+// chosen statistic, stamped at the start of the hour) for the hours before the first raw sample in the range,
+// then the raw samples.
+func (s *Store) History(ctx context.Context, k metrics.Key, from, to time.Time, st Stat) ([]metrics.Point, error) {
+	raw, err := s.Read(ctx, k, from, to)
+	if err != nil {
+		return nil, err
+	}
+	hto := to
+	if len(raw) > 0 {
+		hto = raw[0].T
+	}
+	hours, err := s.ReadHourly(ctx, k, from, hto)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.Point, 0, len(hours)+len(raw))
+	for _, a := range hours {
+		out = append(out, metrics.Point{T: a.T, V: a.get(st)})
+	}
+	return append(out, raw...), nil
+}
+
+// SeriesInfo describes a stored series.
+type SeriesInfo struct {
+	Key         metrics.Key
+	Samples     int       // raw samples
+	Hours       int       // hourly aggregates
+	First, Last time.Time // earliest and latest stamp, raw or hourly; zero when the series is empty
+}
+
+// Series lists the stored series in key order; a non-empty workload kind, namespace or name filters.
+func (s *Store) Series(ctx context.Context, filter metrics.Workload) ([]SeriesInfo, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT s.kind, s.namespace, s.name, s.resource, s.labels,
+			(SELECT coalesce(sum(n), 0) FROM chunks WHERE series_id = s.id),
+			(SELECT count(*) FROM hourly WHERE series_id = s.id),
+			coalesce(min((SELECT min(first) FROM chunks WHERE series_id = s.id), (SELECT min(ts) FROM hourly WHERE series_id = s.id)),
+				(SELECT min(first) FROM chunks WHERE series_id = s.id), (SELECT min(ts) FROM hourly WHERE series_id = s.id)),
+			coalesce(max((SELECT max(last) FROM chunks WHERE series_id = s.id), (SELECT max(ts) FROM hourly WHERE series_id = s.id)),
+				(SELECT max(last) FROM chunks WHERE series_id = s.id), (SELECT max(ts) FROM hourly WHERE series_id = s.id))
+		FROM series s
+		WHERE (?1 = '' OR s.kind = ?1) AND (?2 = '' OR s.namespace = ?2) AND (?3 = '' OR s.name = ?3)
+		ORDER BY s.kind, s.namespace, s.name, s.resource, s.labels`, filter.Kind, filter.Namespace, filter.Name)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	var out []SeriesInfo
+	for rows.Next() {
+		var in SeriesInfo
+		var res, labels string
+		var first, last *int64
+		w := &in.Key.Workload
+		if err := rows.Scan(&w.Kind, &w.Namespace, &w.Name, &res, &labels, &in.Samples, &in.Hours, &first, &last); err != nil {
+			return nil, s.classify(err)
+		}
+		in.Key.Resource = metrics.Resource(res)
+		if labels != "" {
+			if in.Key.Labels, err = metrics.ParseLabels(labels); err != nil {
+				return nil, fmt.Errorf("store %s: %w: series labels %q: %v", s.path, ErrCorrupt, labels, err)
+			}
+		}
+		if first != nil {
+			in.First, in.Last = fromMS(*first), fromMS(*last)
+		}
+		out = append(out, in)
+	}
+	return out, s.classify(rows.Err())
+}
+
+// Collection is one entry of the collection log.
+type Collection struct {
+	Source          string
+	At              time.Time
+	Window          metrics.Window // Step is not recorded
+	Series, Samples int
+	Warnings        string
+}
+
+// LastCollection returns the collection of a source with the latest window end, and false when the source
+// never wrote: the first run of a range source backfills.
+func (s *Store) LastCollection(ctx context.Context, source string) (Collection, bool, error) {
+	c := Collection{Source: source}
+	var at, start, end int64
+	err := s.db.QueryRowContext(ctx, `SELECT at, start_ts, end_ts, series, samples, warnings FROM collections
+		WHERE source=? ORDER BY end_ts DESC, id DESC LIMIT 1`, source).Scan(&at, &start, &end, &c.Series, &c.Samples, &c.Warnings)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, false, nil
+		}
+		return c, false, s.classify(err)
+	}
+	c.At, c.Window.Start, c.Window.End = fromMS(at), fromMS(start), fromMS(end)
+	return c, true, nil
+}
+
+// CompactStats says what Compact did.
+type CompactStats struct {
+	Hours       int // hourly aggregates written
+	RawDeleted  int // raw samples rolled up and deleted
+	HourDeleted int // hourly aggregates past retention deleted
+}
+
+// Compact rolls raw samples older than the raw retention (counted back from now, rounded down to the hour)
+// into hourly aggregates, deletes them, and deletes aggregates older than the hourly retention. It is one
+// transaction. An hour that already has an aggregate keeps it.
+func (s *Store) Compact(ctx context.Context, now time.Time) (CompactStats, error) {
+	var st CompactStats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := now.Add(-s.retention.Raw).UTC().Truncate(time.Hour)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT series_id, hour, data FROM chunks WHERE hour < ? ORDER BY series_id, hour`, ms(cut))
+	if err != nil {
+		return st, s.classify(err)
+	}
+	type hour struct {
+		id, ts int64
+		vals   []float64
+	}
+	var hours []hour
+	var ss []sample
+	for rows.Next() {
+		var id, h int64
+		var blob []byte
+		if err := rows.Scan(&id, &h, &blob); err != nil {
+			rows.Close()
+			return st, s.classify(err)
+		}
+		if ss, err = decodeChunk(ss[:0], h, blob); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("store %s: %w: series %d hour %v: %v", s.path, ErrCorrupt, id, fromMS(h), err)
+		}
+		vals := make([]float64, len(ss))
+		for i, x := range ss {
+			vals[i] = x.v
+		}
+		hours = append(hours, hour{id: id, ts: h, vals: vals})
+		st.RawDeleted += len(ss)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, s.classify(err)
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (series_id, ts) DO NOTHING`)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer ins.Close()
+	for _, h := range hours {
+		a := aggregate(h.vals)
+		r, err := ins.ExecContext(ctx, h.id, h.ts, a.Count, a.Mean, a.Max, a.P95)
+		if err != nil {
+			return st, s.classify(err)
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			st.Hours++
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM chunks WHERE hour < ?`, ms(cut)); err != nil {
+		return st, s.classify(err)
+	}
+	hcut := now.Add(-s.retention.Hourly).UTC().Truncate(time.Hour)
+	r, err := tx.ExecContext(ctx, `DELETE FROM hourly WHERE ts < ?`, ms(hcut))
+	if err != nil {
+		return st, s.classify(err)
+	}
+	n, _ := r.RowsAffected()
+	st.HourDeleted = int(n)
+	return st, s.classify(tx.Commit())
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// aggregate returns the count, mean, max and nearest-rank 95th percentile of vals (which it sorts).
+func aggregate(vals []float64) Aggregate {
+	slices.Sort(vals)
+	var sum float64
+	for _, v := range vals {
+		sum += v
+	}
+	n := len(vals)
+	rank := int(math.Ceil(0.95*float64(n))) - 1
+	return Aggregate{Count: n, Mean: sum / float64(n), Max: vals[n-1], P95: vals[max(rank, 0)]}
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/headroom-dev/headroom/metrics"
+)
+
+// WriteStats says what one Write stored.
+type WriteStats struct {
+	Series  int // series with at least one sample in the batch
+	Samples int // samples written (new or replacing one with the same series and timestamp)
+	Skipped int // points with a non-finite value, not stored
+}
+
+// rowsPerInsert is the number of samples bound in one INSERT: many rows per statement amortise the
+// driver's per-call cost, which dominates ingest.
+const rowsPerInsert = 256
+
+// Write stores a batch in one transaction and logs it in the collection log, stamped at. Samples already
+// present for a (series, timestamp) are replaced, so writing a window twice stores it once.
+func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (WriteStats, error) {
+	var st WriteStats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer tx.Rollback()
+	newIDs := map[string]int64{}
+	sel, err := tx.PrepareContext(ctx, `SELECT data FROM chunks WHERE series_id=? AND hour=?`)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer sel.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO chunks (series_id, hour, n, first, last, data) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (series_id, hour) DO UPDATE SET n=excluded.n, first=excluded.first, last=excluded.last, data=excluded.data`)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer put.Close()
+	var buf, old []sample
+	var blob []byte
+	for _, ser := range b.Series {
+		buf = buf[:0]
+		for _, p := range ser.Points {
+			if !metrics.Finite(p.V) {
+				st.Skipped++
+				continue
+			}
+			buf = append(buf, sample{ms(p.T), p.V})
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		id, err := s.seriesID(ctx, tx, ser.Key, newIDs)
+		if err != nil {
+			return st, s.classify(err)
+		}
+		st.Series++
+		st.Samples += len(buf)
+		buf = sortUnique(buf)
+		for lo := 0; lo < len(buf); {
+			h := hourOf(buf[lo].ts)
+			hi := lo + 1
+			for hi < len(buf) && buf[hi].ts < h+hourMS {
+				hi++
+			}
+			chunk := buf[lo:hi]
+			err := sel.QueryRowContext(ctx, id, h).Scan(&blob)
+			switch {
+			case err == sql.ErrNoRows:
+			case err != nil:
+				return st, s.classify(err)
+			default:
+				if old, err = decodeChunk(old[:0], h, blob); err != nil {
+					return st, fmt.Errorf("store %s: %w: series %s hour %v: %v", s.path, ErrCorrupt, ser.Key, fromMS(h), err)
+				}
+				chunk = merge(old, chunk)
+			}
+			if _, err := put.ExecContext(ctx, id, h, len(chunk), chunk[0].ts, chunk[len(chunk)-1].ts, encodeChunk(h, chunk)); err != nil {
+				return st, s.classify(err)
+			}
+			lo = hi
+		}
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO collections (source, at, start_ts, end_ts, series, samples, warnings) VALUES (?,?,?,?,?,?,?)`,
+		b.Source, ms(at), ms(b.Window.Start), ms(b.Window.End), st.Series, st.Samples, strings.Join(b.Warnings, "\n")); err != nil {
+		return st, s.classify(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return st, s.classify(err)
+	}
+	for k, v := range newIDs {
+		s.ids[k] = v
+	}
+	return st, nil
+}
+
+// seriesID returns the id of a key, creating the series inside tx when it is new. Ids created in a
+// transaction are cached only after it commits (newIDs).
+func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, k metrics.Key, newIDs map[string]int64) (int64, error) {
+	ks := keyOf(k)
+	if id, ok := s.ids[ks]; ok {
+		return id, nil
+	}
+	if id, ok := newIDs[ks]; ok {
+		return id, nil
+	}
+	w := k.Workload
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO series (kind, namespace, name, resource, labels) VALUES (?,?,?,?,?)
+		ON CONFLICT (kind, namespace, name, resource, labels) DO UPDATE SET kind = excluded.kind RETURNING id`,
+		w.Kind, w.Namespace, w.Name, string(k.Resource), labelsOf(k.Labels)).Scan(&id)
+	if err != nil {
+		return 0, err
+	}
+	newIDs[ks] = id
+	return id, nil
+}
+
+// lookup returns the id of an existing series, or ErrNotFound.
+func (s *Store) lookup(ctx context.Context, k metrics.Key) (int64, error) {
+	ks := keyOf(k)
+	s.mu.Lock()
+	id, ok := s.ids[ks]
+	s.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	w := k.Workload
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM series WHERE kind=? AND namespace=? AND name=? AND resource=? AND labels=?`,
+		w.Kind, w.Namespace, w.Name, string(k.Resource), labelsOf(k.Labels)).Scan(&id)
+	if err == sql.ErrNoRows {
+		return 0, fmt.Errorf("%w: %s", ErrNotFound, ks)
+	}
+	if err != nil {
+		return 0, s.classify(err)
+	}
+	return id, nil
+}
