@@ -74,27 +74,40 @@ const (
 	DefaultScaleDownWindow = 300 * time.Second
 )
 
-// DefaultScaleUp returns the HPA's default scale-up rules.
-func DefaultScaleUp() ScalingRules {
-	w := DefaultScaleUpWindow
-	return ScalingRules{StabilizationWindow: &w, Select: SelectMax, Policies: []ScalingPolicy{
+// The defaults are shared, read-only values (returned by copy; callers must
+// not modify the Policies slices).
+var (
+	defaultUpWindow   = DefaultScaleUpWindow
+	defaultDownWindow = DefaultScaleDownWindow
+	defaultScaleUp    = ScalingRules{StabilizationWindow: &defaultUpWindow, Select: SelectMax, Policies: []ScalingPolicy{
 		{Type: PodsPolicy, Value: 4, Period: 15 * time.Second},
 		{Type: PercentPolicy, Value: 100, Period: 15 * time.Second},
 	}}
-}
-
-// DefaultScaleDown returns the HPA's default scale-down rules.
-func DefaultScaleDown() ScalingRules {
-	w := DefaultScaleDownWindow
-	return ScalingRules{StabilizationWindow: &w, Select: SelectMax, Policies: []ScalingPolicy{
+	defaultScaleDown = ScalingRules{StabilizationWindow: &defaultDownWindow, Select: SelectMax, Policies: []ScalingPolicy{
 		{Type: PercentPolicy, Value: 100, Period: 15 * time.Second},
 	}}
+)
+
+// DefaultScaleUp returns the HPA's default scale-up rules: no stabilization,
+// max(4 pods, 100%) per 15 s.
+func DefaultScaleUp() ScalingRules {
+	r := defaultScaleUp
+	r.Policies = append([]ScalingPolicy(nil), r.Policies...)
+	return r
+}
+
+// DefaultScaleDown returns the HPA's default scale-down rules: a 300 s
+// stabilization window, 100% per 15 s.
+func DefaultScaleDown() ScalingRules {
+	r := defaultScaleDown
+	r.Policies = append([]ScalingPolicy(nil), r.Policies...)
+	return r
 }
 
 // Complete returns the behavior with every unset field filled from the
 // defaults, field by field, as the API server's defaulting does.
 func (b Behavior) Complete() (up, down ScalingRules) {
-	return fill(b.ScaleUp, DefaultScaleUp()), fill(b.ScaleDown, DefaultScaleDown())
+	return fill(b.ScaleUp, defaultScaleUp), fill(b.ScaleDown, defaultScaleDown)
 }
 
 func fill(r *ScalingRules, d ScalingRules) ScalingRules {

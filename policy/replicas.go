@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -263,7 +262,6 @@ func Replicas(w *Workload, in Input) Decision {
 	nb.ForecastReplicas, nb.ReactiveReplicas, nb.ScaleUpLimit, nb.ScaleDownLimit = -1, -1, -1, -1
 	if err := w.Validate(); err != nil {
 		d.Desired, d.Recommendation, d.Rule, d.Apply = d.Current, d.Current, RuleHold, false
-		d.Reason = "hold: invalid workload spec"
 		d.Warnings = append(d.Warnings, err.Error())
 		return d
 	}
@@ -364,7 +362,6 @@ func Replicas(w *Workload, in Input) Decision {
 		}
 		d.Desired, d.Rule = n.Replicas, rule
 	}
-	d.Reason = reason(&d, w)
 	return d
 }
 
@@ -374,59 +371,13 @@ func hold(d Decision, lo, hi int32, boundRule func(Rule) Rule) Decision {
 	switch {
 	case d.Current < lo:
 		d.Desired, d.Rule = lo, boundRule(RuleMin)
-		d.Reason = fmt.Sprintf("no usable data; %d is below the minimum %d, raised to it", d.Current, lo)
 	case d.Current > hi:
 		d.Desired, d.Rule = hi, boundRule(RuleMax)
-		d.Reason = fmt.Sprintf("no usable data; %d is above the maximum %d, lowered to it", d.Current, hi)
 	default:
 		d.Desired, d.Rule, d.Apply = d.Current, RuleHold, false
-		d.Reason = fmt.Sprintf("hold at %d: no fresh forecast or usage", d.Current)
 	}
 	if len(d.Warnings) == 0 {
 		d.Warnings = append(d.Warnings, "no forecast and no usage")
 	}
 	return d
-}
-
-func reason(d *Decision, w *Workload) string {
-	nb := &d.Numbers
-	var b strings.Builder
-	switch d.Rule {
-	case RuleForecast:
-		fmt.Fprintf(&b, "forecast q%g over the next %v needs %d", nb.Quantile, nb.Window, nb.ForecastReplicas)
-		var parts []string
-		if nb.DemandCPU > 0 && w.Request.CPU > 0 {
-			parts = append(parts, fmt.Sprintf("%.3g cores / (%.3g × %.2g)", nb.DemandCPU, w.Request.CPU, w.Utilization.CPU))
-		}
-		if nb.DemandMem > 0 && w.Request.Memory > 0 {
-			parts = append(parts, fmt.Sprintf("%.3g GiB / (%.3g GiB × %.2g)", nb.DemandMem/(1<<30), w.Request.Memory/(1<<30), w.Utilization.Memory))
-		}
-		if len(parts) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
-		}
-	case RuleReactiveFloor:
-		fmt.Fprintf(&b, "current usage at %.2f× target needs %d (HPA formula), more than the forecast's %d", nb.UsageRatio, nb.ReactiveReplicas, nb.ForecastReplicas)
-	case RuleStabilization:
-		if d.Recommendation < d.Current {
-			fmt.Fprintf(&b, "scale-down stabilized: a recent recommendation was %d (now %d)", nb.Stabilized, d.Recommendation)
-		} else {
-			fmt.Fprintf(&b, "scale-up stabilized: recent recommendations were as low as %d (now %d)", nb.Stabilized, d.Recommendation)
-		}
-	case RuleRateLimit:
-		if d.Desired > d.Current {
-			fmt.Fprintf(&b, "scale-up rate limit: at most %d now (wanted %d)", nb.ScaleUpLimit, nb.Stabilized)
-		} else {
-			fmt.Fprintf(&b, "scale-down rate limit: at least %d now (wanted %d)", nb.ScaleDownLimit, nb.Stabilized)
-		}
-	case RuleWindow:
-		fmt.Fprintf(&b, "window %s sets the bounds [%d, %d] (wanted %d)", strings.Join(nb.Windows, ", "), nb.Min, nb.Max, d.Recommendation)
-	case RuleMin:
-		fmt.Fprintf(&b, "minimum %d (wanted %d)", nb.Min, d.Recommendation)
-	case RuleMax:
-		fmt.Fprintf(&b, "maximum %d (wanted %d)", nb.Max, d.Recommendation)
-	}
-	if d.Mode == ModeHPAFloor {
-		b.WriteString("; sets the HPA's minReplicas")
-	}
-	return b.String()
 }

@@ -132,7 +132,7 @@ func TestReplicas(t *testing.T) {
 			}
 			d := Replicas(w, tc.in)
 			if d.Desired != tc.want || d.Rule != tc.wantRule || d.Apply != tc.apply {
-				t.Errorf("desired %d rule %v apply %v, want %d %v %v (reason %q, warnings %q)", d.Desired, d.Rule, d.Apply, tc.want, tc.wantRule, tc.apply, d.Reason, d.Warnings)
+				t.Errorf("desired %d rule %v apply %v, want %d %v %v (reason %q, warnings %q)", d.Desired, d.Rule, d.Apply, tc.want, tc.wantRule, tc.apply, d.Reason(), d.Warnings)
 			}
 			if d.Rule == RuleUnknown {
 				t.Errorf("rule unknown")
@@ -140,7 +140,7 @@ func TestReplicas(t *testing.T) {
 			if tc.warn != "" && !strings.Contains(strings.Join(d.Warnings, "; "), tc.warn) {
 				t.Errorf("warnings %q lack %q", d.Warnings, tc.warn)
 			}
-			if d.Rule != RuleHold && d.Reason == "" {
+			if d.Reason() == "" {
 				t.Errorf("no reason")
 			}
 		})

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -129,13 +130,23 @@ type Decision struct {
 	// caller stores it (with Time) as history for the next cycles'
 	// stabilization windows, as the HPA controller does.
 	Recommendation int32 `json:"recommendation"`
-	// Rule set Desired; Reason says it in a sentence.
-	Rule   Rule   `json:"rule"`
-	Reason string `json:"reason"`
+	// Rule set Desired; the Reason method says it in a sentence (built on
+	// demand from the numbers: formatting 10,000 sentences per cycle would
+	// cost more than deciding).
+	Rule Rule `json:"rule"`
 	// Apply is false in recommend mode and when holding.
 	Apply    bool     `json:"apply"`
 	Numbers  Numbers  `json:"numbers"`
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// MarshalJSON encodes the decision with its reason.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	type plain Decision
+	return json.Marshal(struct {
+		plain
+		Reason string `json:"reason"`
+	}{plain(d), d.Reason()})
 }
 
 // Changed reports whether the decision changes the count.
