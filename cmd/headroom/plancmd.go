@@ -1,0 +1,410 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
+	"github.com/headroom-dev/headroom/metrics/trace"
+	"github.com/headroom-dev/headroom/policy"
+)
+
+func init() { commands = append(commands, newPlanCmd) }
+
+func newPlanCmd() *cobra.Command {
+	var file, out string
+	cmd := &cobra.Command{
+		Use:   "plan --config FILE",
+		Short: "Forecast and plan every target of a plan file; changes nothing",
+		Long: `Reads a CapacityPlan, forecasts each workload's demand, and prints the
+decision for every target with the rule that set it and the numbers behind it,
+then the node pools that would hold the planned pods and what they cost.
+Nothing is changed.
+
+Workloads with a trace source are planned at the time of their trace's last
+sample ("now"), with the trace's replicas as the current count and its last
+sample as current usage (the reactive floor). Live sources (the store, the
+cluster) come with headroom run.
+
+Planned pods per workload: the desired count in scale mode, the larger of the
+planned floor and the current count in hpa-floor mode, the current count in
+recommend mode.`,
+		Example: `  headroom plan --config testdata/plans/example.yaml
+  headroom plan --config testdata/plans/example.yaml -o json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(out); err != nil {
+				return err
+			}
+			if out == "csv" {
+				return usagef("plan: -o csv is not supported (choose table or json)")
+			}
+			if file == "" {
+				return usagef("plan: --config is required")
+			}
+			p, err := config.LoadFile(file)
+			if err != nil {
+				if errors.Is(err, config.ErrInvalid) || errors.Is(err, os.ErrNotExist) {
+					return &usageError{err}
+				}
+				return err
+			}
+			res, err := planAll(p)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return writeJSON(cmd.OutOrStdout(), res.json())
+			}
+			return res.writeTable(cmd)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&file, "config", "", "plan file (CapacityPlan YAML)")
+	fl.StringVarP(&out, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// planned is one workload's forecast and decision.
+type planned struct {
+	index    int
+	workload *policy.Workload
+	decision policy.Decision
+	model    string
+	mase     float64
+	pods     int // planned pods for the node pools
+	pool     string
+	skipped  string // why the workload was not planned
+}
+
+type planResult struct {
+	plan      *config.Plan
+	workloads []*planned
+	pools     *policy.PoolPlan
+}
+
+// planAll forecasts and plans every workload (in parallel; results do not
+// depend on the order), then the node pools.
+func planAll(p *config.Plan) (*planResult, error) {
+	res := &planResult{plan: p, workloads: make([]*planned, len(p.Spec.Workloads))}
+	errs := make([]error, len(p.Spec.Workloads))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range p.Spec.Workloads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res.workloads[i], errs[i] = planOne(p, i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	pools, err := p.PolicyPools()
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if len(pools) > 0 {
+		groups := make([]policy.PodGroup, 0, len(res.workloads))
+		for _, w := range res.workloads {
+			if w.skipped != "" {
+				continue
+			}
+			groups = append(groups, policy.PodGroup{Target: w.workload.Target, Request: w.workload.Request, Replicas: w.pods, Pool: w.pool})
+		}
+		pp, err := policy.PlanPools(pools, groups, p.MonthlyBudget())
+		if err != nil {
+			return nil, err
+		}
+		res.pools = pp
+	}
+	return res, nil
+}
+
+func planOne(p *config.Plan, i int) (*planned, error) {
+	cw := &p.Spec.Workloads[i]
+	w, err := p.PolicyWorkload(i)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	out := &planned{index: i, workload: w, pool: cw.NodePool, mase: math.NaN()}
+	if cw.Trace == nil {
+		out.skipped = fmt.Sprintf("no trace source (history source %q is read by headroom run)", p.Spec.History.Source)
+		return out, nil
+	}
+	tr := cw.Trace
+	path := tr.File
+	if !filepath.IsAbs(path) && p.File() != "" {
+		path = filepath.Join(filepath.Dir(p.File()), path)
+	}
+	field := fmt.Sprintf("spec.workloads[%d].trace", i)
+	at := func(err error) error {
+		return &usageError{fmt.Errorf("%s:%d: %s: %w", p.File(), p.Line(field), field, err)}
+	}
+	tf, err := trace.ReadFile(path, nil)
+	if err != nil {
+		return nil, at(err) // names the file, line and column
+	}
+	column := func(name string, f float64) (forecast.Series, error) {
+		c, err := tf.Column(name)
+		if err != nil {
+			return forecast.Series{}, err
+		}
+		v := make([]float64, len(c.Values))
+		for i, x := range c.Values {
+			v[i] = x * f
+		}
+		return forecast.Series{Name: tf.Name + ":" + c.Name, Start: tf.Start, Step: tf.Step, Values: v}, nil
+	}
+	cpu, err := column(tr.Column, *tr.Scale)
+	if err != nil {
+		return nil, at(err)
+	}
+	var mem *forecast.Series
+	if tr.MemoryColumn != "" {
+		m, err := column(tr.MemoryColumn, *tr.MemoryScale)
+		if err != nil {
+			return nil, at(err)
+		}
+		mem = &m
+	}
+	var warnings []string
+	if r := tf.Report; r.Filled > 0 || r.Unfilled > 0 || r.OutOfOrder > 0 || r.DuplicateStamps > 0 || r.MissingCells > 0 {
+		warnings = append(warnings, "trace: "+r.String())
+	}
+	now, last, ok := lastSample(cpu)
+	if !ok {
+		return nil, at(fmt.Errorf("column %q has no values", cpu.Name))
+	}
+	in := policy.Input{Now: now, Current: *tr.Replicas, CurrentMin: w.Min}
+	reporting := max(*tr.Replicas, 1)
+	in.Usage = &policy.Usage{Time: now, CPU: last, Reporting: reporting}
+	q := p.Spec.Forecast.Quantile
+	opt := forecast.Options{Horizon: max(1, int((p.Horizon(i)+cpu.Step-1)/cpu.Step)), Quantiles: []float64{q}, Model: p.Spec.Forecast.Model}
+	f, err := forecast.Auto(cpu, opt)
+	if err != nil {
+		warnings = append(warnings, "cpu forecast: "+err.Error())
+	} else {
+		in.Demand = &policy.Demand{Start: f.Start, Step: f.Step, CPU: f.Quantile(q)}
+		out.model, out.mase = f.Model, f.Backtest.MASE
+	}
+	if mem != nil {
+		if _, lastMem, ok := lastSample(*mem); ok {
+			in.Usage.Memory = lastMem
+		}
+		opt.Horizon = max(1, int((p.Horizon(i)+mem.Step-1)/mem.Step))
+		fm, err := forecast.Auto(*mem, opt)
+		switch {
+		case err != nil:
+			warnings = append(warnings, "memory forecast: "+err.Error())
+		case in.Demand == nil:
+			in.Demand = &policy.Demand{Start: fm.Start, Step: fm.Step, Memory: fm.Quantile(q)}
+		case fm.Start.Equal(in.Demand.Start) && fm.Step == in.Demand.Step:
+			in.Demand.Memory = fm.Quantile(q)
+		default:
+			warnings = append(warnings, "memory forecast is on another grid than CPU: not used")
+		}
+	}
+	d := policy.Replicas(w, in)
+	d.Warnings = append(warnings, d.Warnings...)
+	out.decision = d
+	switch w.Mode {
+	case policy.ModeScale:
+		out.pods = int(d.Desired)
+	case policy.ModeHPAFloor:
+		out.pods = int(max(d.Desired, in.Current))
+	default:
+		out.pods = int(in.Current)
+	}
+	return out, nil
+}
+
+// lastSample returns the time and value of the last non-missing sample.
+func lastSample(s forecast.Series) (time.Time, float64, bool) {
+	for i := len(s.Values) - 1; i >= 0; i-- {
+		if !math.IsNaN(s.Values[i]) {
+			return s.Time(i), s.Values[i], true
+		}
+	}
+	return time.Time{}, 0, false
+}
+
+// planJSON is the JSON document of headroom plan.
+type planJSON struct {
+	Plan      string           `json:"plan"`
+	Decisions []decisionJSON   `json:"decisions"`
+	Skipped   []skippedJSON    `json:"skipped"`
+	Pools     *policy.PoolPlan `json:"node_pools"`
+}
+
+type decisionJSON struct {
+	Target         string   `json:"target"`
+	Mode           string   `json:"mode"`
+	Time           string   `json:"time"`
+	Current        int32    `json:"current"`
+	Desired        int32    `json:"desired"`
+	Recommendation int32    `json:"recommendation"`
+	Rule           string   `json:"rule"`
+	Reason         string   `json:"reason"`
+	Apply          bool     `json:"apply"`
+	PlannedPods    int      `json:"planned_pods"`
+	Model          string   `json:"model,omitempty"`
+	MASE           num      `json:"mase"`
+	Numbers        numsJSON `json:"numbers"`
+	Warnings       []string `json:"warnings"`
+}
+
+type numsJSON struct {
+	Quantile         num      `json:"quantile"`
+	LeadTimeSeconds  num      `json:"lead_time_seconds"`
+	WindowSeconds    num      `json:"window_seconds"`
+	DemandCPU        num      `json:"demand_cpu_cores"`
+	DemandMemory     num      `json:"demand_memory_bytes"`
+	RequestCPU       num      `json:"request_cpu_cores"`
+	RequestMemory    num      `json:"request_memory_bytes"`
+	UtilizationCPU   num      `json:"utilization_cpu"`
+	UtilizationMem   num      `json:"utilization_memory"`
+	ForecastReplicas int32    `json:"forecast_replicas"`
+	ReactiveReplicas int32    `json:"reactive_replicas"`
+	UsageRatio       num      `json:"usage_ratio"`
+	Stabilized       int32    `json:"stabilized"`
+	ScaleUpLimit     int32    `json:"scale_up_limit"`
+	ScaleDownLimit   int32    `json:"scale_down_limit"`
+	Min              int32    `json:"min"`
+	Max              int32    `json:"max"`
+	Windows          []string `json:"windows"`
+}
+
+type skippedJSON struct {
+	Target string `json:"target"`
+	Reason string `json:"reason"`
+}
+
+func (r *planResult) json() planJSON {
+	doc := planJSON{Plan: r.plan.Metadata.Name, Decisions: []decisionJSON{}, Skipped: []skippedJSON{}, Pools: r.pools}
+	for _, w := range r.workloads {
+		if w.skipped != "" {
+			doc.Skipped = append(doc.Skipped, skippedJSON{w.workload.Target.String(), w.skipped})
+			continue
+		}
+		d := w.decision
+		n := d.Numbers
+		dj := decisionJSON{
+			Target: d.Target.String(), Mode: d.Mode.String(), Time: d.Time.UTC().Format(time.RFC3339),
+			Current: d.Current, Desired: d.Desired, Recommendation: d.Recommendation, Rule: d.Rule.String(), Reason: d.Reason(),
+			Apply: d.Apply, PlannedPods: w.pods, Model: w.model, MASE: num(w.mase), Warnings: append([]string{}, d.Warnings...),
+			Numbers: numsJSON{
+				Quantile: num(n.Quantile), LeadTimeSeconds: num(n.LeadTime.Seconds()), WindowSeconds: num(n.Window.Seconds()),
+				DemandCPU: num(n.DemandCPU), DemandMemory: num(n.DemandMem), RequestCPU: num(n.Request.CPU), RequestMemory: num(n.Request.Memory),
+				UtilizationCPU: num(n.Utilization.CPU), UtilizationMem: num(n.Utilization.Memory),
+				ForecastReplicas: n.ForecastReplicas, ReactiveReplicas: n.ReactiveReplicas, UsageRatio: num(n.UsageRatio),
+				Stabilized: n.Stabilized, ScaleUpLimit: n.ScaleUpLimit, ScaleDownLimit: n.ScaleDownLimit, Min: n.Min, Max: n.Max,
+				Windows: append([]string{}, n.Windows...),
+			},
+		}
+		doc.Decisions = append(doc.Decisions, dj)
+	}
+	return doc
+}
+
+func (r *planResult) writeTable(cmd *cobra.Command) error {
+	w := cmd.OutOrStdout()
+	t := &table{header: []string{"TARGET", "MODE", "NOW", "CURRENT", "DESIRED", "RULE", "FORECAST", "REACTIVE", "CPU_Q", "MODEL", "REASON"}}
+	var warnings []string
+	for _, p := range r.workloads {
+		if p.skipped != "" {
+			t.add(p.workload.Target.String(), p.workload.Mode.String(), "-", "-", "-", "skipped", "-", "-", "-", "-", p.skipped)
+			continue
+		}
+		d := p.decision
+		rep := func(n int32) string {
+			if n < 0 {
+				return "-"
+			}
+			return fmt.Sprint(n)
+		}
+		cpu := "-"
+		if d.Numbers.ForecastReplicas >= 0 {
+			cpu = fmtNum(d.Numbers.DemandCPU)
+		}
+		model := p.model
+		if model == "" {
+			model = "-"
+		}
+		t.add(d.Target.String(), d.Mode.String(), d.Time.UTC().Format("2006-01-02T15:04Z"), fmt.Sprint(d.Current), fmt.Sprint(d.Desired),
+			d.Rule.String(), rep(d.Numbers.ForecastReplicas), rep(d.Numbers.ReactiveReplicas), cpu, model, d.Reason())
+		for _, x := range d.Warnings {
+			warnings = append(warnings, d.Target.String()+": "+x)
+		}
+	}
+	if err := t.write(w, "table"); err != nil {
+		return err
+	}
+	if pp := r.pools; pp != nil {
+		fmt.Fprintln(w)
+		pt := &table{header: []string{"POOL", "NODES", "DEMAND", "HEADROOM", "+NODES", "PER_ZONE", "PODS", "CPU_REQ/ALLOC", "MEM_REQ/ALLOC", "COST/MONTH", "HEADROOM_COST"}}
+		for _, p := range pp.Pools {
+			h := p.Headroom.String()
+			if p.Headroom != p.Wanted {
+				h += " (wanted " + p.Wanted.String() + ")"
+			}
+			if !p.HeadroomMet {
+				h += " NOT MET"
+			}
+			zones := make([]string, len(p.PerZone))
+			for i, z := range p.PerZone {
+				zones[i] = fmt.Sprint(z)
+			}
+			pt.add(p.Name, fmt.Sprint(p.Nodes), fmt.Sprint(p.DemandNodes), h, fmt.Sprint(p.HeadroomNodes), strings.Join(zones, "/"), fmt.Sprint(p.Pods),
+				ratio(p.Requested.CPU, p.Allocatable.CPU), ratio(p.Requested.Memory, p.Allocatable.Memory),
+				fmt.Sprintf("%.2f", p.MonthlyCost), fmt.Sprintf("%.2f", p.HeadroomMonthlyCost))
+			for _, x := range p.Warnings {
+				warnings = append(warnings, "pool "+p.Name+": "+x)
+			}
+		}
+		if err := pt.write(w, "table"); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nmonthly cost %.2f", pp.MonthlyCost)
+		if b := pp.Budget; b != nil {
+			fmt.Fprintf(w, " against a budget of %.2f", b.Monthly)
+			if b.Over > 0 {
+				fmt.Fprintf(w, ": OVER by %.2f", b.Over)
+			} else {
+				fmt.Fprintf(w, ": %.2f to spare", b.Monthly-b.Cost)
+			}
+			for _, x := range b.Trimmed {
+				fmt.Fprintf(w, "\n  trimmed: %s", x)
+			}
+			warnings = append(warnings, b.Warnings...)
+		}
+		fmt.Fprintln(w)
+		warnings = append(warnings, pp.Warnings...)
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintln(w, "\nwarnings:")
+		for _, x := range warnings {
+			fmt.Fprintln(w, "  "+x)
+		}
+	}
+	return nil
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*a/b)
+}
