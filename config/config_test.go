@@ -104,6 +104,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"p.yaml:10:", "spec.nodePools[0].headroom: zone headroom needs at least 2 zones"}},
 		{name: "trace needs cpu request", yaml: strings.Replace(minimal, "resources: {cpu: 500m, memory: 512Mi}", "trace: {file: x.csv}", 1),
 			want: []string{"spec.workloads[0].resources.cpu: required with a trace source"}},
+		{name: "window minimum above the maximum", yaml: minimal + "      windows: [{cron: \"0 8 * * *\", duration: 1h, minReplicas: 50}]\n",
+			want: []string{"p.yaml:9:", "spec.workloads[0].windows[0].minReplicas: 50 is above replicas.max (40)"}},
+		{name: "trace source needs traces", yaml: strings.Replace(minimal, "spec:\n", "spec:\n  history: {source: trace}\n", 1),
+			want: []string{"p.yaml:7:", "spec.workloads[0].trace: required when spec.history.source is trace"}},
 		{name: "duplicate targets", yaml: minimal + "    - target: {kind: Deployment, namespace: shop, name: web}\n      replicas: {max: 3}\n",
 			want: []string{"p.yaml:9:", "spec.workloads[1].target: same target as spec.workloads[0]"}},
 	}

@@ -131,6 +131,9 @@ func (v *validator) workload(path string, w *Workload, pools map[string]bool) {
 	if w.Target.Name == "" {
 		v.errf(path+".target.name", "required")
 	}
+	if w.Trace == nil && v.p.Spec.History.Source == "trace" {
+		v.errf(path+".trace", "required when spec.history.source is trace")
+	}
 	if w.Trace != nil {
 		t := w.Trace
 		if t.File == "" {
@@ -207,6 +210,9 @@ func (v *validator) workload(path string, w *Workload, pools map[string]bool) {
 		}
 		if win.MinReplicas != nil && win.MaxReplicas != nil && *win.MaxReplicas < *win.MinReplicas {
 			v.errf(wp+".maxReplicas", "must be at least minReplicas (%d), got %d", *win.MinReplicas, *win.MaxReplicas)
+		}
+		if win.MinReplicas != nil && win.MaxReplicas == nil && *win.MinReplicas > maxR {
+			v.errf(wp+".minReplicas", "%d is above replicas.max (%d): set the window's maxReplicas to raise the maximum during the window", *win.MinReplicas, maxR)
 		}
 	}
 }

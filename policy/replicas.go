@@ -237,7 +237,8 @@ func ReactiveReplicas(current, reporting, missing, unready int32, usage, request
 // Replicas decides the replica count (or, in hpa-floor mode, the HPA's
 // minReplicas) of one workload at in.Now:
 //
-//  1. bounds: [Min, Max] with the scheduled windows active in [now, now + lead time];
+//  1. bounds: [Min, Max] with the scheduled windows (Bounds: minimums from
+//     lead time before a window opens, maximums while it is open);
 //  2. forecast: ForecastReplicas over [now, now + lead time + interval];
 //  3. reactive floor: ReactiveReplicas on current usage, max over resources;
 //     the recommendation is the larger of 2 and 3 (hpa-floor: the forecast
@@ -265,7 +266,7 @@ func Replicas(w *Workload, in Input) Decision {
 		d.Warnings = append(d.Warnings, err.Error())
 		return d
 	}
-	lo, hi, active, winLo, winHi := Bounds(w.Windows, now, now.Add(w.LeadTime), w.Min, w.Max)
+	lo, hi, active, winLo, winHi := Bounds(w.Windows, now, w.LeadTime, w.Min, w.Max)
 	nb.Min, nb.Max, nb.Windows = lo, hi, active
 	boundRule := func(r Rule) Rule {
 		if r == RuleMin && winLo || r == RuleMax && winHi {

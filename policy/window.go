@@ -28,27 +28,35 @@ func (w Window) Active(from, to time.Time) bool {
 	return !s.IsZero() && !s.After(to)
 }
 
-// Bounds applies the windows active during [from, to] to the bounds
-// [minR, maxR]: the largest window minimum raises minR; the smallest window
-// maximum replaces maxR (a window may raise the maximum for a known event);
-// when the result has min > max, the maximum rises to the minimum. It
-// returns the names of the active windows and whether a window set each bound.
-func Bounds(windows []Window, from, to time.Time, minR, maxR int32) (lo, hi int32, active []string, winLo, winHi bool) {
+// Bounds applies the scheduled windows to the bounds [minR, maxR] at now. A
+// window's minimum counts from lead before it opens (so that pods are ready
+// when it does: any activation in [now, now + lead]); its maximum only while
+// it is open at now (lowering capacity early would be a shortage). The
+// largest active minimum raises minR; the smallest active maximum replaces
+// maxR (a window may raise the maximum for a known event); when the result
+// has min > max, the maximum rises to the minimum. It returns the names of
+// the active windows and whether a window set each bound.
+func Bounds(windows []Window, now time.Time, lead time.Duration, minR, maxR int32) (lo, hi int32, active []string, winLo, winHi bool) {
 	lo, hi = minR, maxR
 	var wMax int32
 	for _, w := range windows {
-		if !w.Active(from, to) {
+		early := w.Active(now, now.Add(lead))
+		if !early {
 			continue
 		}
+		open := lead == 0 || w.Active(now, now)
 		name := w.Name
 		if name == "" {
 			name = "window"
+		}
+		if !open {
+			name += " (opens within the lead time)"
 		}
 		active = append(active, name)
 		if w.MinReplicas > lo {
 			lo, winLo = w.MinReplicas, true
 		}
-		if w.MaxReplicas > 0 && (wMax == 0 || w.MaxReplicas < wMax) {
+		if open && w.MaxReplicas > 0 && (wMax == 0 || w.MaxReplicas < wMax) {
 			wMax = w.MaxReplicas
 		}
 	}

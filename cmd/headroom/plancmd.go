@@ -84,7 +84,11 @@ type planned struct {
 	pods     int // planned pods for the node pools
 	pool     string
 	skipped  string // why the workload was not planned
+	advice   *policy.Advice
 }
+
+// rightsizeHistory is how much of a trace the rightsizing advice reads (KRR's default).
+const rightsizeHistory = 14 * 24 * time.Hour
 
 type planResult struct {
 	plan      *config.Plan
@@ -217,6 +221,21 @@ func planOne(p *config.Plan, i int) (*planned, error) {
 			warnings = append(warnings, "memory forecast is on another grid than CPU: not used")
 		}
 	}
+	// Rightsizing: per-replica usage over the last 14 days, assuming the
+	// trace's replica count throughout (a trace has no replica history).
+	perReplica := func(s *forecast.Series) []float64 {
+		if s == nil {
+			return nil
+		}
+		n := min(len(s.Values), int(rightsizeHistory/s.Step))
+		out := make([]float64, n)
+		for i, v := range s.Values[len(s.Values)-n:] {
+			out[i] = v / float64(reporting)
+		}
+		return out
+	}
+	a := policy.Rightsize(w.Request, perReplica(&cpu), perReplica(mem), nil)
+	out.advice = &a
 	d := policy.Replicas(w, in)
 	d.Warnings = append(warnings, d.Warnings...)
 	out.decision = d
@@ -250,20 +269,30 @@ type planJSON struct {
 }
 
 type decisionJSON struct {
-	Target         string   `json:"target"`
-	Mode           string   `json:"mode"`
-	Time           string   `json:"time"`
-	Current        int32    `json:"current"`
-	Desired        int32    `json:"desired"`
-	Recommendation int32    `json:"recommendation"`
-	Rule           string   `json:"rule"`
-	Reason         string   `json:"reason"`
-	Apply          bool     `json:"apply"`
-	PlannedPods    int      `json:"planned_pods"`
-	Model          string   `json:"model,omitempty"`
-	MASE           num      `json:"mase"`
-	Numbers        numsJSON `json:"numbers"`
-	Warnings       []string `json:"warnings"`
+	Target         string      `json:"target"`
+	Mode           string      `json:"mode"`
+	Time           string      `json:"time"`
+	Current        int32       `json:"current"`
+	Desired        int32       `json:"desired"`
+	Recommendation int32       `json:"recommendation"`
+	Rule           string      `json:"rule"`
+	Reason         string      `json:"reason"`
+	Apply          bool        `json:"apply"`
+	PlannedPods    int         `json:"planned_pods"`
+	Model          string      `json:"model,omitempty"`
+	MASE           num         `json:"mase"`
+	Numbers        numsJSON    `json:"numbers"`
+	Warnings       []string    `json:"warnings"`
+	Rightsizing    *adviceJSON `json:"rightsizing"`
+}
+
+// adviceJSON is per-replica request advice; never applied.
+type adviceJSON struct {
+	CurrentCPU        num      `json:"current_cpu_cores"`
+	CurrentMemory     num      `json:"current_memory_bytes"`
+	RecommendedCPU    num      `json:"cpu_cores"`    // 0: no advice
+	RecommendedMemory num      `json:"memory_bytes"` // 0: no advice
+	Notes             []string `json:"notes"`
 }
 
 type numsJSON struct {
@@ -314,6 +343,10 @@ func (r *planResult) json() planJSON {
 				Windows: append([]string{}, n.Windows...),
 			},
 		}
+		if a := w.advice; a != nil {
+			dj.Rightsizing = &adviceJSON{CurrentCPU: num(a.Current.CPU), CurrentMemory: num(a.Current.Memory),
+				RecommendedCPU: num(a.Recommended.CPU), RecommendedMemory: num(a.Recommended.Memory), Notes: append([]string{}, a.Notes...)}
+		}
 		doc.Decisions = append(doc.Decisions, dj)
 	}
 	return doc
@@ -351,6 +384,18 @@ func (r *planResult) writeTable(cmd *cobra.Command) error {
 	}
 	if err := t.write(w, "table"); err != nil {
 		return err
+	}
+	rt := &table{header: []string{"TARGET", "CPU_REQUEST", "ADVICE", "MEMORY_REQUEST", "ADVICE", "NOTES"}}
+	for _, p := range r.workloads {
+		if a := p.advice; a != nil {
+			rt.add(p.workload.Target.String(), cores(a.Current.CPU), cores(a.Recommended.CPU), mib(a.Current.Memory), mib(a.Recommended.Memory), strings.Join(a.Notes, "; "))
+		}
+	}
+	if len(rt.rows) > 0 {
+		fmt.Fprintln(w, "\nrightsizing (per replica, from the last 14 days at the trace's replica count; advice only, never applied):")
+		if err := rt.write(w, "table"); err != nil {
+			return err
+		}
 	}
 	if pp := r.pools; pp != nil {
 		fmt.Fprintln(w)
@@ -407,4 +452,21 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%%", 100*a/b)
+}
+
+func cores(c float64) string {
+	switch {
+	case c <= 0:
+		return "-"
+	case c < 1:
+		return fmt.Sprintf("%.0fm", c*1000)
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", c), "0"), ".")
+}
+
+func mib(b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fMi", b/(1<<20))
 }
