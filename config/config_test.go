@@ -129,6 +129,25 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+func TestMergeKeys(t *testing.T) {
+	doc := minimal + `    - <<: &svc {resources: {cpu: 250m}, replicas: {max: 5}}
+      target: {kind: Deployment, name: b}
+    - <<: *svc
+      target: {kind: Deployment, name: c}
+`
+	p, err := Load("p.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.Workloads) != 3 || p.Spec.Workloads[2].Replicas.Max != 5 || p.Spec.Workloads[2].Resources.CPU.MilliValue() != 250 {
+		t.Errorf("merge keys: %+v", p.Spec.Workloads)
+	}
+	_, err = Load("p.yaml", []byte(minimal+"    - <<: {target: {kind: D, name: x}, replica: {max: 3}}\n"))
+	if err == nil || !strings.Contains(err.Error(), `spec.workloads[1].replica: unknown field "replica"`) {
+		t.Errorf("unknown field inside a merge: %v", err)
+	}
+}
+
 func TestLoadFileMissing(t *testing.T) {
 	_, err := LoadFile("does-not-exist.yaml")
 	if !errors.Is(err, os.ErrNotExist) {

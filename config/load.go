@@ -227,6 +227,20 @@ func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			name := k.Value
+			if name == "<<" && k.Tag == "!!merge" {
+				// A merge key: the merged mappings' fields belong here.
+				for v.Kind == yaml3.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				merged := []*yaml3.Node{v}
+				if v.Kind == yaml3.SequenceNode {
+					merged = v.Content
+				}
+				for _, m := range merged {
+					w.walk(m, t, path)
+				}
+				continue
+			}
 			fp := join(path, name)
 			if seen[name] {
 				w.fail(k, fp, "duplicate field %q", name)

@@ -130,6 +130,9 @@ func TestPlanPools(t *testing.T) {
 	}
 }
 
+// zoneChecks and nodeChecks count the pools whose headroom checkPlan verified.
+var zoneChecks, nodeChecks int
+
 // checkPlan verifies invariants: no node overcommitted, every pod placed or
 // reported, sizes within bounds, headroom modes that claim to be met are met.
 func checkPlan(t *testing.T, pools []Pool, groups []PodGroup, p *PoolPlan) {
@@ -154,9 +157,19 @@ func checkPlan(t *testing.T, pools []Pool, groups []PodGroup, p *PoolPlan) {
 			}
 		}
 		if r.HeadroomMet && r.Headroom == HeadroomZone {
+			zoneChecks++
 			for z := range pool.Zones {
 				if !lossSurvived(pools[i], groups, r.NodeFills, func(nf NodeFill) bool { return nf.Zone == z }) {
 					t.Errorf("%s: claims zone headroom, but losing zone %d does not fit", r.Name, z)
+				}
+			}
+		}
+		if r.HeadroomMet && r.Headroom == HeadroomNPlus1 {
+			nodeChecks++
+			for j := range r.NodeFills {
+				k := 0
+				if !lossSurvived(pools[i], groups, r.NodeFills, func(NodeFill) bool { k++; return k-1 == j }) {
+					t.Errorf("%s: claims n+1 headroom, but losing node %d does not fit", r.Name, j)
 				}
 			}
 		}
@@ -220,7 +233,8 @@ next:
 // pod, and a zone plan that claims to survive the loss of any zone does.
 func TestPlanPoolsProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 2026))
-	for trial := range 300 {
+	zoneChecks, nodeChecks = 0, 0
+	for trial := range 600 {
 		var pools []Pool
 		for i := range 1 + rng.IntN(3) {
 			p := Pool{Name: fmt.Sprintf("p%d", i), Machine: Resources{float64(int(2) << rng.IntN(4)), float64(int(4)<<rng.IntN(4)) * gi},
@@ -249,4 +263,8 @@ func TestPlanPoolsProperties(t *testing.T) {
 		}
 		t.Run(fmt.Sprint(trial), func(t *testing.T) { checkPlan(t, pools, groups, p) })
 	}
+	if zoneChecks < 50 || nodeChecks < 50 {
+		t.Errorf("only %d zone and %d n+1 plans verified: the generator no longer exercises headroom", zoneChecks, nodeChecks)
+	}
+	t.Logf("verified %d zone-headroom and %d n+1 plans", zoneChecks, nodeChecks)
 }

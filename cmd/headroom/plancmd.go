@@ -45,9 +45,6 @@ recommend mode.`,
 			if err := checkFormat(out); err != nil {
 				return err
 			}
-			if out == "csv" {
-				return usagef("plan: -o csv is not supported (choose table or json)")
-			}
 			if file == "" {
 				return usagef("plan: --config is required")
 			}
@@ -62,15 +59,19 @@ recommend mode.`,
 			if err != nil {
 				return err
 			}
-			if out == "json" {
+			switch out {
+			case "json":
 				return writeJSON(cmd.OutOrStdout(), res.json())
+			case "csv":
+				t, _ := res.decisionTable()
+				return t.write(cmd.OutOrStdout(), "csv")
 			}
 			return res.writeTable(cmd)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&file, "config", "", "plan file (CapacityPlan YAML)")
-	fl.StringVarP(&out, "output", "o", "table", "output format: table or json")
+	fl.StringVarP(&out, "output", "o", "table", "output format: table, json, or csv (the decisions only)")
 	return cmd
 }
 
@@ -352,8 +353,8 @@ func (r *planResult) json() planJSON {
 	return doc
 }
 
-func (r *planResult) writeTable(cmd *cobra.Command) error {
-	w := cmd.OutOrStdout()
+// decisionTable is one row per workload, and the decisions' warnings.
+func (r *planResult) decisionTable() (*table, []string) {
 	t := &table{header: []string{"TARGET", "MODE", "NOW", "CURRENT", "DESIRED", "RULE", "FORECAST", "REACTIVE", "CPU_Q", "MODEL", "REASON"}}
 	var warnings []string
 	for _, p := range r.workloads {
@@ -382,6 +383,12 @@ func (r *planResult) writeTable(cmd *cobra.Command) error {
 			warnings = append(warnings, d.Target.String()+": "+x)
 		}
 	}
+	return t, warnings
+}
+
+func (r *planResult) writeTable(cmd *cobra.Command) error {
+	w := cmd.OutOrStdout()
+	t, warnings := r.decisionTable()
 	if err := t.write(w, "table"); err != nil {
 		return err
 	}

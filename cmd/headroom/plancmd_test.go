@@ -87,6 +87,17 @@ func TestPlanTable(t *testing.T) {
 	}
 }
 
+func TestPlanCSV(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "--config", examplePlan, "-o", "csv")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 7 || !strings.HasPrefix(lines[0], "TARGET,MODE,NOW,CURRENT,DESIRED,RULE") {
+		t.Errorf("csv:\n%s", out)
+	}
+}
+
 func TestPlanErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
