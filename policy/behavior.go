@@ -64,6 +64,14 @@ type ScalingRules struct {
 type Behavior struct {
 	ScaleUp   *ScalingRules
 	ScaleDown *ScalingRules
+	// Legacy selects the controller's path for an HPA with no spec.behavior
+	// at all (normalizeDesiredReplicas): the highest recommendation of the
+	// last DefaultScaleDownWindow (inclusive), then a scale-up limit of
+	// max(2 × current, 4) per sync with no period accounting; ScaleUp and
+	// ScaleDown are ignored. headroom's own planning uses the behavior path;
+	// Legacy is for replaying an HPA as Kubernetes runs it (the simulator's
+	// reactive baseline).
+	Legacy bool
 }
 
 // The HPA defaults: scale up by max(4 pods, 100%) per 15 s with no
@@ -290,6 +298,9 @@ func Normalize(now time.Time, current, desired, minR, maxR int32, b Behavior, h 
 		out.Replicas, out.Stabilized, out.Rule = minR, desired, RuleMin
 		return out
 	}
+	if b.Legacy {
+		return normalizeLegacy(now, current, desired, minR, maxR, h.Recommendations)
+	}
 	up, down := b.Complete()
 	st := Stabilize(now, current, desired, up, down, h.Recommendations)
 	out.Stabilized = st
@@ -324,6 +335,40 @@ func Normalize(now time.Time, current, desired, minR, maxR int32, b Behavior, h 
 		if st < allowed {
 			out.Replicas, out.Rule = allowed, rule
 		}
+	}
+	return out
+}
+
+// normalizeLegacy is normalizeDesiredReplicas: stabilizeRecommendation (the
+// maximum of desired and the recommendations not before now − 300 s), then
+// convertDesiredReplicasWithRules (min, then the smaller of max and
+// max(2 × current, 4)).
+func normalizeLegacy(now time.Time, current, desired, minR, maxR int32, past []Recommendation) Normalized {
+	out := Normalized{UpLimit: -1, DownLimit: -1}
+	st := desired
+	cut := now.Add(-DefaultScaleDownWindow)
+	for _, r := range past {
+		if !r.Time.Before(cut) {
+			st = max(st, r.Replicas)
+		}
+	}
+	out.Stabilized, out.Replicas = st, st
+	if st != desired {
+		out.Rule = RuleStabilization
+	}
+	limit := int32(math.Max(2*float64(current), 4))
+	allowed, rule := maxR, RuleMax
+	if maxR > limit {
+		allowed, rule = limit, RuleRateLimit
+	}
+	if st > current {
+		out.UpLimit = limit
+	}
+	switch {
+	case st < minR:
+		out.Replicas, out.Rule = minR, RuleMin
+	case st > allowed:
+		out.Replicas, out.Rule = allowed, rule
 	}
 	return out
 }

@@ -19,6 +19,7 @@ func benchFleet() ([]*Workload, []Input, []Pool) {
 		w, in := randomCase(rng)
 		w.Target.Name = fmt.Sprintf("w%d", i)
 		w.Mode = ModeScale
+		w.Behavior.Legacy = false
 		// Typical services: 50m–1 core and 128Mi–2Gi per replica, up to 30 replicas.
 		r := rng.Float64()
 		w.Request = Resources{CPU: 0.05 + 0.95*r*r, Memory: (0.125 + 1.875*rng.Float64()) * gi}

@@ -336,8 +336,24 @@ func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float6
 
 // headroomOK checks the pool's nodes against a headroom mode.
 func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) bool {
+	// Fast path: every node has the same shape, so an empty node holds
+	// whatever any one node holds.
+	emptyIn := make([]int, zones)
+	usedIn := make([]int, zones)
+	empty := 0
+	for i := range nodes {
+		if len(nodes[i].groups) == 0 {
+			emptyIn[nodes[i].zone]++
+			empty++
+		} else {
+			usedIn[nodes[i].zone]++
+		}
+	}
 	switch mode {
 	case HeadroomNPlus1:
+		if empty > 0 {
+			return true
+		}
 		for i := range nodes {
 			if len(nodes[i].groups) == 0 {
 				continue
@@ -351,6 +367,9 @@ func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, k
 			return false
 		}
 		for z := range zones {
+			if usedIn[z] <= empty-emptyIn[z] {
+				continue
+			}
 			if !survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
 				return false
 			}

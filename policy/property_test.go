@@ -34,6 +34,7 @@ func randomCase(rng *rand.Rand) (*Workload, Input) {
 		win := time.Duration(rng.IntN(300)) * time.Second
 		w.Behavior.ScaleUp = &ScalingRules{StabilizationWindow: &win, Select: SelectPolicy(rng.IntN(3)), Policies: pol}
 	}
+	w.Behavior.Legacy = rng.IntN(6) == 0
 	specs := []string{"0 8 * * MON-FRI", "*/30 * * * *", "0 0 * * *", "15 14 * * SAT"}
 	for range rng.IntN(3) {
 		win := Window{Name: "w", Schedule: mustCron(specs[rng.IntN(len(specs))]), Duration: time.Duration(1+rng.IntN(600)) * time.Minute}
@@ -89,7 +90,7 @@ func TestReplicasProperties(t *testing.T) {
 			t.Fatalf("%s: desired %d outside [%d, %d] (%s)", name, d.Desired, lo, hi, d.Reason())
 		}
 		// Rate limits: a scale-mode change from within the bounds never exceeds them.
-		if w.Mode != ModeHPAFloor && in.Current >= lo && in.Current <= hi {
+		if w.Mode != ModeHPAFloor && !w.Behavior.Legacy && in.Current >= lo && in.Current <= hi {
 			up, down := w.Behavior.Complete()
 			if d.Desired > in.Current {
 				if lim := ScaleUpLimit(in.Now, in.Current, up, in.History.Events); d.Desired > max(lim, in.Current) {
@@ -124,6 +125,7 @@ func TestReplicasCyclesRespectRateLimits(t *testing.T) {
 	for trial := range 200 {
 		w, in := randomCase(rng)
 		w.Mode = ModeScale
+		w.Behavior.Legacy = false
 		in.History = History{}
 		in.Usage = nil
 		cur := min(max(in.Current, w.Min), w.Max)

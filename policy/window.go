@@ -40,11 +40,17 @@ func Bounds(windows []Window, now time.Time, lead time.Duration, minR, maxR int3
 	lo, hi = minR, maxR
 	var wMax int32
 	for _, w := range windows {
-		early := w.Active(now, now.Add(lead))
-		if !early {
+		if w.Schedule == nil || w.Duration <= 0 {
 			continue
 		}
-		open := lead == 0 || w.Active(now, now)
+		// The first activation after now − Duration: the window is open at
+		// now when it is not after now, opens within the lead time when it
+		// is not after now + lead.
+		s := w.Schedule.Next(now.Add(-w.Duration))
+		if s.IsZero() || s.After(now.Add(lead)) {
+			continue
+		}
+		open := !s.After(now)
 		name := w.Name
 		if name == "" {
 			name = "window"
