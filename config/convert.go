@@ -122,6 +122,7 @@ func (p *Plan) PolicyPools() ([]policy.Pool, error) {
 			Max:          np.Size.Max,
 			Zones:        np.Zones,
 			Headroom:     h,
+			LeadTime:     np.LeadTime.Duration,
 		}
 		if np.Overhead != nil {
 			pool.Overhead = policy.Resources{CPU: cores(np.Overhead.CPU), Memory: byteCount(np.Overhead.Memory)}

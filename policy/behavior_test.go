@@ -69,6 +69,16 @@ func TestScaleLimits(t *testing.T) {
 			events: []ScaleEvent{{Time: ago(5), From: 6, To: 10}}, want: 12},
 		{name: "default scale-up: event 15 s ago is outside the period", current: 10, rules: DefaultScaleUp(), up: true,
 			events: []ScaleEvent{{Time: ago(15), From: 6, To: 10}}, want: 20},
+		// Docs: "scaleUp: policies: Percent 900 per 60s": the count may grow
+		// tenfold each minute, 1 → 10 → 100.
+		{name: "docs: 900% per minute from 1", current: 1, up: true,
+			rules: ScalingRules{Policies: []ScalingPolicy{percent(900, 60)}}, want: 10},
+		{name: "docs: 900% per minute from 10, a minute later", current: 10, up: true,
+			rules:  ScalingRules{Policies: []ScalingPolicy{percent(900, 60)}},
+			events: []ScaleEvent{{Time: ago(60), From: 1, To: 10}}, want: 100},
+		{name: "docs: 900%, within the same minute: still measured from 1", current: 10, up: true,
+			rules:  ScalingRules{Policies: []ScalingPolicy{percent(900, 60)}},
+			events: []ScaleEvent{{Time: ago(30), From: 1, To: 10}}, want: 10},
 		{name: "percent up rounds up: 3 × 1.1 = 3.3 → 4", current: 3, up: true,
 			rules: ScalingRules{Policies: []ScalingPolicy{percent(10, 60)}}, want: 4},
 		{name: "docs: scale-up Min of 100 pods and 100%", current: 10, up: true,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // HoursPerMonth converts hourly prices to monthly costs (365 × 24 / 12).
@@ -55,6 +56,9 @@ type Pool struct {
 	// Min and Max bound the node count; Zones ≥ 1.
 	Min, Max, Zones int
 	Headroom        HeadroomMode
+	// LeadTime is node provisioning time: callers plan pods for the pools
+	// that far ahead (PodsAhead). PlanPools itself does not read it.
+	LeadTime time.Duration
 }
 
 func (p *Pool) allocatable() Resources { return p.Machine.Sub(p.Overhead) }

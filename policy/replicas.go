@@ -382,3 +382,19 @@ func hold(d Decision, lo, hi int32, boundRule func(Rule) Rule) Decision {
 	}
 	return d
 }
+
+// PodsAhead is the replica count to provision nodes for, since nodes take
+// longer to arrive than pods: the forecast replicas over
+// [now, now + nodeLead + interval], within the workload's bounds (with the
+// windows' minimums counted from nodeLead ahead), and never fewer than
+// planned (the decision's count). Without a forecast it is planned.
+func PodsAhead(w *Workload, d *Demand, now time.Time, nodeLead time.Duration, planned int32) int32 {
+	ahead := *w
+	ahead.LeadTime = max(nodeLead, w.LeadTime)
+	n, _, _ := ForecastReplicas(&ahead, d, now)
+	if n < 0 {
+		return planned
+	}
+	lo, hi, _, _, _ := Bounds(w.Windows, now, ahead.LeadTime, w.Min, w.Max)
+	return max(planned, min(max(n, lo), hi))
+}

@@ -157,3 +157,30 @@ func TestCeilReplicas(t *testing.T) {
 		}
 	}
 }
+
+func TestPodsAhead(t *testing.T) {
+	now := t0
+	d := flat(now, time.Minute, 30, 3.5) // 10 replicas of 0.5 × 0.7
+	d.CPU[10] = 7                        // 20 replicas at now + 11m
+	w := web()
+	tests := []struct {
+		name    string
+		lead    time.Duration
+		planned int32
+		want    int32
+	}{
+		{name: "node lead shorter than the peak: the pod plan", lead: 2 * time.Minute, planned: 10, want: 10},
+		{name: "node lead reaching the peak", lead: 4 * time.Minute, planned: 10, want: 20},
+		{name: "never below planned", lead: 2 * time.Minute, planned: 14, want: 14},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PodsAhead(w, d, now, tc.lead, tc.planned); got != tc.want {
+				t.Errorf("PodsAhead = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if got := PodsAhead(w, nil, now, time.Hour, 7); got != 7 {
+		t.Errorf("no forecast: %d, want 7", got)
+	}
+}

@@ -38,7 +38,8 @@ cluster) come with headroom run.
 
 Planned pods per workload: the desired count in scale mode, the larger of the
 planned floor and the current count in hpa-floor mode, the current count in
-recommend mode.`,
+recommend mode; in scale and hpa-floor mode, raised to the forecast over the
+node pool's lead time (nodes take longer to arrive than pods).`,
 		Example: `  headroom plan --config testdata/plans/example.yaml
   headroom plan --config testdata/plans/example.yaml -o json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -247,6 +248,10 @@ func planOne(p *config.Plan, i int) (*planned, error) {
 		out.pods = int(max(d.Desired, in.Current))
 	default:
 		out.pods = int(in.Current)
+	}
+	if w.Mode != policy.ModeRecommend && d.Rule != policy.RuleHold {
+		// Nodes take longer than pods: plan them for the forecast that far ahead.
+		out.pods = int(policy.PodsAhead(w, in.Demand, now, nodeLead(p, cw.NodePool), int32(out.pods)))
 	}
 	return out, nil
 }
@@ -476,4 +481,16 @@ func mib(b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0fMi", b/(1<<20))
+}
+
+// nodeLead is the provisioning time of the workload's pool, or the longest
+// of all pools when the planner chooses.
+func nodeLead(p *config.Plan, pool string) time.Duration {
+	var lead time.Duration
+	for _, np := range p.Spec.NodePools {
+		if pool == "" || np.Name == pool {
+			lead = max(lead, np.LeadTime.Duration)
+		}
+	}
+	return lead
 }
