@@ -161,7 +161,7 @@ func TestCeilReplicas(t *testing.T) {
 func TestPodsAhead(t *testing.T) {
 	now := t0
 	d := flat(now, time.Minute, 30, 3.5) // 10 replicas of 0.5 × 0.7
-	d.CPU[10] = 7                        // 20 replicas at now + 11m
+	d.CPU[8] = 7                         // 20 replicas at now + 9m
 	w := web()
 	tests := []struct {
 		name    string
