@@ -1,0 +1,425 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+
+	"github.com/headroom-dev/headroom/metrics"
+)
+
+// Labels that name a node's pool, tried in this order after Options.PoolLabel.
+var PoolLabels = []string{
+	"cloud.google.com/gke-nodepool",
+	"karpenter.sh/nodepool",
+	"eks.amazonaws.com/nodegroup",
+	"node.kubernetes.io/instance-type",
+}
+
+// Unpooled is the pool of nodes that carry none of the pool labels.
+const Unpooled = "unpooled"
+
+// Resources of node pools recorded besides metrics.Nodes etc.
+const NodesWithMetrics metrics.Resource = "nodes_with_metrics"
+
+// Options configure the source. Zero values mean the defaults given.
+type Options struct {
+	Namespaces []string // only these namespaces; empty means all
+	PoolLabel  string   // a node label naming the pool, tried before PoolLabels
+	PageSize   int64    // list page size; 0 means 500
+}
+
+// Source reads metrics-server. Requests counts the API requests of the last Collect.
+type Source struct {
+	kube     kubernetes.Interface
+	metrics  metricsclient.Interface
+	opt      Options
+	Requests int
+}
+
+// New returns a source over the two clientsets.
+func New(kc kubernetes.Interface, mc metricsclient.Interface, o Options) *Source {
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	return &Source{kube: kc, metrics: mc, opt: o}
+}
+
+// Name returns "metrics-server".
+func (s *Source) Name() string { return "metrics-server" }
+
+// listAll pages through a list call.
+func listAll[T any](ctx context.Context, s *Source, what string, list func(metav1.ListOptions) ([]T, string, error)) ([]T, error) {
+	var out []T
+	opts := metav1.ListOptions{Limit: s.opt.PageSize}
+	for {
+		s.Requests++
+		items, cont, err := list(opts)
+		if err != nil {
+			return nil, fmt.Errorf("%w: list %s: %w", metrics.ErrUnavailable, what, err)
+		}
+		out = append(out, items...)
+		if cont == "" {
+			return out, nil
+		}
+		opts.Continue = cont
+	}
+}
+
+type workloadUse struct {
+	pods, withMetrics int
+	cpu, mem          float64
+	template          *corev1.PodTemplateSpec
+}
+
+// Collect reads the present: pods, their owners and templates, PodMetrics, nodes and NodeMetrics. Every
+// sample is stamped w.End.
+func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch, error) {
+	s.Requests = 0
+	now := w.End.UTC()
+	b := &metrics.Batch{Source: s.Name(), Window: metrics.Window{Start: now, End: now}}
+	namespaces := s.opt.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	use := map[metrics.Workload]*workloadUse{}
+	var unowned, orphaned int
+	for _, ns := range namespaces {
+		where := "in all namespaces"
+		if ns != "" {
+			where = "in namespace " + ns
+		}
+		// The metrics API first: when it is unavailable there is nothing to collect.
+		pms, err := listAll(ctx, s, "PodMetrics (metrics.k8s.io/v1beta1) "+where, func(o metav1.ListOptions) ([]metricsv1beta1.PodMetrics, string, error) {
+			l, err := s.metrics.MetricsV1beta1().PodMetricses(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		pods, err := listAll(ctx, s, "pods "+where, func(o metav1.ListOptions) ([]corev1.Pod, string, error) {
+			l, err := s.kube.CoreV1().Pods(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		rss, err := listAll(ctx, s, "replicasets "+where, func(o metav1.ListOptions) ([]appsv1.ReplicaSet, string, error) {
+			l, err := s.kube.AppsV1().ReplicaSets(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		deps, err := listAll(ctx, s, "deployments "+where, func(o metav1.ListOptions) ([]appsv1.Deployment, string, error) {
+			l, err := s.kube.AppsV1().Deployments(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sts, err := listAll(ctx, s, "statefulsets "+where, func(o metav1.ListOptions) ([]appsv1.StatefulSet, string, error) {
+			l, err := s.kube.AppsV1().StatefulSets(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		dss, err := listAll(ctx, s, "daemonsets "+where, func(o metav1.ListOptions) ([]appsv1.DaemonSet, string, error) {
+			l, err := s.kube.AppsV1().DaemonSets(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		templates := map[metrics.Workload]*corev1.PodTemplateSpec{}
+		rsOwner := map[string]metrics.Workload{} // ns/name → workload
+		for i := range rss {
+			rs := &rss[i]
+			wl := metrics.Workload{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name}
+			if c := metav1.GetControllerOf(rs); c != nil {
+				wl = metrics.Workload{Kind: c.Kind, Namespace: rs.Namespace, Name: c.Name}
+			} else {
+				templates[wl] = &rs.Spec.Template
+			}
+			rsOwner[rs.Namespace+"/"+rs.Name] = wl
+		}
+		for i := range deps {
+			templates[metrics.Workload{Kind: "Deployment", Namespace: deps[i].Namespace, Name: deps[i].Name}] = &deps[i].Spec.Template
+		}
+		for i := range sts {
+			templates[metrics.Workload{Kind: "StatefulSet", Namespace: sts[i].Namespace, Name: sts[i].Name}] = &sts[i].Spec.Template
+		}
+		for i := range dss {
+			templates[metrics.Workload{Kind: "DaemonSet", Namespace: dss[i].Namespace, Name: dss[i].Name}] = &dss[i].Spec.Template
+		}
+		usage := make(map[string]*metricsv1beta1.PodMetrics, len(pms))
+		for i := range pms {
+			usage[pms[i].Namespace+"/"+pms[i].Name] = &pms[i]
+		}
+		seen := map[string]bool{}
+		for i := range pods {
+			p := &pods[i]
+			key := p.Namespace + "/" + p.Name
+			seen[key] = true
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			c := metav1.GetControllerOf(p)
+			if c == nil {
+				unowned++
+				continue
+			}
+			wl := metrics.Workload{Kind: c.Kind, Namespace: p.Namespace, Name: c.Name}
+			if c.Kind == "ReplicaSet" {
+				if o, ok := rsOwner[p.Namespace+"/"+c.Name]; ok {
+					wl = o
+				}
+			}
+			u := use[wl]
+			if u == nil {
+				u = &workloadUse{template: templates[wl]}
+				use[wl] = u
+			}
+			u.pods++
+			if pm := usage[key]; pm != nil && len(pm.Containers) > 0 {
+				u.withMetrics++
+				for _, cm := range pm.Containers {
+					u.cpu += cores(cm.Usage)
+					u.mem += bytes(cm.Usage)
+				}
+			}
+		}
+		for key := range usage {
+			if !seen[key] {
+				orphaned++
+			}
+		}
+	}
+	if unowned > 0 {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("%d running pods without a controller (not workloads; not counted)", unowned))
+	}
+	if orphaned > 0 {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("usage for %d pods that no longer exist (ignored)", orphaned))
+	}
+	wls := make([]metrics.Workload, 0, len(use))
+	for wl := range use {
+		wls = append(wls, wl)
+	}
+	sort.Slice(wls, func(i, j int) bool { return wls[i].String() < wls[j].String() })
+	point := func(wl metrics.Workload, r metrics.Resource, v float64) {
+		b.Series = append(b.Series, metrics.Series{Key: metrics.Key{Workload: wl, Resource: r}, Points: []metrics.Point{{T: now, V: v}}})
+	}
+	for _, wl := range wls {
+		u := use[wl]
+		b.Coverage = append(b.Coverage, metrics.Coverage{Workload: wl, Pods: u.pods, WithMetrics: u.withMetrics})
+		if u.withMetrics > 0 {
+			point(wl, metrics.CPU, u.cpu)
+			point(wl, metrics.Memory, u.mem)
+		}
+		point(wl, metrics.Pods, float64(u.pods))
+		point(wl, metrics.PodsWithMetrics, float64(u.withMetrics))
+		if u.template != nil {
+			cpu, mem := Requests(&u.template.Spec)
+			point(wl, metrics.CPURequest, cpu)
+			point(wl, metrics.MemoryRequest, mem)
+		}
+	}
+	if err := s.nodes(ctx, b, point); err != nil {
+		return nil, err
+	}
+	s.Requests++
+	if v, err := s.kube.Discovery().ServerVersion(); err == nil {
+		b.ControlPlaneVersion = v.GitVersion
+	} else {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("control-plane version: %v", err))
+	}
+	return b, nil
+}
+
+func (s *Source) nodes(ctx context.Context, b *metrics.Batch, point func(metrics.Workload, metrics.Resource, float64)) error {
+	nodes, err := listAll(ctx, s, "nodes", func(o metav1.ListOptions) ([]corev1.Node, string, error) {
+		l, err := s.kube.CoreV1().Nodes().List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return err
+	}
+	nms, err := listAll(ctx, s, "NodeMetrics (metrics.k8s.io/v1beta1)", func(o metav1.ListOptions) ([]metricsv1beta1.NodeMetrics, string, error) {
+		l, err := s.metrics.MetricsV1beta1().NodeMetricses().List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return err
+	}
+	nu := map[string]*metricsv1beta1.NodeMetrics{}
+	for i := range nms {
+		nu[nms[i].Name] = &nms[i]
+	}
+	type pool struct {
+		nodes, ready, withMetrics      int
+		cpu, mem, pods, cpuUse, memUse float64
+	}
+	pools := map[string]*pool{}
+	for i := range nodes {
+		n := &nodes[i]
+		in := metrics.Node{
+			Name:           n.Name,
+			Pool:           s.poolOf(n.Labels),
+			Zone:           zoneOf(n.Labels),
+			KubeletVersion: n.Status.NodeInfo.KubeletVersion,
+			CPU:            cores(n.Status.Allocatable),
+			Memory:         bytes(n.Status.Allocatable),
+			Pods:           float64(n.Status.Allocatable.Pods().Value()),
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				in.Ready = c.Status == corev1.ConditionTrue
+			}
+		}
+		if m := nu[n.Name]; m != nil {
+			in.HasUsage, in.CPUUsage, in.MemoryUsage = true, cores(m.Usage), bytes(m.Usage)
+		}
+		b.Nodes = append(b.Nodes, in)
+		name := in.Pool
+		if name == "" {
+			name = Unpooled
+		}
+		p := pools[name]
+		if p == nil {
+			p = &pool{}
+			pools[name] = p
+		}
+		p.nodes++
+		if in.Ready {
+			p.ready++
+		}
+		p.cpu += in.CPU
+		p.mem += in.Memory
+		p.pods += in.Pods
+		if in.HasUsage {
+			p.withMetrics++
+			p.cpuUse += in.CPUUsage
+			p.memUse += in.MemoryUsage
+		}
+	}
+	names := make([]string, 0, len(pools))
+	for n := range pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p, wl := pools[n], metrics.Workload{Kind: metrics.KindNodePool, Name: n}
+		point(wl, metrics.Nodes, float64(p.nodes))
+		point(wl, metrics.NodesReady, float64(p.ready))
+		point(wl, NodesWithMetrics, float64(p.withMetrics))
+		point(wl, metrics.CPUAllocatable, p.cpu)
+		point(wl, metrics.MemoryAllocatable, p.mem)
+		point(wl, metrics.PodsAllocatable, p.pods)
+		if p.withMetrics > 0 {
+			point(wl, metrics.CPU, p.cpuUse)
+			point(wl, metrics.Memory, p.memUse)
+		}
+	}
+	return nil
+}
+
+func (s *Source) poolOf(labels map[string]string) string {
+	if s.opt.PoolLabel != "" {
+		if v := labels[s.opt.PoolLabel]; v != "" {
+			return v
+		}
+	}
+	for _, l := range PoolLabels[:3] {
+		if v := labels[l]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func zoneOf(labels map[string]string) string {
+	if z := labels[corev1.LabelTopologyZone]; z != "" {
+		return z
+	}
+	return labels[corev1.LabelFailureDomainBetaZone]
+}
+
+func cores(rl corev1.ResourceList) float64 {
+	q, ok := rl[corev1.ResourceCPU]
+	if !ok {
+		return 0
+	}
+	return float64(q.MilliValue()) / 1000
+}
+
+func bytes(rl corev1.ResourceList) float64 {
+	q, ok := rl[corev1.ResourceMemory]
+	if !ok {
+		return 0
+	}
+	return q.AsApproximateFloat64()
+}
+
+// Requests returns the requests of one replica of a pod spec, as the scheduler counts them: the larger of
+// the sum over containers and the largest init container, plus the pod overhead; in cores and bytes.
+func Requests(spec *corev1.PodSpec) (cpu, mem float64) {
+	sum := corev1.ResourceList{}
+	for _, c := range spec.Containers {
+		addTo(sum, c.Resources.Requests)
+	}
+	for _, c := range spec.InitContainers {
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := c.Resources.Requests[r]; ok {
+				if cur, ok := sum[r]; !ok || q.Cmp(cur) > 0 {
+					sum[r] = q.DeepCopy()
+				}
+			}
+		}
+	}
+	addTo(sum, spec.Overhead)
+	return cores(sum), bytes(sum)
+}
+
+func addTo(sum, rl corev1.ResourceList) {
+	for r, q := range rl {
+		cur := sum[r]
+		if cur.IsZero() && cur.Format == "" {
+			cur = resource.Quantity{Format: q.Format}
+		}
+		cur.Add(q)
+		sum[r] = cur
+	}
+}

@@ -1,0 +1,151 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kfake "k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	mfake "k8s.io/metrics/pkg/client/clientset/versioned/fake"
+
+	"github.com/headroom-dev/headroom/metrics"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func usage(cpu, mem string) corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
+}
+
+func ctrl(kind, name string) []metav1.OwnerReference {
+	t := true
+	return []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: name, Controller: &t}}
+}
+
+func template(cpu, mem string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Resources: corev1.ResourceRequirements{Requests: usage(cpu, mem)}}}}}
+}
+
+func pod(name string, owner []metav1.OwnerReference, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, OwnerReferences: owner}, Status: corev1.PodStatus{Phase: phase}}
+}
+
+func cluster() (*kfake.Clientset, *mfake.Clientset) {
+	kc := kfake.NewSimpleClientset(
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: appsv1.DeploymentSpec{Template: template("250m", "128Mi")}},
+		&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-6d4f", OwnerReferences: ctrl("Deployment", "web")}},
+		&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "bare"}, Spec: appsv1.ReplicaSetSpec{Template: template("1", "1Gi")}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Spec: appsv1.StatefulSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init", Resources: corev1.ResourceRequirements{Requests: usage("2", "64Mi")}}},
+			Containers:     []corev1.Container{{Name: "a", Resources: corev1.ResourceRequirements{Requests: usage("500m", "1Gi")}}, {Name: "b", Resources: corev1.ResourceRequirements{Requests: usage("500m", "1Gi")}}},
+		}}}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "agent"}, Spec: appsv1.DaemonSetSpec{Template: template("100m", "50Mi")}},
+		pod("web-6d4f-a", ctrl("ReplicaSet", "web-6d4f"), corev1.PodRunning),
+		pod("web-6d4f-b", ctrl("ReplicaSet", "web-6d4f"), corev1.PodRunning),
+		pod("web-6d4f-c", ctrl("ReplicaSet", "web-6d4f"), corev1.PodRunning), // no metrics yet
+		pod("web-6d4f-old", ctrl("ReplicaSet", "web-6d4f"), corev1.PodSucceeded),
+		pod("bare-x", ctrl("ReplicaSet", "bare"), corev1.PodRunning),
+		pod("db-0", ctrl("StatefulSet", "db"), corev1.PodRunning),
+		pod("agent-n1", ctrl("DaemonSet", "agent"), corev1.PodRunning),
+		pod("debug", nil, corev1.PodRunning),
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"cloud.google.com/gke-nodepool": "pool-a", corev1.LabelTopologyZone: "z1"}},
+			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3920m"), corev1.ResourceMemory: resource.MustParse("14Gi"), corev1.ResourcePods: resource.MustParse("110")},
+				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}, NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2", Labels: map[string]string{"karpenter.sh/nodepool": "spot", "team/pool": "batch"}},
+			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("58")},
+				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
+	)
+	mc := mfake.NewSimpleClientset()
+	pm := func(name, cpu, mem string) metricsv1beta1.PodMetrics {
+		return metricsv1beta1.PodMetrics{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Containers: []metricsv1beta1.ContainerMetrics{{Name: "app", Usage: usage(cpu, mem)}}}
+	}
+	mc.PrependReactor("list", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, &metricsv1beta1.PodMetricsList{Items: []metricsv1beta1.PodMetrics{
+			pm("web-6d4f-a", "300m", "100Mi"), pm("web-6d4f-b", "200m", "60Mi"), pm("db-0", "1500m", "2Gi"),
+			pm("agent-n1", "20m", "30Mi"), pm("gone-1", "5", "5Gi"), pm("debug", "1", "1Gi"),
+		}}, nil
+	})
+	mc.PrependReactor("list", "nodes", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, &metricsv1beta1.NodeMetricsList{Items: []metricsv1beta1.NodeMetrics{{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Usage: usage("1200m", "6Gi")}}}, nil
+	})
+	return kc, mc
+}
+
+func TestCollect(t *testing.T) {
+	kc, mc := cluster()
+	s := New(kc, mc, Options{Namespaces: []string{"shop"}, PoolLabel: "team/pool"})
+	b, err := s.Collect(context.Background(), metrics.Window{End: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, ser := range b.Series {
+		if len(ser.Points) != 1 || !ser.Points[0].T.Equal(now) {
+			t.Fatalf("%s: %v", ser.Key, ser.Points)
+		}
+		got[ser.Key.String()] = ser.Points[0].V
+	}
+	const mi = 1 << 20
+	want := map[string]float64{
+		"Deployment/shop/web/cpu": 0.5, "Deployment/shop/web/memory": 160 * mi,
+		"Deployment/shop/web/pods": 3, "Deployment/shop/web/pods_with_metrics": 2,
+		"Deployment/shop/web/cpu_request": 0.25, "Deployment/shop/web/memory_request": 128 * mi,
+		"ReplicaSet/shop/bare/pods": 1, "ReplicaSet/shop/bare/pods_with_metrics": 0,
+		"ReplicaSet/shop/bare/cpu_request": 1, "ReplicaSet/shop/bare/memory_request": 1 << 30,
+		"StatefulSet/shop/db/cpu": 1.5, "StatefulSet/shop/db/memory": 2 << 30,
+		"StatefulSet/shop/db/pods": 1, "StatefulSet/shop/db/pods_with_metrics": 1,
+		"StatefulSet/shop/db/cpu_request": 2, "StatefulSet/shop/db/memory_request": 2 << 30, // init container's CPU is larger
+		"DaemonSet/shop/agent/cpu": 0.02, "DaemonSet/shop/agent/memory": 30 * mi,
+		"DaemonSet/shop/agent/pods": 1, "DaemonSet/shop/agent/pods_with_metrics": 1,
+		"DaemonSet/shop/agent/cpu_request": 0.1, "DaemonSet/shop/agent/memory_request": 50 * mi,
+		"NodePool/pool-a/nodes": 1, "NodePool/pool-a/nodes_ready": 1, "NodePool/pool-a/nodes_with_metrics": 1,
+		"NodePool/pool-a/cpu_allocatable": 3.92, "NodePool/pool-a/memory_allocatable": 14 << 30, "NodePool/pool-a/pods_allocatable": 110,
+		"NodePool/pool-a/cpu": 1.2, "NodePool/pool-a/memory": 6 << 30,
+		"NodePool/batch/nodes": 1, "NodePool/batch/nodes_ready": 0, "NodePool/batch/nodes_with_metrics": 0,
+		"NodePool/batch/cpu_allocatable": 2, "NodePool/batch/memory_allocatable": 8 << 30, "NodePool/batch/pods_allocatable": 58,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected series %s = %v (a workload without metrics must have no usage sample)", k, got[k])
+		}
+	}
+	if len(b.Warnings) != 2 || !strings.Contains(b.Warnings[0], "1 running pods without a controller") || !strings.Contains(b.Warnings[1], "1 pods that no longer exist") {
+		t.Errorf("warnings %q", b.Warnings)
+	}
+	if len(b.Nodes) != 2 || b.Nodes[0].Zone != "z1" || b.Nodes[0].KubeletVersion != "v1.37.2" || !b.Nodes[0].Ready || b.Nodes[1].Pool != "batch" {
+		t.Errorf("nodes %+v", b.Nodes)
+	}
+	if len(b.Coverage) != 4 || b.Coverage[1] != (metrics.Coverage{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"}, Pods: 3, WithMetrics: 2}) {
+		t.Errorf("coverage %+v", b.Coverage)
+	}
+	// One list per kind and namespace (6) plus nodes, NodeMetrics and the version: no per-pod requests.
+	if s.Requests != 9 {
+		t.Errorf("%d requests", s.Requests)
+	}
+}
+
+func TestMetricsAPIUnavailable(t *testing.T) {
+	kc, mc := cluster()
+	mc.PrependReactor("list", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("the server is currently unable to handle the request (get pods.metrics.k8s.io)")
+	})
+	_, err := New(kc, mc, Options{}).Collect(context.Background(), metrics.Window{End: now})
+	if !errors.Is(err, metrics.ErrUnavailable) || !strings.Contains(err.Error(), "PodMetrics") {
+		t.Fatalf("%v", err)
+	}
+}
