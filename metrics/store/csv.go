@@ -3,17 +3,14 @@ package store
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
 	"io"
-	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/trace"
+	"github.com/headroom-dev/headroom/metrics/tracefile"
 )
 
 // ExportStats says what Export wrote.
@@ -86,31 +83,6 @@ func (s *Store) Import(ctx context.Context, r io.Reader, name string, at time.Ti
 	if err != nil {
 		return WriteStats{}, err
 	}
-	b := FromTrace(tr, "import")
+	b := tracefile.Batch(tr, "import")
 	return s.Write(ctx, b, at)
-}
-
-// FromTrace turns a trace into a batch: columns named by metrics.Key.String keep their key, others become
-// Trace/<base name of tr.Name>/<column>. Missing (NaN) values are left out.
-func FromTrace(tr *trace.Trace, source string) *metrics.Batch {
-	b := &metrics.Batch{Source: source, Window: metrics.Window{Start: tr.Start, End: tr.Time(tr.Len() - 1), Step: tr.Step}}
-	base := strings.TrimSuffix(filepath.Base(tr.Name), filepath.Ext(tr.Name))
-	for _, c := range tr.Columns {
-		k, err := metrics.ParseKey(c.Name)
-		if err != nil || strings.Count(c.Name, "/") < 2 {
-			k = metrics.Key{Workload: metrics.Workload{Kind: metrics.KindTrace, Name: base}, Resource: metrics.Resource(c.Name)}
-		}
-		ser := metrics.Series{Key: k}
-		for i, v := range c.Values {
-			if math.IsNaN(v) {
-				continue
-			}
-			ser.Points = append(ser.Points, metrics.Point{T: tr.Time(i), V: v})
-		}
-		b.Series = append(b.Series, ser)
-	}
-	if tr.Report.Gaps != nil {
-		b.Warnings = append(b.Warnings, fmt.Sprintf("%s: %s", tr.Name, tr.Report))
-	}
-	return b
 }
