@@ -156,6 +156,7 @@ type node struct {
 	free     Resources
 	freePods int
 	zone     int
+	leaf     int // index in its zone's tree
 	groups   []GroupPods
 	headroom bool
 }
@@ -164,20 +165,41 @@ type packer struct {
 	pool  *Pool
 	alloc Resources
 	nodes []node
+	zones []zoneBins
+}
+
+// zoneBins are one zone's nodes, with a tree over their free capacity.
+type zoneBins struct {
 	tree  freeTree
+	nodes []int // node index of each tree leaf
 }
 
 func newPacker(p *Pool) *packer {
-	k := &packer{pool: p, alloc: p.allocatable()}
+	k := &packer{pool: p, alloc: p.allocatable(), zones: make([]zoneBins, p.Zones)}
 	for range p.Min {
-		k.open(false)
+		k.open(k.smallestZone(), false)
 	}
 	return k
 }
 
-func (k *packer) open(headroom bool) {
-	k.nodes = append(k.nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: len(k.nodes) % k.pool.Zones, headroom: headroom})
-	k.tree.set(len(k.nodes)-1, k.alloc, k.pool.Pods)
+// smallestZone is the zone with the fewest nodes (the lowest on ties).
+func (k *packer) smallestZone() int {
+	best := 0
+	for z := range k.zones {
+		if len(k.zones[z].nodes) < len(k.zones[best].nodes) {
+			best = z
+		}
+	}
+	return best
+}
+
+func (k *packer) open(zone int, headroom bool) int {
+	i := len(k.nodes)
+	zb := &k.zones[zone]
+	k.nodes = append(k.nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: zone, leaf: len(zb.nodes), headroom: headroom})
+	zb.tree.set(len(zb.nodes), k.alloc, k.pool.Pods)
+	zb.nodes = append(zb.nodes, i)
+	return i
 }
 
 // freeTree is a max segment tree over the nodes' free CPU, memory and pod
@@ -260,22 +282,59 @@ func fitCount(free Resources, freePods int, req Resources, limit int) int {
 // full reports whether the pool is at its maximum size with no node able
 // to hold a pod of req.
 func (k *packer) full(req Resources) bool {
-	return len(k.nodes) >= k.pool.Max && k.tree.first(req) < 0
+	if len(k.nodes) < k.pool.Max {
+		return false
+	}
+	for z := range k.zones {
+		if k.zones[z].tree.first(req) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
-// place puts up to count pods of group g first-fit onto the nodes, opening
-// nodes up to the pool's maximum; it returns how many it placed. For
-// identical pods in sequence, filling each node in turn is exactly first fit.
+// place puts up to count pods of group g onto the pool and returns how many
+// it placed. The pods are spread over the zones as a topology spread
+// constraint with maxSkew 1 would (each zone's share differs by at most one;
+// the zones that take the remainder rotate with g); within a zone they go
+// first fit, opening nodes in that zone up to the pool's maximum. What a
+// zone cannot take goes to the others (as whenUnsatisfiable: ScheduleAnyway).
 func (k *packer) place(g int, req Resources, count int) int {
+	nz := len(k.zones)
+	placed := 0
+	for j := range nz {
+		share := count / nz
+		if j < count%nz {
+			share++
+		}
+		placed += k.placeIn((g+j)%nz, g, req, share)
+	}
+	for placed < count {
+		before := placed
+		for j := 0; j < nz && placed < count; j++ {
+			placed += k.placeIn((g+j)%nz, g, req, count-placed)
+		}
+		if placed == before {
+			break
+		}
+	}
+	return placed
+}
+
+// placeIn is first fit within one zone. For identical pods in sequence,
+// filling each node in turn is exactly first fit.
+func (k *packer) placeIn(z, g int, req Resources, count int) int {
+	zb := &k.zones[z]
 	placed := 0
 	for placed < count {
-		i := k.tree.first(req)
-		if i < 0 {
+		var i int
+		if leaf := zb.tree.first(req); leaf >= 0 {
+			i = zb.nodes[leaf]
+		} else {
 			if len(k.nodes) >= k.pool.Max {
 				break
 			}
-			k.open(false)
-			i = len(k.nodes) - 1
+			i = k.open(z, false)
 		}
 		n := k.put(i, g, req, count-placed)
 		if n == 0 {
@@ -294,7 +353,7 @@ func (k *packer) put(i, g int, req Resources, want int) int {
 	}
 	nd.free = nd.free.Sub(req.Scale(float64(n)))
 	nd.freePods -= n
-	k.tree.set(i, nd.free, nd.freePods)
+	k.zones[nd.zone].tree.set(nd.leaf, nd.free, nd.freePods)
 	if l := len(nd.groups); l > 0 && nd.groups[l-1].Group == g {
 		nd.groups[l-1].Pods += n
 	} else {
@@ -396,7 +455,17 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 			return nodes, false
 		}
 		for range add {
-			nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: len(nodes) % k.pool.Zones, headroom: true})
+			perZone := make([]int, k.pool.Zones)
+			for _, nd := range nodes {
+				perZone[nd.zone]++
+			}
+			z := 0
+			for j := range perZone {
+				if perZone[j] < perZone[z] {
+					z = j
+				}
+			}
+			nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: z, headroom: true})
 		}
 	}
 	return nodes, true
@@ -422,9 +491,9 @@ func waste(p *Pool, req Resources) (float64, int) {
 // then price per pod then plan order. A pool at its maximum spills into the
 // next preference; pods that fit nowhere are reported as Unschedulable.
 //
-// Each pool then gets its minimum, balanced zones (nodes are assigned to
-// zones round-robin and the demand nodes are rounded up to a multiple of
-// the zones), and its headroom: n+1 adds nodes until the pods of any one
+// Within a pool, each group's pods are spread evenly over the zones (see
+// place). Each pool then gets its minimum, balanced zones (every zone as
+// many nodes as the largest, within the maximum), and its headroom: n+1 adds nodes until the pods of any one
 // lost node fit on the others, zone adds a node per zone until the pods of
 // any one lost zone fit on the others — never beyond the maximum (a warning
 // says so). Headroom is optional: over budget, it is trimmed in this order,
@@ -546,12 +615,16 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 		demand := 0
 		for j := range k.nodes {
 			if len(k.nodes[j].groups) > 0 {
-				demand = j + 1
+				demand++
 			}
 		}
-		want := max(p.Min, roundUp(len(k.nodes), p.Zones))
-		for len(k.nodes) < min(want, p.Max) {
-			k.open(false)
+		// Balance the zones: every zone as large as the largest.
+		most := 0
+		for z := range k.zones {
+			most = max(most, len(k.zones[z].nodes))
+		}
+		for len(k.nodes) < min(max(p.Min, most*p.Zones), p.Max) {
+			k.open(k.smallestZone(), false)
 		}
 		bases[i] = demand
 	}
@@ -617,11 +690,4 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 	plan.Pools = results
 	plan.MonthlyCost = total
 	return plan, nil
-}
-
-func roundUp(n, m int) int {
-	if m <= 1 {
-		return n
-	}
-	return (n + m - 1) / m * m
 }

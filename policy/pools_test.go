@@ -41,6 +41,23 @@ func TestPlanPools(t *testing.T) {
 			groups: []PodGroup{group("web", 1, 1, 1)}, wantNodes: []int{3}},
 		{name: "zones round the size up", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 7)}, wantNodes: []int{3}},
+		{name: "pods spread over the zones", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
+			groups: []PodGroup{group("web", 1, 1, 7), group("api", 0.5, 1, 2)}, wantNodes: []int{3},
+			check: func(t *testing.T, p *PoolPlan) {
+				perZone := map[int][]int{} // group → pods per zone
+				for _, nf := range p.Pools[0].NodeFills {
+					for _, gp := range nf.Groups {
+						if perZone[gp.Group] == nil {
+							perZone[gp.Group] = make([]int, 3)
+						}
+						perZone[gp.Group][nf.Zone] += gp.Pods
+					}
+				}
+				// web: 7 = 3+2+2 in some order; api: 2 = 1+1+0, its remainder on other zones than web's.
+				if fmt.Sprint(perZone[0]) != "[3 2 2]" || fmt.Sprint(perZone[1]) != "[0 1 1]" {
+					t.Errorf("per zone %v", perZone)
+				}
+			}},
 		{name: "n+1 adds a node", pools: func() []Pool { p := general(); p.Headroom = HeadroomNPlus1; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 9)}, wantNodes: []int{4},
 			check: func(t *testing.T, p *PoolPlan) {
