@@ -369,6 +369,7 @@ func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float6
 	var evicted []item
 	free := make([]Resources, 0, len(nodes))
 	slots := make([]int, 0, len(nodes))
+	var tree freeTree
 	for i := range nodes {
 		if lost(i) {
 			for _, gp := range nodes[i].groups {
@@ -376,22 +377,26 @@ func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float6
 			}
 			continue
 		}
+		tree.set(len(free), nodes[i].free, nodes[i].freePods)
 		free = append(free, nodes[i].free)
 		slots = append(slots, nodes[i].freePods)
 	}
 	slices.SortFunc(evicted, func(a, b item) int { return cmp.Or(cmp.Compare(key[b.g], key[a.g]), cmp.Compare(a.g, b.g)) })
 	for _, it := range evicted {
 		req, left := groups[it.g].Request, it.n
-		for j := 0; j < len(free) && left > 0; j++ {
-			n := fitCount(free[j], slots[j], req, left)
-			if n > 0 {
-				free[j] = free[j].Sub(req.Scale(float64(n)))
-				slots[j] -= n
-				left -= n
+		for left > 0 {
+			j := tree.first(req)
+			if j < 0 {
+				return false
 			}
-		}
-		if left > 0 {
-			return false
+			n := fitCount(free[j], slots[j], req, left)
+			if n == 0 {
+				return false
+			}
+			free[j] = free[j].Sub(req.Scale(float64(n)))
+			slots[j] -= n
+			left -= n
+			tree.set(j, free[j], slots[j])
 		}
 	}
 	return true
@@ -471,16 +476,22 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 	return nodes, true
 }
 
-// waste is the unused share of a node filled with pods of one shape only,
-// averaged over CPU and memory, and the pods such a node holds.
-func waste(p *Pool, req Resources) (float64, int) {
-	a := p.allocatable()
-	n := fitCount(a, p.Pods, req, math.MaxInt)
-	if n == 0 {
+// waste is the unused share of a node with allocatable a and pods slots
+// filled with pods of one shape only, averaged over CPU and memory, and the
+// pods such a node holds.
+func waste(a Resources, pods int, req Resources) (float64, int) {
+	n := pods
+	if req.CPU > 0 {
+		n = min(n, int(a.CPU/req.CPU+1e-9))
+	}
+	if req.Memory > 0 {
+		n = min(n, int(a.Memory/req.Memory+1e-9))
+	}
+	if n <= 0 {
 		return math.Inf(1), 0
 	}
-	used := Resources{req.CPU * float64(n) / a.CPU, req.Memory * float64(n) / a.Memory}
-	return 1 - (used.CPU+used.Memory)/2, n
+	f := float64(n)
+	return 1 - (req.CPU*f/a.CPU+req.Memory*f/a.Memory)/2, n
 }
 
 // PlanPools sizes the node pools for the planned pods (Budget ≤ 0: no
@@ -531,8 +542,10 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key[b], key[a]) })
 
 	packers := make([]*packer, len(pools))
+	allocs := make([]Resources, len(pools))
 	for i := range pools {
 		packers[i] = newPacker(&pools[i])
+		allocs[i] = pools[i].allocatable()
 	}
 	type pref struct {
 		pool  int
@@ -549,7 +562,7 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)})
 				continue
 			}
-			if w, n := waste(&pools[i], grp.Request); n > 0 {
+			if w, n := waste(allocs[i], pools[i].Pods, grp.Request); n > 0 {
 				prefs = append(prefs, pref{i, w, 0})
 			}
 		} else {
@@ -557,7 +570,7 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 				if packers[i].full(grp.Request) {
 					continue
 				}
-				w, n := waste(&pools[i], grp.Request)
+				w, n := waste(allocs[i], pools[i].Pods, grp.Request)
 				if n > 0 {
 					prefs = append(prefs, pref{i, w, pools[i].PricePerHour / float64(n)})
 				}
