@@ -32,10 +32,10 @@ const defaultStore = "headroom.db"
 
 type collectFlags struct {
 	config, source, storePath, promURL, poolLabel, kubeconfig, kubeContext, out string
-	traces, namespaces                                                           []string
-	workload                                                                     string
-	retries                                                                      int
-	backfill, step, timeout, retention                                           time.Duration
+	traces, namespaces                                                          []string
+	workload                                                                    string
+	retries                                                                     int
+	backfill, step, timeout, retention                                          time.Duration
 }
 
 func newCollectCmd() *cobra.Command {
