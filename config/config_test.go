@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -145,6 +146,32 @@ func TestMergeKeys(t *testing.T) {
 	_, err = Load("p.yaml", []byte(minimal+"    - <<: {target: {kind: D, name: x}, replica: {max: 3}}\n"))
 	if err == nil || !strings.Contains(err.Error(), `spec.workloads[1].replica: unknown field "replica"`) {
 		t.Errorf("unknown field inside a merge: %v", err)
+	}
+}
+
+// Aliases that expand quadratically stop at a bound instead of taking
+// unbounded time.
+func TestAliasExpansionBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(minimal)
+	b.WriteString("      windows: &win [")
+	for i := range 2000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`{cron: "0 8 * * *", duration: 1h, minReplicas: 3}`)
+	}
+	b.WriteString("]\n    - &w {target: {kind: D, name: y}, replicas: {max: 5}, windows: *win}\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "    - {<<: *w, target: {kind: D, name: y%d}}\n", i)
+	}
+	start := time.Now()
+	_, err := Load("p.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Errorf("err = %.200v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
 

@@ -109,7 +109,7 @@ func Decode(file string, data []byte) (*Plan, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &FieldError{File: file, Line: extra.Line, Msg: "more than one YAML document; a plan file holds one CapacityPlan"}
 	}
-	w := walker{file: file, lines: map[string]int{}}
+	w := walker{file: file, lines: map[string]int{}, limit: 10*countNodes(&doc) + 10_000}
 	root := &doc
 	if root.Kind == yaml3.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -155,9 +155,23 @@ func yamlErrLine(err error) int {
 // walker checks a YAML node tree against the Go types, recording the line of
 // every field path.
 type walker struct {
-	file  string
-	lines map[string]int
-	errs  FieldErrors
+	file   string
+	lines  map[string]int
+	errs   FieldErrors
+	visits int
+	limit  int
+}
+
+// countNodes counts a document's own nodes, not following aliases. The walk
+// is bounded to ten times that plus 10,000 nodes, counting alias expansions,
+// so that a document of aliases referring to aliases cannot take unbounded
+// time.
+func countNodes(n *yaml3.Node) int {
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
 }
 
 var (
@@ -186,6 +200,13 @@ func kindName(n *yaml3.Node) string {
 }
 
 func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
+	w.visits++
+	if w.visits == w.limit {
+		w.fail(n, path, "the document expands to more than %d nodes (aliases of aliases?)", w.limit)
+	}
+	if w.visits >= w.limit {
+		return
+	}
 	for n.Kind == yaml3.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
