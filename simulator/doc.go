@@ -1,0 +1,34 @@
+// Package simulator owns what-if replay: a virtual clock stepping through
+// recorded demand, a simulated cluster (workloads whose pods become ready
+// after their lead time, node pools whose nodes become ready after their
+// provisioning delay, pods packed by the policy package's packer, pending
+// pods, prices per node-hour) that implements actuator.Actuator, the
+// policies compared on it (predictive, reactive, static, scheduled),
+// scenarios (growth, spikes, prices, machine shapes, node and zone loss),
+// and the accounting: cost, node-hours, unmet demand, waste, utilization,
+// scaling actions, recovery times and a monthly budget band.
+//
+// The package reads no clock and no global randomness: the same inputs and
+// seed give the same result, byte for byte. The planner is the policy
+// package's code, the same that headroom plan and headroom run call; each
+// policy sees only samples at or before the virtual now.
+//
+// The model, in order of each tick (Options.Tick, 15 s by default, the HPA's
+// sync period):
+//
+//  1. scenario events at this instant (a zone or nodes lost, a price change);
+//  2. nodes and pods whose start-up delay has passed become ready; the pools
+//     reconcile their node count toward the desired size (as a Cluster API
+//     MachineDeployment does, replacing lost machines); pods are scheduled
+//     onto ready nodes (pods already running stay; new pods are placed while
+//     policy.PlanPools finds room; the rest are pending) and a newly
+//     scheduled pod becomes ready after its workload's lead time;
+//  3. the policy acts through the actuator (the planner on the plan's
+//     interval, the HPA and the node autoscaler of the reactive baseline on
+//     every tick), and step 2 runs again;
+//  4. accounting over [now, now + tick): demand is the trace sample in
+//     effect (scaled by the plan's factor and the scenario), capacity is
+//     ready replicas × request × utilization ceiling; demand above capacity
+//     is unmet, capacity above demand is waste; every node that exists
+//     (provisioning included) is paid for.
+package simulator

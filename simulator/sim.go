@@ -1,0 +1,541 @@
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/headroom-dev/headroom/policy"
+)
+
+// Options configure Run. The zero value of each field is documented.
+type Options struct {
+	// Policies to compare, in output order; nil means PolicyNames.
+	Policies []string
+	// Tick is the virtual clock's step; 0 means HPASync (15 s). The plan's
+	// interval and the HPA sync must be whole multiples of it.
+	Tick time.Duration
+	// Refit is how often the predictive policy refits its forecasts on the
+	// history so far (forecast.Auto); between refits it plans from the last
+	// fit. 0 means the scenario's refit, else 1 h.
+	Refit time.Duration
+	// SeriesStep is the resolution of Result.Series; 0 means the plan's interval.
+	SeriesStep time.Duration
+	// Scenario changes the world for every policy alike; nil: none.
+	Scenario *Scenario
+	// Seed of the budget band's resampling; 0 means the scenario's seed, else 1.
+	Seed uint64
+	// BandSamples is the number of resampled months; 0 means 1000.
+	BandSamples int
+}
+
+func (o *Options) refit() time.Duration {
+	if o.Refit > 0 {
+		return o.Refit
+	}
+	return time.Hour
+}
+
+func (in *Input) interval() time.Duration {
+	if in.Interval > 0 {
+		return in.Interval
+	}
+	return policy.DefaultInterval
+}
+
+func (in *Input) quantile() float64 {
+	if in.Quantile > 0 {
+		return in.Quantile
+	}
+	return 0.95
+}
+
+// SchemaVersion is the version of Result's JSON shape.
+const SchemaVersion = 1
+
+// Result is a simulation's outcome: one PolicyResult per policy and the
+// time series behind them.
+type Result struct {
+	SchemaVersion   int            `json:"schemaVersion"`
+	Plan            string         `json:"plan"`
+	Scenario        string         `json:"scenario,omitempty"`
+	Start           time.Time      `json:"start"`
+	End             time.Time      `json:"end"`
+	TickSeconds     float64        `json:"tick_seconds"`
+	IntervalSeconds float64        `json:"interval_seconds"`
+	RefitSeconds    float64        `json:"refit_seconds"`
+	Seed            uint64         `json:"seed"`
+	MonthlyBudget   float64        `json:"monthly_budget"`
+	Policies        []PolicyResult `json:"policies"`
+	Series          Series         `json:"series"`
+}
+
+// PolicyResult is one policy's accounting over the run. Unmet demand and
+// waste are against capacity = ready replicas × request × utilization
+// ceiling; costs count every node that exists, provisioning included.
+type PolicyResult struct {
+	Name      string  `json:"name"`
+	Cost      float64 `json:"cost"`
+	NodeHours float64 `json:"node_hours"`
+	// MonthlyCost is the run's cost rate over a month (730 h).
+	MonthlyCost float64 `json:"monthly_cost"`
+	// UnmetCoreMinutes is demand above capacity, summed over workloads.
+	UnmetCoreMinutes float64 `json:"unmet_core_minutes"`
+	// TimeShort is the share of the run during which some workload was short.
+	TimeShort float64 `json:"time_short"`
+	// WasteCoreHours is capacity above demand, summed over workloads.
+	WasteCoreHours float64 `json:"waste_core_hours"`
+	// P95Utilization is the 95th percentile over ticks of total demand over
+	// total requested CPU of ready replicas.
+	P95Utilization float64 `json:"p95_utilization"`
+	// Actions counts changes applied (replicas and pool sizes).
+	Actions        int `json:"actions"`
+	ReplicaActions int `json:"replica_actions"`
+	PoolActions    int `json:"pool_actions"`
+	// WorstShortfallCores is the largest total unmet demand at one instant.
+	WorstShortfallCores float64   `json:"worst_shortfall_cores"`
+	WorstShortfallAt    time.Time `json:"worst_shortfall_at"`
+	PendingPodMinutes   float64   `json:"pending_pod_minutes"`
+	// ForecastFits counts forecast refits (predictive only).
+	ForecastFits int              `json:"forecast_fits,omitempty"`
+	Budget       *BudgetBand      `json:"budget,omitempty"`
+	Failures     []Recovery       `json:"failures,omitempty"`
+	Workloads    []WorkloadResult `json:"workloads"`
+	Pools        []PoolResult     `json:"pools"`
+}
+
+// WorkloadResult is one workload's share of a PolicyResult.
+type WorkloadResult struct {
+	Target           string  `json:"target"`
+	UnmetCoreMinutes float64 `json:"unmet_core_minutes"`
+	TimeShort        float64 `json:"time_short"`
+	WasteCoreHours   float64 `json:"waste_core_hours"`
+	Actions          int     `json:"actions"`
+	PeakReplicas     int32   `json:"peak_replicas"`
+}
+
+// PoolResult is one node pool's share of a PolicyResult.
+type PoolResult struct {
+	Name      string  `json:"name"`
+	NodeHours float64 `json:"node_hours"`
+	Cost      float64 `json:"cost"`
+	PeakNodes int     `json:"peak_nodes"`
+	Actions   int     `json:"actions"`
+}
+
+// BudgetBand is the monthly cost as a band from resampling the run's daily
+// costs (a month of days drawn with replacement, Samples times, with the
+// run's seed), against the plan's budget.
+type BudgetBand struct {
+	P10     float64 `json:"p10"`
+	P50     float64 `json:"p50"`
+	P90     float64 `json:"p90"`
+	Days    int     `json:"days"` // full days resampled
+	Samples int     `json:"samples"`
+	Monthly float64 `json:"monthly_budget"`
+	// OverP90 is true when the p90 monthly cost exceeds the budget.
+	OverP90 bool `json:"over_p90"`
+}
+
+// Recovery is what a scenario failure cost: the time until no pod was
+// pending, no workload short and every pool back at its desired size (-1:
+// not within the run), and the unmet demand meanwhile.
+type Recovery struct {
+	At               time.Time `json:"at"`
+	What             string    `json:"what"`
+	RecoverySeconds  float64   `json:"recovery_seconds"`
+	UnmetCoreMinutes float64   `json:"unmet_core_minutes"`
+}
+
+// Series is the time series of a run at SeriesStep: instantaneous values
+// at each time.
+type Series struct {
+	StepSeconds float64        `json:"step_seconds"`
+	Times       []time.Time    `json:"times"`
+	Demand      []Named        `json:"demand_cores"` // per workload
+	Policies    []PolicySeries `json:"policies"`
+}
+
+// Named is one named series.
+type Named struct {
+	Name   string    `json:"name"`
+	Values []float64 `json:"values"`
+}
+
+// PolicySeries is one policy's series.
+type PolicySeries struct {
+	Name          string    `json:"name"`
+	CapacityCores []float64 `json:"capacity_cores"` // total
+	UnmetCores    []float64 `json:"unmet_cores"`    // total
+	CostPerHour   []float64 `json:"cost_per_hour"`
+	Ready         []Named   `json:"ready_replicas"` // per workload
+	Nodes         []Named   `json:"nodes"`          // per pool, provisioning included
+}
+
+type event struct {
+	tick  int
+	apply func(c *Cluster)
+	what  string
+	fail  bool
+}
+
+// Run replays the input under each policy and accounts for the results.
+// Policies run concurrently on separate clusters; results do not depend on
+// the order or the machine.
+func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	names := opt.Policies
+	if names == nil {
+		names = PolicyNames
+	}
+	for _, n := range names {
+		if !slices.Contains(PolicyNames, n) {
+			return nil, fmt.Errorf("%w: unknown policy %q (choose from %v)", ErrInvalid, n, PolicyNames)
+		}
+	}
+	start, end, err := in.Span()
+	if err != nil {
+		return nil, err
+	}
+	sc := opt.Scenario
+	if sc != nil {
+		if err := sc.check(in); err != nil {
+			return nil, err
+		}
+		if d := sc.Spec.Duration; d != nil && start.Add(d.Duration).Before(end) {
+			end = start.Add(d.Duration)
+		}
+		if opt.Refit == 0 && sc.Spec.Refit != nil {
+			opt.Refit = sc.Spec.Refit.Duration
+		}
+		if opt.Seed == 0 && sc.Spec.Seed != nil {
+			opt.Seed = *sc.Spec.Seed
+		}
+		in = sc.apply(in, start)
+	}
+	if opt.Seed == 0 {
+		opt.Seed = 1
+	}
+	if opt.Tick <= 0 {
+		opt.Tick = HPASync
+	}
+	if opt.SeriesStep <= 0 {
+		opt.SeriesStep = in.interval()
+	}
+	if in.interval()%opt.Tick != 0 || HPASync%opt.Tick != 0 && opt.Tick%HPASync != 0 || opt.SeriesStep%opt.Tick != 0 {
+		return nil, fmt.Errorf("%w: tick %v must divide the interval %v and the series step %v", ErrInvalid, opt.Tick, in.interval(), opt.SeriesStep)
+	}
+	if opt.BandSamples <= 0 {
+		opt.BandSamples = 1000
+	}
+	ticks := int((end.Sub(start) + opt.Tick - 1) / opt.Tick)
+
+	demand := make([][]float64, len(in.Workloads))
+	held := make([][]float64, len(in.Workloads))
+	first, last := make([]int, len(in.Workloads)), make([]int, len(in.Workloads))
+	for i, w := range in.Workloads {
+		demand[i] = w.Demand.Values
+		h := make([]float64, len(w.Demand.Values))
+		prev := math.NaN()
+		for k, v := range w.Demand.Values {
+			if !math.IsNaN(v) {
+				prev = max(v, 0)
+			}
+			h[k] = prev
+		}
+		for k := range h { // leading gap: the first value
+			if !math.IsNaN(h[k]) {
+				for j := range k {
+					h[j] = h[k]
+				}
+				break
+			}
+		}
+		for k := range h {
+			if math.IsNaN(h[k]) {
+				h[k] = 0
+			}
+		}
+		held[i] = h
+		first[i] = sampleAt(w.Demand.Start, w.Demand.Step, start)
+		last[i] = sampleAt(w.Demand.Start, w.Demand.Step, end.Add(-1))
+	}
+
+	var events []event
+	if sc != nil {
+		at := func(d time.Duration) int { return int((d + opt.Tick - 1) / opt.Tick) }
+		for _, pc := range sc.Spec.Prices {
+			events = append(events, event{tick: at(pc.At.Duration), what: "price", apply: func(c *Cluster) {
+				c.pools[c.byPool[pc.Pool]].spec.PricePerHour = pc.PricePerHour
+			}})
+		}
+		for _, f := range sc.Spec.Failures {
+			var until time.Time
+			if f.Duration != nil && f.Duration.Duration > 0 {
+				until = start.Add(f.At.Duration + f.Duration.Duration)
+			}
+			ev := event{tick: at(f.At.Duration), fail: true}
+			if f.Zone != nil {
+				z := *f.Zone
+				ev.what = fmt.Sprintf("pool %s loses zone %d", f.Pool, z)
+				ev.apply = func(c *Cluster) { c.loseZone(f.Pool, z, until) }
+			} else {
+				ev.what = fmt.Sprintf("pool %s loses %d nodes", f.Pool, f.Nodes)
+				ev.apply = func(c *Cluster) { c.loseNodes(f.Pool, f.Nodes) }
+			}
+			events = append(events, ev)
+		}
+		slices.SortStableFunc(events, func(a, b event) int { return a.tick - b.tick })
+	}
+
+	res := &Result{SchemaVersion: SchemaVersion, Plan: in.Name, Start: start, End: end, TickSeconds: opt.Tick.Seconds(),
+		IntervalSeconds: in.interval().Seconds(), RefitSeconds: opt.refit().Seconds(), Seed: opt.Seed, MonthlyBudget: in.Budget}
+	if sc != nil {
+		res.Scenario = sc.Metadata.Name
+	}
+	nSeries := (ticks + int(opt.SeriesStep/opt.Tick) - 1) / int(opt.SeriesStep/opt.Tick)
+	res.Series = Series{StepSeconds: opt.SeriesStep.Seconds()}
+	for k := range nSeries {
+		res.Series.Times = append(res.Series.Times, start.Add(time.Duration(k)*opt.SeriesStep))
+	}
+	for i, w := range in.Workloads {
+		v := make([]float64, nSeries)
+		for k, t := range res.Series.Times {
+			if j := sampleAt(w.Demand.Start, w.Demand.Step, t); j >= 0 && j < len(held[i]) {
+				v[k] = held[i][j]
+			}
+		}
+		res.Series.Demand = append(res.Series.Demand, Named{w.Spec.Target.String(), v})
+	}
+
+	res.Policies = make([]PolicyResult, len(names))
+	res.Series.Policies = make([]PolicySeries, len(names))
+	var wg sync.WaitGroup
+	for pi, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: make([]int, len(in.Workloads)), hpaHist: make([]policy.History, len(in.Workloads))}
+			replicas := make([]int32, len(in.Workloads))
+			pods := make([]int, len(in.Workloads))
+			for i, w := range in.Workloads {
+				replicas[i], pods[i] = w.Initial, int(w.Initial)
+			}
+			var d driver
+			var nodes []int
+			switch name {
+			case Static:
+				replicas, nodes = staticSizes(in, held, first, last)
+				d = static{}
+			case Reactive:
+				nodes = poolSizes(in, pods, false, 0)
+				d = &reactive{sync: HPASync}
+			case Scheduled:
+				nodes = poolSizes(in, pods, true, in.Budget)
+				d = scheduled{}
+			case Predictive:
+				nodes = poolSizes(in, pods, true, in.Budget)
+				d = &predictive{sync: HPASync}
+			}
+			s.c = newCluster(in, start, replicas, nodes)
+			res.Policies[pi], res.Series.Policies[pi] = s.loop(ctx, name, d, ticks, events, nSeries)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sampleAt is the index of the sample in effect at t (-1 before the first).
+func sampleAt(start time.Time, step time.Duration, t time.Time) int {
+	if t.Before(start) {
+		return -1
+	}
+	return int(t.Sub(start) / step)
+}
+
+func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events []event, nSeries int) (PolicyResult, PolicySeries) {
+	in, opt, c := s.in, s.opt, s.c
+	res := PolicyResult{Name: name}
+	ser := PolicySeries{Name: name, CapacityCores: make([]float64, nSeries), UnmetCores: make([]float64, nSeries), CostPerHour: make([]float64, nSeries)}
+	for _, w := range in.Workloads {
+		ser.Ready = append(ser.Ready, Named{w.Spec.Target.String(), make([]float64, nSeries)})
+		res.Workloads = append(res.Workloads, WorkloadResult{Target: w.Spec.Target.String()})
+	}
+	for _, p := range in.Pools {
+		ser.Nodes = append(ser.Nodes, Named{p.Name, make([]float64, nSeries)})
+		res.Pools = append(res.Pools, PoolResult{Name: p.Name})
+	}
+	dt := opt.Tick.Hours()
+	everyPlan := int(in.interval() / opt.Tick)
+	everySeries := int(opt.SeriesStep / opt.Tick)
+	utils := make([]float64, 0, ticks)
+	shortTicks := make([]int, len(in.Workloads))
+	anyShort := 0
+	daily := []float64{}
+	type open struct {
+		r     int // index into res.Failures
+		start time.Time
+	}
+	var recovering []open
+	ev := 0
+	for i, w := range in.Workloads {
+		s.idx[i] = sampleAt(w.Demand.Start, w.Demand.Step, s.start)
+	}
+	for k := range ticks {
+		if k%4096 == 0 && ctx.Err() != nil {
+			break
+		}
+		now := s.start.Add(time.Duration(k) * opt.Tick)
+		s.now, c.now = now, now
+		for i, w := range in.Workloads {
+			for s.idx[i]+1 < len(s.held[i]) && !w.Demand.Time(s.idx[i]+1).After(now) {
+				s.idx[i]++
+			}
+		}
+		for ; ev < len(events) && events[ev].tick <= k; ev++ {
+			events[ev].apply(c)
+			if events[ev].fail {
+				res.Failures = append(res.Failures, Recovery{At: now, What: events[ev].what, RecoverySeconds: -1})
+				recovering = append(recovering, open{len(res.Failures) - 1, now})
+			}
+		}
+		c.settle()
+		d.act(ctx, s, k%everyPlan == 0)
+		c.settle()
+
+		// Accounting over [now, now + tick).
+		var unmet, capReq, dem float64
+		short := false
+		for i, w := range c.workloads {
+			dm := s.demandNow(i)
+			capacity := float64(w.ready) * w.spec.Request.CPU * w.spec.Utilization.CPU
+			u := max(0, dm-capacity)
+			wr := &res.Workloads[i]
+			if u > 1e-9 {
+				wr.UnmetCoreMinutes += u * dt * 60
+				shortTicks[i]++
+				short = true
+				unmet += u
+			}
+			wr.WasteCoreHours += max(0, capacity-dm) * dt
+			wr.PeakReplicas = max(wr.PeakReplicas, w.replicas)
+			capReq += float64(w.ready) * w.spec.Request.CPU
+			dem += dm
+			res.PendingPodMinutes += float64(w.pending()) * dt * 60
+			if k%everySeries == 0 {
+				ser.Ready[i].Values[k/everySeries] = float64(w.ready)
+			}
+		}
+		if short {
+			anyShort++
+		}
+		if unmet > res.WorstShortfallCores+1e-9 {
+			res.WorstShortfallCores, res.WorstShortfallAt = unmet, now
+		}
+		if capReq > 0 {
+			utils = append(utils, dem/capReq)
+		}
+		costRate := 0.0
+		allUp := true
+		for i, p := range c.pools {
+			n := float64(len(p.nodes))
+			costRate += n * p.spec.PricePerHour
+			res.Pools[i].NodeHours += n * dt
+			res.Pools[i].Cost += n * p.spec.PricePerHour * dt
+			res.Pools[i].PeakNodes = max(res.Pools[i].PeakNodes, len(p.nodes))
+			if k%everySeries == 0 {
+				ser.Nodes[i].Values[k/everySeries] = n
+			}
+			allUp = allUp && c.lastReady[i] >= p.desired
+		}
+		day := int(now.Sub(s.start) / (24 * time.Hour))
+		for len(daily) <= day {
+			daily = append(daily, 0)
+		}
+		daily[day] += costRate * dt
+		if k%everySeries == 0 {
+			j := k / everySeries
+			ser.CapacityCores[j] = capReq
+			ser.UnmetCores[j] = unmet
+			ser.CostPerHour[j] = costRate
+		}
+		kept := recovering[:0]
+		for _, o := range recovering {
+			pend := 0
+			for _, w := range c.workloads {
+				pend += w.pending()
+			}
+			if !short && pend == 0 && allUp {
+				res.Failures[o.r].RecoverySeconds = now.Sub(o.start).Seconds()
+				continue
+			}
+			res.Failures[o.r].UnmetCoreMinutes += unmet * dt * 60
+			kept = append(kept, o)
+		}
+		recovering = kept
+	}
+	hours := float64(ticks) * dt
+	for i := range res.Workloads {
+		res.Workloads[i].TimeShort = float64(shortTicks[i]) / float64(max(ticks, 1))
+		res.Workloads[i].Actions = c.actions[i]
+		res.UnmetCoreMinutes += res.Workloads[i].UnmetCoreMinutes
+		res.WasteCoreHours += res.Workloads[i].WasteCoreHours
+		res.ReplicaActions += c.actions[i]
+	}
+	for i := range res.Pools {
+		res.Pools[i].Actions = c.poolActs[i]
+		res.PoolActions += c.poolActs[i]
+		res.Cost += res.Pools[i].Cost
+		res.NodeHours += res.Pools[i].NodeHours
+	}
+	res.Actions = res.ReplicaActions + res.PoolActions
+	res.TimeShort = float64(anyShort) / float64(max(ticks, 1))
+	if hours > 0 {
+		res.MonthlyCost = res.Cost / hours * policy.HoursPerMonth
+	}
+	if len(utils) > 0 {
+		slices.Sort(utils)
+		res.P95Utilization = utils[min(len(utils)-1, int(math.Ceil(0.95*float64(len(utils))))-1)]
+	}
+	if p, ok := d.(*predictive); ok {
+		res.ForecastFits = p.fits
+	}
+	full := int(time.Duration(ticks) * opt.Tick / (24 * time.Hour))
+	res.Budget = budgetBand(daily[:min(full, len(daily))], res.MonthlyCost, in.Budget, opt.Seed, opt.BandSamples)
+	return res, ser
+}
+
+// budgetBand resamples full days' costs into months (730 h) with a
+// seeded generator; with no full day, the band is the run rate.
+func budgetBand(daily []float64, runRate, budget float64, seed uint64, samples int) *BudgetBand {
+	b := &BudgetBand{Days: len(daily), Monthly: budget}
+	if len(daily) == 0 {
+		b.P10, b.P50, b.P90 = runRate, runRate, runRate
+	} else {
+		rng := rand.New(rand.NewPCG(seed, 0x6865616472))
+		const daysPerMonth = policy.HoursPerMonth / 24.0
+		n := int(math.Ceil(daysPerMonth))
+		months := make([]float64, samples)
+		for s := range months {
+			t := 0.0
+			for range n {
+				t += daily[rng.IntN(len(daily))]
+			}
+			months[s] = t / float64(n) * daysPerMonth
+		}
+		slices.Sort(months)
+		q := func(p float64) float64 { return months[min(len(months)-1, int(p*float64(len(months))))] }
+		b.P10, b.P50, b.P90, b.Samples = q(0.1), q(0.5), q(0.9), samples
+	}
+	b.OverP90 = budget > 0 && b.P90 > budget
+	return b
+}
