@@ -9,7 +9,9 @@ Definitions (per series = one (file, column) pair):
   MASE      mean over origins of MAE(origin) / scale(origin), where scale is the
             mean |y_t - y_{t-m}| over the training window used for fitting
             (m = 1 -> lag 1). Origins with scale 0 are left out.
-  rel_mase  MASE(model) / MASE(snaive) on the same series (snaive from eval.R).
+  rel_mase  MASE(model) / MASE(snaive) on the same series (snaive from eval.R),
+            both over the origins where the model produced a forecast (a failed
+            fit is recorded as an error, counted in `failed`, and left out).
   smape     mean over all test points of 200*|y-f|/(|y|+|f|) (0 when both are 0).
   coverage95 share of test points with y <= the model's 0.95 upper bound.
   fit_seconds / cpu_seconds  mean wall-clock / CPU seconds per origin (fit + forecast).
@@ -52,21 +54,24 @@ def main():
     d = d[d.model != "snaive_py"].copy()
 
     d["ratio"] = np.where(d.scale > 0, d.mae / d.scale, np.nan)
+    # snaive's MAE/scale at each origin, so a model that failed at some origins is
+    # compared with snaive on the origins where it did produce a forecast
+    sn_ratio = d[d.model == "snaive"].set_index(key + ["origin"]).ratio
+    d["sn_ratio"] = [sn_ratio.get((a_, b_, o_), np.nan) for a_, b_, o_ in zip(d.series, d.column, d.origin)]
     rows = []
     for (series, column, model), g in d.groupby(key + ["model"], sort=False):
         ok = g[g.method != "error"]
         rows.append(dict(
             series=series, column=column, n=int(g.n.iloc[0]), step_seconds=g.step_seconds.iloc[0],
             m=int(g.m.iloc[0]), model=model,
-            mase=ok.ratio.mean(), smape=ok.smape.mean(),
+            mase=ok.ratio.mean(), snaive_mase_same_origins=ok.sn_ratio.mean(), smape=ok.smape.mean(),
             coverage95=ok.covered.sum() / (h * len(ok)) if len(ok) and ok.covered.notna().all() else np.nan,
             fit_seconds=g.fit_seconds.mean(), cpu_seconds=g.cpu_seconds.mean(),
             origins=len(g), failed=int((g.method == "error").sum()),
             covered_points=ok.covered.sum(), test_points=h * len(ok),
             method=ok.method.value_counts().index[0] if len(ok) else "error"))
     r = pd.DataFrame(rows)
-    base = r[r.model == "snaive"].set_index(key).mase
-    r["rel_mase"] = [row.mase / base.get((row.series, row.column), np.nan) for row in r.itertuples()]
+    r["rel_mase"] = r.mase / r.snaive_mase_same_origins
     r["model"] = pd.Categorical(r.model, ORDER, ordered=True)
     r = r.sort_values(key + ["model"])
     cols = ["series", "column", "n", "step_seconds", "m", "model", "mase", "rel_mase", "smape", "coverage95",
@@ -95,6 +100,11 @@ def main():
             model, len(g), gmean(g.rel_mase), gmean(gs.rel_mase), cov, g.fit_seconds.mean(), g.cpu_seconds.mean()))
     print()
     print("series: %d; failed fits: %s" % (nseries, dict(r.groupby("model", observed=True).failed.sum())))
+    allkeys = set(map(tuple, r[key].drop_duplicates().values))
+    for model in ORDER:
+        have = set(map(tuple, r[r.model == model][key].values))
+        if have != allkeys:
+            print("%s not run on: %s" % (model, ", ".join(sorted("%s:%s" % k for k in allkeys - have))))
     print("snaive cross-check (eval.py vs eval.R, per origin): %s" % check)
 
 
