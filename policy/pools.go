@@ -34,6 +34,13 @@ func (h HeadroomMode) String() string {
 // MarshalText writes the mode name.
 func (h HeadroomMode) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 
+// UnmarshalText reads a mode name.
+func (h *HeadroomMode) UnmarshalText(b []byte) error {
+	v, err := ParseHeadroom(string(b))
+	*h = v
+	return err
+}
+
 // ParseHeadroom reads a headroom mode name.
 func ParseHeadroom(s string) (HeadroomMode, error) {
 	for i, n := range headroomNames {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -182,5 +183,27 @@ func TestPodsAhead(t *testing.T) {
 	}
 	if got := PodsAhead(w, nil, now, time.Hour, 7); got != 7 {
 		t.Errorf("no forecast: %d, want 7", got)
+	}
+}
+
+// A decision survives a JSON round trip (the decision log stores it), and
+// its JSON carries the reason.
+func TestDecisionJSON(t *testing.T) {
+	w := web()
+	w.Windows = []Window{{Name: "business-hours", Schedule: mustCron("0 8 * * MON-FRI"), Duration: 10 * time.Hour, MinReplicas: 12}}
+	d := Replicas(w, Input{Now: t0, Current: 10, Demand: flat(t0, time.Minute, 60, 1)})
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"rule":"window"`) || !strings.Contains(string(b), `"reason":"window business-hours sets the bounds [12, 40]`) {
+		t.Errorf("JSON %s", b)
+	}
+	var back Decision
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Rule != d.Rule || back.Mode != d.Mode || back.Desired != d.Desired || !back.Time.Equal(d.Time) || back.Reason() != d.Reason() {
+		t.Errorf("round trip: %+v\nwant %+v", back, d)
 	}
 }

@@ -78,6 +78,13 @@ func ParseMode(s string) (Mode, error) {
 // MarshalText writes the mode name.
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
+// UnmarshalText reads a mode name.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	*m = v
+	return err
+}
+
 // Rule is what set a decision's desired count. The zero value, RuleUnknown,
 // means a bug: every decision the package returns has another rule.
 type Rule int
@@ -114,6 +121,17 @@ func (r Rule) String() string {
 
 // MarshalText writes the rule name.
 func (r Rule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a rule name (as MarshalText writes it).
+func (r *Rule) UnmarshalText(b []byte) error {
+	for i, n := range ruleNames {
+		if n == string(b) {
+			*r = Rule(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown rule %q", ErrInvalidInput, b)
+}
 
 // Decision is the plan for one workload at one time, with everything that
 // justified it. It is a value: the actuator applies it, the store logs it,
