@@ -117,14 +117,29 @@ func findBinaries(opts Options) (apiserver, etcd string, err error) {
 }
 
 // defaultAPIServerPath is test/kube/bin/kube-apiserver, found from this
-// source file's location (tests run from the source tree).
+// source file's location, or else (a -trimpath build) from the working
+// directory upwards to the test/kube module's root.
 func defaultAPIServerPath() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return filepath.Join("bin", "kube-apiserver")
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		return filepath.Join(filepath.Dir(file), "..", "bin", "kube-apiserver")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "bin", "kube-apiserver")
+	dir, err := os.Getwd()
+	for err == nil {
+		data, rerr := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if rerr == nil && strings.HasPrefix(string(data), "module "+modulePath+"\n") {
+			return filepath.Join(dir, "bin", "kube-apiserver")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return filepath.Join("bin", "kube-apiserver")
 }
+
+// modulePath is the path of the test/kube module.
+const modulePath = "github.com/headroom-dev/headroom/test/kube"
 
 func start(opts Options, apiserverBin, etcdBin string, timeout time.Duration) (_ *Server, err error) {
 	began := time.Now()
