@@ -101,6 +101,19 @@ func TestWriteReadIdempotent(t *testing.T) {
 	}
 }
 
+func TestSameSeriesTwiceInABatch(t *testing.T) {
+	s := open(t, tempDB(t), nil)
+	b := batch(webCPU, t0, time.Minute, 30, func(int) float64 { return 1 })
+	b.Series = append(b.Series, batch(webCPU, t0.Add(30*time.Minute), time.Minute, 60, func(int) float64 { return 2 }).Series...)
+	if _, err := s.Write(ctx, b, t0); err != nil {
+		t.Fatal(err)
+	}
+	pts, _ := s.Read(ctx, webCPU, time.Time{}, time.Time{})
+	if len(pts) != 90 || pts[0].V != 1 || pts[89].V != 2 {
+		t.Fatalf("%d points", len(pts))
+	}
+}
+
 func TestLabelsAreDistinctSeries(t *testing.T) {
 	s := open(t, tempDB(t), nil)
 	a := metrics.Key{Workload: web, Resource: metrics.CPU, Labels: metrics.Labels{"container": "app"}}

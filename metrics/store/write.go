@@ -33,7 +33,7 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 	}
 	defer tx.Rollback()
 	newIDs := map[string]int64{}
-	sel, err := tx.PrepareContext(ctx, `SELECT data FROM chunks WHERE series_id=? AND hour=?`)
+	sel, err := tx.PrepareContext(ctx, `SELECT hour, data FROM chunks WHERE series_id=? AND hour>=? AND hour<=? ORDER BY hour`)
 	if err != nil {
 		return st, s.classify(err)
 	}
@@ -45,7 +45,6 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 	}
 	defer put.Close()
 	var buf, old []sample
-	var blob []byte
 	for _, ser := range b.Series {
 		buf = buf[:0]
 		for _, p := range ser.Points {
@@ -58,13 +57,34 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 		if len(buf) == 0 {
 			continue
 		}
-		id, err := s.seriesID(ctx, tx, ser.Key, newIDs)
+		id, created, err := s.seriesID(ctx, tx, ser.Key, newIDs)
 		if err != nil {
 			return st, s.classify(err)
 		}
 		st.Series++
 		st.Samples += len(buf)
 		buf = sortUnique(buf)
+		// The chunks this write touches that exist already, in one query (none for a series created now).
+		existing := map[int64][]byte{}
+		if !created {
+			rows, err := sel.QueryContext(ctx, id, hourOf(buf[0].ts), hourOf(buf[len(buf)-1].ts))
+			if err != nil {
+				return st, s.classify(err)
+			}
+			for rows.Next() {
+				var h int64
+				var blob []byte
+				if err := rows.Scan(&h, &blob); err != nil {
+					rows.Close()
+					return st, s.classify(err)
+				}
+				existing[h] = blob
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return st, s.classify(err)
+			}
+		}
 		for lo := 0; lo < len(buf); {
 			h := hourOf(buf[lo].ts)
 			hi := lo + 1
@@ -72,12 +92,7 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 				hi++
 			}
 			chunk := buf[lo:hi]
-			err := sel.QueryRowContext(ctx, id, h).Scan(&blob)
-			switch {
-			case err == sql.ErrNoRows:
-			case err != nil:
-				return st, s.classify(err)
-			default:
+			if blob, ok := existing[h]; ok {
 				if old, err = decodeChunk(old[:0], h, blob); err != nil {
 					return st, fmt.Errorf("store %s: %w: series %s hour %v: %v", s.path, ErrCorrupt, ser.Key, fromMS(h), err)
 				}
@@ -103,26 +118,34 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 	return st, nil
 }
 
-// seriesID returns the id of a key, creating the series inside tx when it is new. Ids created in a
-// transaction are cached only after it commits (newIDs).
-func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, k metrics.Key, newIDs map[string]int64) (int64, error) {
+// seriesID returns the id of a key, creating the series inside tx when it is new (created: it has no
+// chunks yet). Ids created in
+// a transaction are cached only after it commits (newIDs).
+func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, k metrics.Key, newIDs map[string]int64) (id int64, created bool, err error) {
 	ks := keyOf(k)
 	if id, ok := s.ids[ks]; ok {
-		return id, nil
+		return id, false, nil
 	}
 	if id, ok := newIDs[ks]; ok {
-		return id, nil
+		return id, false, nil // seen earlier in this batch: its chunks may exist now
 	}
 	w := k.Workload
-	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO series (kind, namespace, name, resource, labels) VALUES (?,?,?,?,?)
-		ON CONFLICT (kind, namespace, name, resource, labels) DO UPDATE SET kind = excluded.kind RETURNING id`,
+	err = tx.QueryRowContext(ctx, `SELECT id FROM series WHERE kind=? AND namespace=? AND name=? AND resource=? AND labels=?`,
+		w.Kind, w.Namespace, w.Name, string(k.Resource), labelsOf(k.Labels)).Scan(&id)
+	if err == nil {
+		newIDs[ks] = id
+		return id, false, nil
+	}
+	if err != sql.ErrNoRows {
+		return 0, false, err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO series (kind, namespace, name, resource, labels) VALUES (?,?,?,?,?) RETURNING id`,
 		w.Kind, w.Namespace, w.Name, string(k.Resource), labelsOf(k.Labels)).Scan(&id)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	newIDs[ks] = id
-	return id, nil
+	return id, true, nil
 }
 
 // lookup returns the id of an existing series, or ErrNotFound.
