@@ -96,8 +96,10 @@ type Cluster struct {
 	dirty     bool
 	actions   []int // changed actions per workload
 	poolActs  []int // changed actions per pool
-	// fit is the packing cache: the last scheduled counts checked.
+	// lastReady is the ready nodes per pool at the last settle.
 	lastReady []int
+	logging   bool
+	log       []actuator.Action
 }
 
 var _ actuator.Actuator = (*Cluster)(nil)
@@ -137,6 +139,9 @@ func (c *Cluster) SetReplicas(_ context.Context, now time.Time, t policy.Target,
 		return a, nil
 	}
 	c.actions[i]++
+	if c.logging {
+		c.log = append(c.log, a)
+	}
 	w.replicas = replicas
 	if extra := w.scheduled() - int(replicas); extra > 0 {
 		w.removeScheduled(extra, false)
@@ -155,6 +160,9 @@ func (c *Cluster) SetPoolSize(_ context.Context, now time.Time, pool string, nod
 	a := actuator.Action{Time: now, Kind: actuator.KindPoolSize, Pool: pool, From: p.desired, To: nodes, Changed: p.desired != nodes, Reason: reason}
 	if a.Changed {
 		c.poolActs[i]++
+		if c.logging {
+			c.log = append(c.log, a)
+		}
 		p.desired = nodes
 		c.dirty = true
 	}

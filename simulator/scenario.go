@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +107,13 @@ func LoadScenario(path string) (*Scenario, error) {
 
 // ParseScenario decodes and checks a scenario; file names it in errors.
 func ParseScenario(file string, data []byte) (*Scenario, error) {
+	var generic any
+	if err := yaml.Unmarshal(data, &generic); err != nil {
+		return nil, fmt.Errorf("%w: %s: not a YAML document: %s", ErrInvalid, file, strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "))
+	}
+	if err := unknownFields(generic, reflect.TypeOf(Scenario{}), ""); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, file, err.Error())
+	}
 	var s Scenario
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
 		msg := err.Error()
@@ -310,4 +319,59 @@ func (s *Scenario) apply(in *Input, start time.Time) *Input {
 		w.Demand.Values = v
 	}
 	return &out
+}
+
+// unknownFields reports the first field of v (decoded YAML) that t has no
+// JSON field for, with its path (spec.growth.percent), and the fields there are.
+func unknownFields(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct || t == reflect.TypeOf(config.Duration{}) || t == reflect.TypeOf(resource.Quantity{}) {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			ft, ok := fields[k]
+			if !ok {
+				known := make([]string, 0, len(fields))
+				for n := range fields {
+					known = append(known, n)
+				}
+				slices.Sort(known)
+				return fmt.Errorf("unknown field %q (fields: %s)", p, strings.Join(known, ", "))
+			}
+			if err := unknownFields(x[k], ft, p); err != nil {
+				return err
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		for i, e := range x {
+			if err := unknownFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

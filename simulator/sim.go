@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/headroom-dev/headroom/actuator"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Seed uint64
 	// BandSamples is the number of resampled months; 0 means 1000.
 	BandSamples int
+	// Log keeps every changed action in PolicyResult.Log.
+	Log bool
 }
 
 func (o *Options) refit() time.Duration {
@@ -106,6 +109,8 @@ type PolicyResult struct {
 	Failures     []Recovery       `json:"failures,omitempty"`
 	Workloads    []WorkloadResult `json:"workloads"`
 	Pools        []PoolResult     `json:"pools"`
+	// Log is every change applied, in order (Options.Log).
+	Log []actuator.Action `json:"log,omitempty"`
 }
 
 // WorkloadResult is one workload's share of a PolicyResult.
@@ -344,6 +349,7 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 				d = &predictive{sync: HPASync}
 			}
 			s.c = newCluster(in, start, replicas, nodes)
+			s.c.logging = opt.Log
 			res.Policies[pi], res.Series.Policies[pi] = s.loop(ctx, name, d, ticks, events, nSeries)
 		}()
 	}
@@ -498,6 +504,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		res.NodeHours += res.Pools[i].NodeHours
 	}
 	res.Actions = res.ReplicaActions + res.PoolActions
+	res.Log = c.log
 	res.TimeShort = float64(anyShort) / float64(max(ticks, 1))
 	if hours > 0 {
 		res.MonthlyCost = res.Cost / hours * policy.HoursPerMonth

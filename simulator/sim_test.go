@@ -1,0 +1,444 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
+	"github.com/headroom-dev/headroom/policy"
+)
+
+var t0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*max(1, math.Abs(b)) }
+
+// workload is a test workload: request 1 core, the given utilization
+// ceiling, lead time and bounds, demand on a grid from t0.
+func workload(name string, util float64, lead time.Duration, lo, hi, initial int32, step time.Duration, demand []float64) Workload {
+	return Workload{
+		Spec: policy.Workload{Target: policy.Target{Kind: "Deployment", Namespace: "test", Name: name},
+			Request: policy.Resources{CPU: 1}, Utilization: policy.Resources{CPU: util}, Min: lo, Max: hi, LeadTime: lead},
+		Demand:  forecast.Series{Name: name, Start: t0, Step: step, Values: demand},
+		Initial: initial,
+	}
+}
+
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func policyResult(t *testing.T, r *Result, name string) *PolicyResult {
+	t.Helper()
+	for i := range r.Policies {
+		if r.Policies[i].Name == name {
+			return &r.Policies[i]
+		}
+	}
+	t.Fatalf("no policy %s", name)
+	return nil
+}
+
+// A step from 2 to 10 cores with a 2-minute lead time, under the reactive
+// baseline (HPA defaults, 15 s sync, target 100%): at the step the HPA
+// wants 10 but may add max(4 pods, 100%) per 15 s, so 2 → 6 at T; at
+// T + 15 s (6 current, 2 ready, 4 unready) it recomputes 10/6 × 6 = 10 and
+// the limit is now 12, so 6 → 10. Capacity is 2 until T + 2m, 6 until
+// T + 2m15s, then 10: unmet = 8 × 2 + 4 × 0.25 = 17 core-minutes, the
+// worst shortfall 8 cores, short for 2m15s of 2 h.
+func TestStepReactive(t *testing.T) {
+	d := append(repeat(2, 60), repeat(10, 60)...)
+	in := &Input{Name: "step", Workloads: []Workload{workload("web", 1, 2*time.Minute, 1, 100, 2, time.Minute, d)}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Reactive}, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Reactive)
+	if !near(r.UnmetCoreMinutes, 17) {
+		t.Errorf("unmet %v core-minutes, want 17", r.UnmetCoreMinutes)
+	}
+	if !near(r.WorstShortfallCores, 8) || !r.WorstShortfallAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("worst shortfall %v at %v, want 8 at %v", r.WorstShortfallCores, r.WorstShortfallAt, t0.Add(time.Hour))
+	}
+	if want := 135.0 / 7200; !near(r.TimeShort, want) {
+		t.Errorf("time short %v, want %v", r.TimeShort, want)
+	}
+	if len(r.Log) != 2 || r.Log[0].To != 6 || r.Log[1].To != 10 || !r.Log[1].Time.Equal(t0.Add(time.Hour+15*time.Second)) {
+		t.Errorf("actions %v, want 2 → 6 at T and 6 → 10 at T + 15 s", r.Log)
+	}
+	// Waste: none before the step (2 = 2), none after (10 = 10).
+	if !near(r.WasteCoreHours, 0) {
+		t.Errorf("waste %v", r.WasteCoreHours)
+	}
+	if r.Cost != 0 || r.NodeHours != 0 {
+		t.Errorf("no pools, yet cost %v", r.Cost)
+	}
+}
+
+// The reactive baseline's replica sequence is the policy package's HPA:
+// recomputed here from policy.ReactiveReplicas and policy.Normalize on a
+// ramp where every sync has ready == replicas (lead time 0).
+func TestReactiveMatchesPolicyHPA(t *testing.T) {
+	var d []float64
+	for k := range 120 {
+		d = append(d, 1+float64(k%60)*0.5) // a sawtooth: up, then a drop
+	}
+	in := &Input{Name: "ramp", Workloads: []Workload{workload("api", 0.7, 0, 1, 60, 2, time.Minute, d)}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Reactive}, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := policyResult(t, res, Reactive).Log
+	var h policy.History
+	cur := int32(2)
+	var want []int32
+	for k := range 120 * 4 {
+		now := t0.Add(time.Duration(k) * 15 * time.Second)
+		rec, _ := policy.ReactiveReplicas(cur, cur, 0, 0, d[k/4], 1, 0.7, policy.DefaultTolerance, true)
+		n := policy.Normalize(now, cur, rec, 1, 60, policy.Behavior{}, h)
+		h.Recommendations = append(h.Recommendations, policy.Recommendation{Time: now, Replicas: rec})
+		if n.Replicas != cur {
+			h.Events = append(h.Events, policy.ScaleEvent{Time: now, From: cur, To: n.Replicas})
+			cur = n.Replicas
+			want = append(want, cur)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d actions, want %d (%v)", len(got), len(want), want)
+	}
+	for i := range want {
+		if int32(got[i].To) != want[i] {
+			t.Fatalf("action %d: %d, want %d", i, got[i].To, want[i])
+		}
+	}
+}
+
+func testPool(zones int, h policy.HeadroomMode) policy.Pool {
+	return policy.Pool{Name: "general", Machine: policy.Resources{CPU: 4, Memory: 64 << 30}, Pods: 110,
+		PricePerHour: 0.5, Min: 0, Max: 100, Zones: zones, Headroom: h, LeadTime: 4 * time.Minute}
+}
+
+// Static: peak 6 cores at 50% utilization of 1-core requests is 12
+// replicas, 3 four-core nodes, for 10 hours at 0.5 an hour: 15.
+func TestStaticCost(t *testing.T) {
+	d := append(repeat(1, 300), repeat(6, 300)...)
+	w := workload("web", 0.5, time.Minute, 1, 100, 1, time.Minute, d)
+	in := &Input{Name: "static", Workloads: []Workload{w}, Pools: []policy.Pool{testPool(1, policy.HeadroomNone)}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Static}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Static)
+	if !near(r.Cost, 3*10*0.5) || !near(r.NodeHours, 30) || r.Pools[0].PeakNodes != 3 {
+		t.Errorf("cost %v, node-hours %v, peak nodes %d; want 15, 30, 3", r.Cost, r.NodeHours, r.Pools[0].PeakNodes)
+	}
+	if r.UnmetCoreMinutes != 0 || r.Actions != 0 || r.Workloads[0].PeakReplicas != 12 {
+		t.Errorf("unmet %v, actions %d, replicas %d", r.UnmetCoreMinutes, r.Actions, r.Workloads[0].PeakReplicas)
+	}
+	// Waste: capacity 12 × 1 × 0.5 = 6; 5 idle cores for 5 h.
+	if !near(r.WasteCoreHours, 25) {
+		t.Errorf("waste %v, want 25", r.WasteCoreHours)
+	}
+	if b := r.Budget; !near(b.P10, 0.5*3*730) || !near(b.P90, 0.5*3*730) {
+		t.Errorf("budget band %+v, want the run rate %v (under a day: no resampling)", b, 0.5*3*730)
+	}
+}
+
+// A zone lost at 1 h: 12 one-core pods fill three 4-core nodes, one per
+// zone. Without headroom, zone 0's 4 pods wait for the replacement node
+// (4 minutes): 16 core-minutes unmet. With zone headroom (3 more nodes, one
+// per zone) they are rescheduled at once, and with a zero pod lead time
+// nothing is unmet. Either way the pool is back at its size after 4 minutes.
+func TestZoneLoss(t *testing.T) {
+	sc, err := ParseScenario("zone.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: zone-loss}
+spec:
+  failures: [{at: 1h, pool: general, zone: 0}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		headroom policy.HeadroomMode
+		nodes    int
+		unmet    float64
+	}{
+		{"none", policy.HeadroomNone, 3, 16},
+		{"zone", policy.HeadroomZone, 6, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := workload("web", 1, 0, 1, 100, 1, time.Minute, repeat(12, 120))
+			in := &Input{Name: "zone", Workloads: []Workload{w}, Pools: []policy.Pool{testPool(3, tc.headroom)}}
+			res, err := Run(context.Background(), in, Options{Policies: []string{Static}, Scenario: sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := policyResult(t, res, Static)
+			if !near(r.UnmetCoreMinutes, tc.unmet) {
+				t.Errorf("unmet %v core-minutes, want %v", r.UnmetCoreMinutes, tc.unmet)
+			}
+			if r.Pools[0].PeakNodes != tc.nodes {
+				t.Errorf("%d nodes, want %d", r.Pools[0].PeakNodes, tc.nodes)
+			}
+			if len(r.Failures) != 1 || r.Failures[0].RecoverySeconds != 240 || !near(r.Failures[0].UnmetCoreMinutes, tc.unmet) {
+				t.Errorf("failures %+v, want recovery in 240 s with %v core-minutes unmet", r.Failures, tc.unmet)
+			}
+			// The lost node is paid for until lost; its replacement from
+			// creation: node-hours = nodes × 2 h exactly.
+			if !near(r.NodeHours, float64(tc.nodes)*2) {
+				t.Errorf("node-hours %v, want %v", r.NodeHours, float64(tc.nodes)*2)
+			}
+		})
+	}
+}
+
+// wave is a noisy daily cycle at step for n points.
+func wave(seed uint64, level float64, step time.Duration, n int) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	out := make([]float64, n)
+	for k := range out {
+		h := float64(time.Duration(k)*step) / float64(24*time.Hour)
+		out[k] = level * (1 + 0.5*math.Sin(2*math.Pi*h) + 0.05*rng.NormFloat64())
+	}
+	return out
+}
+
+// No policy sees the future: a trace whose samples after T are changed
+// gives the same actions up to T, and the same series values up to T.
+func TestNoPeeking(t *testing.T) {
+	step := 5 * time.Minute
+	n := 2 * 288
+	base := wave(1, 8, step, n)
+	changed := append([]float64(nil), base...)
+	cut := 400 // T = t0 + 400 × 5 min
+	for k := cut + 1; k < n; k++ {
+		changed[k] *= 3
+	}
+	win, _ := policyWindow("0 8 * * *")
+	mk := func(d []float64) *Input {
+		w := workload("web", 0.7, 2*time.Minute, 2, 80, 10, step, d)
+		w.Spec.Windows = []policy.Window{win}
+		return &Input{Name: "peek", Workloads: []Workload{w}, Pools: []policy.Pool{testPool(2, policy.HeadroomNPlus1)}, Interval: 5 * time.Minute}
+	}
+	names := []string{Predictive, Reactive, Scheduled}
+	a, err := Run(context.Background(), mk(base), Options{Policies: names, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Run(context.Background(), mk(changed), Options{Policies: names, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := t0.Add(time.Duration(cut) * step)
+	for i, name := range names {
+		la, lb := a.Policies[i].Log, b.Policies[i].Log
+		var na, nb int
+		for na < len(la) && !la[na].Time.After(T) {
+			na++
+		}
+		for nb < len(lb) && !lb[nb].Time.After(T) {
+			nb++
+		}
+		if na != nb {
+			t.Fatalf("%s: %d actions up to T, %d with the future changed", name, na, nb)
+		}
+		for k := range na {
+			if la[k] != lb[k] {
+				t.Fatalf("%s: action %d differs: %v vs %v", name, k, la[k], lb[k])
+			}
+		}
+		sa, sb := a.Series.Policies[i], b.Series.Policies[i]
+		for k, tm := range a.Series.Times {
+			if tm.After(T) {
+				break
+			}
+			if sa.Nodes[0].Values[k] != sb.Nodes[0].Values[k] || sa.Ready[0].Values[k] != sb.Ready[0].Values[k] {
+				t.Fatalf("%s: series differ at %v", name, tm)
+			}
+		}
+		if name == Predictive && na == 0 {
+			t.Fatalf("predictive took no action before T")
+		}
+	}
+	// And the change is visible after T (the test would catch a policy that
+	// ignored the trace).
+	if a.Policies[0].Workloads[0].PeakReplicas == b.Policies[0].Workloads[0].PeakReplicas {
+		t.Errorf("tripled demand after T did not change the predictive peak (%d)", a.Policies[0].Workloads[0].PeakReplicas)
+	}
+}
+
+func policyWindow(spec string) (policy.Window, error) {
+	p, err := config.Load("w.yaml", []byte(`apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: w}
+spec:
+  workloads:
+    - target: {kind: Deployment, namespace: a, name: b}
+      resources: {cpu: "1", memory: 1Gi}
+      replicas: {min: 1, max: 80}
+      windows: [{name: morning, cron: "`+spec+`", duration: 2h, minReplicas: 30}]
+`))
+	if err != nil {
+		return policy.Window{}, err
+	}
+	w, err := p.PolicyWorkload(0)
+	if err != nil {
+		return policy.Window{}, err
+	}
+	return w.Windows[0], nil
+}
+
+// Same inputs and seed: the same JSON bytes, twice.
+func TestDeterministic(t *testing.T) {
+	sc, err := ParseScenario("s.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: busy}
+spec:
+  seed: 7
+  growth: {percentPerMonth: 30}
+  spikes: [{at: 20h, duration: 30m, factor: 2, workload: api}]
+  prices: [{at: 1d, pool: general, pricePerHour: 0.6}]
+  failures: [{at: 30h, pool: general, nodes: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := 5 * time.Minute
+	mk := func() *Input {
+		return &Input{Name: "det", Interval: 5 * time.Minute, Pools: []policy.Pool{testPool(2, policy.HeadroomNPlus1)},
+			Workloads: []Workload{
+				workload("web", 0.7, 2*time.Minute, 2, 80, 10, step, wave(1, 8, step, 3*288)),
+				workload("api", 0.6, time.Minute, 1, 40, 4, step, wave(2, 3, step, 3*288)),
+			}}
+	}
+	var out [2][]byte
+	for i := range out {
+		res, err := Run(context.Background(), mk(), Options{Scenario: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i], _ = json.Marshal(res)
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Fatal("two runs gave different JSON")
+	}
+	var res Result
+	if err := json.Unmarshal(out[0], &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Policies {
+		if len(p.Failures) != 1 || p.Budget == nil || p.Budget.Days != 3 || !(p.Budget.P10 <= p.Budget.P50 && p.Budget.P50 <= p.Budget.P90) {
+			t.Errorf("%s: failures %+v, budget %+v", p.Name, p.Failures, p.Budget)
+		}
+	}
+}
+
+func TestGrowthAndSpike(t *testing.T) {
+	sc, err := ParseScenario("g.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: g}
+spec:
+  growth: {percentPerMonth: 30}
+  spikes: [{at: 10m, duration: 5m, factor: 2, cores: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Input{Workloads: []Workload{workload("web", 1, 0, 1, 100, 1, 5*time.Minute, repeat(10, 9000))}}
+	out := sc.apply(in, t0)
+	v := out.Workloads[0].Demand.Values
+	if !near(v[0], 10) || !near(v[2], 20*math.Pow(1.3, 10.0/60/730)+1) || !near(v[3], 10*math.Pow(1.3, 15.0/60/730)) {
+		t.Errorf("spike: %v", v[:4])
+	}
+	if k := 730 * 12; !near(v[k], 13) {
+		t.Errorf("a month on: %v, want 13", v[k])
+	}
+	if in.Workloads[0].Demand.Values[2] != 10 {
+		t.Error("apply changed its input")
+	}
+}
+
+func TestScenarioErrors(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {growth: {percent: 3}}", `unknown field "spec.growth.percent"`},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {spikes: [{at: 1h, duration: soon, factor: 2}]}", `invalid duration "soon"`},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {failures: [{at: 1h, pool: a}]}", "spec.failures[0]: give zone"},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Plan\nspec: {}", "kind: must be Scenario"},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {prices: [{at: 1h, pool: a, pricePerHour: -1}]}", "spec.prices[0].pricePerHour: must not be negative"},
+	} {
+		_, err := ParseScenario("bad.yaml", []byte(tc.doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml") {
+			t.Errorf("%q: error %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+	sc, err := ParseScenario("s.yaml", []byte("apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {failures: [{at: 1h, pool: general, zone: 3}], spikes: [{at: 0s, duration: 1h, factor: 2, workload: nope}]}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Input{Workloads: []Workload{workload("web", 1, 0, 1, 10, 1, time.Minute, repeat(1, 60))}, Pools: []policy.Pool{testPool(3, 0)}}
+	_, err = Run(context.Background(), in, Options{Scenario: sc})
+	if err == nil || !strings.Contains(err.Error(), "spec.failures[0].zone") || !strings.Contains(err.Error(), "spec.spikes[0].workload") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestShippedScenarios(t *testing.T) {
+	for _, f := range []string{"../testdata/scenarios/growth.yaml", "../testdata/scenarios/zone-loss.yaml"} {
+		sc, err := LoadScenario(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := config.LoadFile("../testdata/plans/example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := FromPlan(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.check(in); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestFromPlanExample(t *testing.T) {
+	p, err := config.LoadFile("../testdata/plans/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := FromPlan(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end, err := in.Span()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end.Sub(start) < 10*24*time.Hour {
+		t.Errorf("span %v – %v", start, end)
+	}
+	for _, w := range in.Workloads[1:] {
+		if d := in.Workloads[0].Demand.End().Sub(w.Demand.End()); d.Abs() > 84*time.Hour || d%time.Minute != 0 {
+			t.Errorf("%s ends %v, %v from the reference", w.Demand.Name, w.Demand.End(), d)
+		}
+	}
+	if _, err := FromPlan(p, []TraceOverride{{File: "nope.csv"}}); err == nil || !strings.Contains(err.Error(), "nope.csv") {
+		t.Errorf("override error %v", err)
+	}
+}
