@@ -87,6 +87,11 @@ type PodGroup struct {
 	Target   Target
 	Request  Resources
 	Replicas int
+	// Floor is the part of Replicas that is not forecast headroom: the
+	// larger of the minimum replicas (with windows) and the reactive floor.
+	// 0 means all of Replicas. Over budget, PlanPools reports what the
+	// pools would cost at the floors; it never cuts replicas itself.
+	Floor int
 	// Pool pins the pods to the named pool; "" lets the planner choose.
 	Pool string
 }
@@ -154,8 +159,13 @@ type BudgetResult struct {
 	// Trimmed lists the headroom removed to meet the budget, in order.
 	Trimmed []string `json:"trimmed,omitempty"`
 	// Needed is the budget the plan needs with no trims at all.
-	Needed   float64  `json:"needed"`
-	Warnings []string `json:"warnings,omitempty"`
+	Needed float64 `json:"needed"`
+	// FloorCost, computed only when over budget, is what the pools would
+	// cost with every group at its Floor (no forecast headroom) and no
+	// availability headroom: below that, the budget can only be met by going
+	// under the minimum replicas or the reactive floors.
+	FloorCost float64  `json:"floor_cost,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // node is a packing bin.
@@ -702,8 +712,30 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 		b.Cost = total
 		if total > budget {
 			b.Over = total - budget
-			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; the planned replicas (min replicas, reactive floors, forecasts) are NOT cut to fit: raise the budget to %.2f or lower the plan's replicas",
-				b.Over, total, budget, total))
+			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; the planned replicas are NOT cut to fit",
+				b.Over, total, budget))
+			floors := make([]PodGroup, len(groups))
+			bare := make([]Pool, len(pools))
+			for g := range groups {
+				floors[g] = groups[g]
+				if f := groups[g].Floor; f > 0 && f < groups[g].Replicas {
+					floors[g].Replicas = f
+				}
+			}
+			for i := range pools {
+				bare[i] = pools[i]
+				bare[i].Headroom = HeadroomNone
+			}
+			if fp, err := PlanPools(bare, floors, 0); err == nil {
+				b.FloorCost = fp.MonthlyCost
+				if fp.MonthlyCost <= budget {
+					b.Warnings = append(b.Warnings, fmt.Sprintf("without forecast headroom (every workload at its minimum or reactive floor) the pools would cost %.2f: the budget can be met only by planning for less than the forecast",
+						fp.MonthlyCost))
+				} else {
+					b.Warnings = append(b.Warnings, fmt.Sprintf("even with every workload at its minimum or reactive floor the pools would cost %.2f: the budget can be met only by going BELOW the minimum replicas or the reactive floors (current usage), or by cheaper machines; raise the budget to at least %.2f",
+						fp.MonthlyCost, fp.MonthlyCost))
+				}
+			}
 		}
 		plan.Budget = b
 	}

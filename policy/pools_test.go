@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -108,6 +109,22 @@ func TestPlanPools(t *testing.T) {
 				b := p.Budget
 				if b == nil || len(b.Trimmed) != 1 || b.Over != 0 || p.Pools[0].Headroom != HeadroomNPlus1 {
 					t.Errorf("budget %+v headroom %v", b, p.Pools[0].Headroom)
+				}
+			}},
+		{name: "over budget: what the floors would cost", pools: func() []Pool { return []Pool{general()} },
+			groups: []PodGroup{{Target: Target{Name: "web"}, Request: Resources{1, gi}, Replicas: 9, Floor: 3}}, budget: 0.19 * 730 * 1.5, wantNodes: []int{3},
+			check: func(t *testing.T, p *PoolPlan) {
+				b := p.Budget
+				if math.Abs(b.FloorCost-0.19*730) > 1e-6 || len(b.Warnings) != 2 || !strings.Contains(b.Warnings[1], "only by planning for less than the forecast") {
+					t.Errorf("budget %+v", b)
+				}
+			}},
+		{name: "over budget even at the floors: loud", pools: func() []Pool { return []Pool{general()} },
+			groups: []PodGroup{{Target: Target{Name: "web"}, Request: Resources{1, gi}, Replicas: 9, Floor: 6}}, budget: 0.19 * 730 * 1.5, wantNodes: []int{3},
+			check: func(t *testing.T, p *PoolPlan) {
+				b := p.Budget
+				if len(b.Warnings) != 2 || !strings.Contains(b.Warnings[1], "BELOW the minimum replicas or the reactive floors") {
+					t.Errorf("budget %+v", b)
 				}
 			}},
 		{name: "over budget even without headroom: loud, replicas kept", pools: func() []Pool { p := general(); p.Headroom = HeadroomNPlus1; return []Pool{p} },

@@ -128,7 +128,11 @@ func planAll(p *config.Plan) (*planResult, error) {
 			if w.skipped != "" {
 				continue
 			}
-			groups = append(groups, policy.PodGroup{Target: w.workload.Target, Request: w.workload.Request, Replicas: w.pods, Pool: w.pool})
+			floor := w.pods
+			if n := w.decision.Numbers; w.workload.Mode == policy.ModeScale && w.decision.Rule != policy.RuleHold {
+				floor = int(max(n.Min, n.ReactiveReplicas))
+			}
+			groups = append(groups, policy.PodGroup{Target: w.workload.Target, Request: w.workload.Request, Replicas: w.pods, Floor: max(1, floor), Pool: w.pool})
 		}
 		pp, err := policy.PlanPools(pools, groups, p.MonthlyBudget())
 		if err != nil {
