@@ -45,7 +45,7 @@ func newCollectCmd() *cobra.Command {
 		Short: "Pull usage once from the configured source into the history store",
 		Long: `Reads usage from one source and writes it to the SQLite history store in one
 transaction, then rolls samples past the raw retention (8 days) into hourly
-aggregates. Prints what it stored: workloads, series, samples and, for
+aggregates (not after a trace collection: recorded traces are stored raw). Prints what it stored: workloads, series, samples and, for
 metrics-server, how many pods of each workload reported usage.
 
 Sources:
@@ -314,15 +314,13 @@ func runCollect(cmd *cobra.Command, f *collectFlags) error {
 	if err != nil {
 		return err
 	}
-	// Retention counts back from now; for traces, from the trace's end, so that a recorded trace is
-	// rolled up like live history rather than deleted for being old.
-	compactAt := now
-	if cs.source.Name() == "trace" && !b.Window.End.IsZero() {
-		compactAt = b.Window.End
-	}
-	comp, err := st.Compact(ctx, compactAt)
-	if err != nil {
-		return err
+	// Retention counts back from now. Recorded traces (often years old, and of different eras) are stored
+	// raw and not compacted here: retention applies to them from the next live collection on.
+	var comp store.CompactStats
+	if cs.source.Name() != "trace" {
+		if comp, err = st.Compact(ctx, now); err != nil {
+			return err
+		}
 	}
 	return printCollect(cmd.OutOrStdout(), f.out, cs, b, ws, comp)
 }
