@@ -27,7 +27,10 @@ type Workload struct {
 	// Demand is the workload's total CPU demand in cores on the trace's grid
 	// (NaN: missing; the last value holds).
 	Demand forecast.Series
-	// Initial is the replica count running (and ready) at the start.
+	// Initial is the replica count running (and ready) at the start; 0
+	// means steady state: the replicas the demand at the start needs at the
+	// utilization target, within the bounds (the same for every policy but
+	// static, which starts at its own size).
 	Initial int32
 	// Horizon is the forecast horizon the planner needs (0: lead time + interval).
 	Horizon time.Duration
@@ -113,14 +116,11 @@ func FromPlan(p *config.Plan, overrides []TraceOverride) (*Input, error) {
 		if files[i] == "" {
 			return nil, fmt.Errorf("%w: %s:%d: %s: no trace to replay (give trace: in the plan or --trace %s=FILE)", ErrInvalid, p.File(), p.Line(field), field, cw.Target.Name)
 		}
-		column, scale, initial := "", 1.0, *cw.Replicas.Min
+		column, scale := "", 1.0
 		if tr := cw.Trace; tr != nil {
 			column = tr.Column
 			if tr.Scale != nil {
 				scale = *tr.Scale
-			}
-			if tr.Replicas != nil {
-				initial = *tr.Replicas
 			}
 		}
 		tf, err := trace.ReadFile(files[i], nil)
@@ -139,7 +139,7 @@ func FromPlan(p *config.Plan, overrides []TraceOverride) (*Input, error) {
 			v[k] = x * scale
 		}
 		in.Workloads = append(in.Workloads, Workload{
-			Spec: *w, Pool: cw.NodePool, Initial: min(max(initial, w.Min), w.Max), Horizon: p.Horizon(i),
+			Spec: *w, Pool: cw.NodePool, Horizon: p.Horizon(i),
 			Demand: forecast.Series{Name: tf.Name + ":" + c.Name, Start: tf.Start, Step: tf.Step, Values: v},
 		})
 	}

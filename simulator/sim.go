@@ -100,9 +100,10 @@ type PolicyResult struct {
 	ReplicaActions int `json:"replica_actions"`
 	PoolActions    int `json:"pool_actions"`
 	// WorstShortfallCores is the largest total unmet demand at one instant.
-	WorstShortfallCores float64   `json:"worst_shortfall_cores"`
-	WorstShortfallAt    time.Time `json:"worst_shortfall_at"`
-	PendingPodMinutes   float64   `json:"pending_pod_minutes"`
+	WorstShortfallCores float64 `json:"worst_shortfall_cores"`
+	// WorstShortfallAt is when it began (nil: never short).
+	WorstShortfallAt  *time.Time `json:"worst_shortfall_at"`
+	PendingPodMinutes float64    `json:"pending_pod_minutes"`
 	// ForecastFits counts forecast refits (predictive only).
 	ForecastFits int              `json:"forecast_fits,omitempty"`
 	Budget       *BudgetBand      `json:"budget,omitempty"`
@@ -330,7 +331,15 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 			replicas := make([]int32, len(in.Workloads))
 			pods := make([]int, len(in.Workloads))
 			for i, w := range in.Workloads {
-				replicas[i], pods[i] = w.Initial, int(w.Initial)
+				replicas[i] = w.Initial
+				if replicas[i] <= 0 {
+					dm := 0.0
+					if first[i] >= 0 && first[i] < len(held[i]) {
+						dm = held[i][first[i]]
+					}
+					replicas[i] = min(max(int32(math.Ceil(dm/(w.Spec.Request.CPU*w.Spec.Utilization.CPU)-1e-9)), w.Spec.Min), w.Spec.Max)
+				}
+				pods[i] = int(replicas[i])
 			}
 			var d driver
 			var nodes []int
@@ -445,7 +454,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			anyShort++
 		}
 		if unmet > res.WorstShortfallCores+1e-9 {
-			res.WorstShortfallCores, res.WorstShortfallAt = unmet, now
+			res.WorstShortfallCores, res.WorstShortfallAt = unmet, &now
 		}
 		if capReq > 0 {
 			utils = append(utils, dem/capReq)

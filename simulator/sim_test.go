@@ -67,7 +67,7 @@ func TestStepReactive(t *testing.T) {
 	if !near(r.UnmetCoreMinutes, 17) {
 		t.Errorf("unmet %v core-minutes, want 17", r.UnmetCoreMinutes)
 	}
-	if !near(r.WorstShortfallCores, 8) || !r.WorstShortfallAt.Equal(t0.Add(time.Hour)) {
+	if !near(r.WorstShortfallCores, 8) || r.WorstShortfallAt == nil || !r.WorstShortfallAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("worst shortfall %v at %v, want 8 at %v", r.WorstShortfallCores, r.WorstShortfallAt, t0.Add(time.Hour))
 	}
 	if want := 135.0 / 7200; !near(r.TimeShort, want) {
