@@ -287,7 +287,10 @@ type Normalized struct {
 // a current count within [minR, maxR]: stabilize the recommendation, then
 // bound it by the rate limits and the min and max (convertDesiredReplicasWithBehaviorRate).
 // When current is outside [minR, maxR] the controller skips both steps and
-// sets the bound; Normalize does the same.
+// sets the bound; Normalize does the same. One difference: for a target at
+// 0 replicas with minR > 0 the controller disables scaling (someone scaled
+// it to zero), while Normalize raises it to minR; callers that want the
+// controller's behavior hold such targets themselves.
 func Normalize(now time.Time, current, desired, minR, maxR int32, b Behavior, h History) Normalized {
 	out := Normalized{UpLimit: -1, DownLimit: -1}
 	switch {

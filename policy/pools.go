@@ -128,13 +128,15 @@ type PoolResult struct {
 	DemandNodes   int          `json:"demand_nodes"`   // nodes the packed pods occupy
 	HeadroomNodes int          `json:"headroom_nodes"` // added for n+1 or zone headroom
 	PerZone       []int        `json:"per_zone"`
-	Headroom      HeadroomMode `json:"headroom"` // mode achieved (after any budget trim)
+	Headroom      HeadroomMode `json:"headroom"` // mode achieved (after any budget trim or degradation)
 	Wanted        HeadroomMode `json:"wanted"`   // mode in the plan
-	HeadroomMet   bool         `json:"headroom_met"`
-	Pods          int          `json:"pods"`
-	Requested     Resources    `json:"requested"`
-	Allocatable   Resources    `json:"allocatable"` // Nodes × (machine − overhead)
-	MonthlyCost   float64      `json:"monthly_cost"`
+	// HeadroomMet is false when the mode had to degrade (zone → n+1 → none)
+	// because the maximum size or a single zone could not deliver it.
+	HeadroomMet bool      `json:"headroom_met"`
+	Pods        int       `json:"pods"`
+	Requested   Resources `json:"requested"`
+	Allocatable Resources `json:"allocatable"` // Nodes × (machine − overhead)
+	MonthlyCost float64   `json:"monthly_cost"`
 	// HeadroomMonthlyCost is what the headroom nodes cost.
 	HeadroomMonthlyCost float64    `json:"headroom_monthly_cost"`
 	NodeFills           []NodeFill `json:"-"`
@@ -468,11 +470,18 @@ func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, k
 // maximum, and whether the mode is met.
 func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
 	nodes := slices.Clone(k.nodes)
+	first := true
 	for !headroomOK(nodes, mode, k.pool.Zones, groups, key) {
 		add := 1
 		if mode == HeadroomZone {
 			add = k.pool.Zones
+			if first {
+				// Jump to the capacity bound: the other zones' free capacity
+				// must at least cover what any one zone uses.
+				add *= max(1, k.zoneDeficit(nodes))
+			}
 		}
+		first = false
 		if len(nodes)+add > k.pool.Max {
 			return nodes, false
 		}
@@ -491,6 +500,50 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 		}
 	}
 	return nodes, true
+}
+
+// zoneDeficit is a lower bound on the nodes per zone that zone headroom
+// needs: for each zone, the shortfall of the other zones' free CPU, memory
+// and pod slots against what the zone uses, in nodes added to each of the
+// other zones.
+func (k *packer) zoneDeficit(nodes []node) int {
+	nz := k.pool.Zones
+	if nz < 2 {
+		return 1 // zone headroom cannot be met with one zone
+	}
+	used := make([]Resources, nz)
+	usedPods := make([]int, nz)
+	free := make([]Resources, nz)
+	freePods := make([]int, nz)
+	var allFree Resources
+	allPods := 0
+	for _, nd := range nodes {
+		used[nd.zone] = used[nd.zone].Add(k.alloc.Sub(nd.free))
+		usedPods[nd.zone] += k.pool.Pods - nd.freePods
+		free[nd.zone] = free[nd.zone].Add(nd.free)
+		freePods[nd.zone] += nd.freePods
+		allFree = allFree.Add(nd.free)
+		allPods += nd.freePods
+	}
+	need := 0
+	others := float64(nz - 1)
+	for z := range nz {
+		of := allFree.Sub(free[z])
+		op := allPods - freePods[z]
+		m := 0
+		if d := used[z].CPU - of.CPU; d > 0 {
+			m = max(m, int(math.Ceil(d/(others*k.alloc.CPU))))
+		}
+		if d := used[z].Memory - of.Memory; d > 0 {
+			m = max(m, int(math.Ceil(d/(others*k.alloc.Memory))))
+		}
+		if d := usedPods[z] - op; d > 0 {
+			per := (nz - 1) * k.pool.Pods
+			m = max(m, (d+per-1)/per)
+		}
+		need = max(need, m)
+	}
+	return need
 }
 
 // waste is the unused share of a node with allocatable a and pods slots
@@ -665,12 +718,26 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 	}
 	build := func(i int) PoolResult {
 		p, k := &pools[i], packers[i]
-		nodes, ok := k.withHeadroom(modes[i], groups, key)
-		r := PoolResult{Name: p.Name, Nodes: len(nodes), DemandNodes: bases[i], HeadroomNodes: len(nodes) - len(k.nodes),
-			Headroom: modes[i], Wanted: p.Headroom, HeadroomMet: ok, PerZone: make([]int, p.Zones)}
-		if !ok {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s headroom not met within the maximum of %d nodes", modes[i], p.Max))
+		// A mode that cannot be met within the maximum degrades (zone → n+1
+		// → none) rather than buying nodes that do not deliver it.
+		mode := modes[i]
+		var warnings []string
+		nodes, ok := k.withHeadroom(mode, groups, key)
+		for !ok {
+			next := HeadroomNone
+			if mode == HeadroomZone {
+				next = HeadroomNPlus1
+			}
+			why := "within the maximum of " + fmt.Sprint(p.Max) + " nodes"
+			if mode == HeadroomZone && p.Zones < 2 {
+				why = "with one zone"
+			}
+			warnings = append(warnings, fmt.Sprintf("%s headroom cannot be met %s: planned with %s headroom", mode, why, next))
+			mode = next
+			nodes, ok = k.withHeadroom(mode, groups, key)
 		}
+		r := PoolResult{Name: p.Name, Nodes: len(nodes), DemandNodes: bases[i], HeadroomNodes: len(nodes) - len(k.nodes),
+			Headroom: mode, Wanted: p.Headroom, HeadroomMet: mode == modes[i], PerZone: make([]int, p.Zones), Warnings: warnings}
 		for _, nd := range nodes {
 			r.PerZone[nd.zone]++
 			used := k.alloc.Sub(nd.free)

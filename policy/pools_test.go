@@ -77,6 +77,15 @@ func TestPlanPools(t *testing.T) {
 			}},
 		{name: "zone headroom adds a node per zone", pools: func() []Pool { p := general(); p.Zones = 3; p.Headroom = HeadroomZone; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 9)}, wantNodes: []int{6}},
+		{name: "zone headroom with one zone degrades to n+1, and says so", pools: func() []Pool { p := general(); p.Max = 5; p.Headroom = HeadroomZone; return []Pool{p} },
+			groups: []PodGroup{group("web", 1, 1, 3)}, wantNodes: []int{2},
+			check: func(t *testing.T, p *PoolPlan) {
+				if r := p.Pools[0]; r.HeadroomMet || r.Headroom != HeadroomNPlus1 || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "with one zone") {
+					t.Errorf("%+v", p.Pools[0])
+				}
+			}},
+		{name: "zone headroom, a big deficit: one jump to the capacity bound", pools: func() []Pool { p := general(); p.Zones = 3; p.Headroom = HeadroomZone; return []Pool{p} },
+			groups: []PodGroup{group("web", 1, 1, 90)}, wantNodes: []int{45}}, // 30 nodes of 3 pods; any zone's 30 pods need 10 more nodes elsewhere: 5 per zone
 		{name: "least waste: memory-heavy pods go to the high-memory pool", pools: func() []Pool {
 			hm := Pool{Name: "highmem", Machine: Resources{8, 64 * gi}, Pods: 110, PricePerHour: 0.5, Max: 10, Zones: 1}
 			return []Pool{general(), hm}
@@ -190,7 +199,7 @@ func checkPlan(t *testing.T, pools []Pool, groups []PodGroup, p *PoolPlan) {
 				t.Errorf("%s node %d overcommitted: %+v of %+v, %d pods of %d", r.Name, j, sum, a, n, pool.Pods)
 			}
 		}
-		if r.HeadroomMet && r.Headroom == HeadroomZone {
+		if r.Headroom == HeadroomZone {
 			zoneChecks++
 			for z := range pool.Zones {
 				if !lossSurvived(pools[i], groups, r.NodeFills, func(nf NodeFill) bool { return nf.Zone == z }) {
@@ -198,7 +207,7 @@ func checkPlan(t *testing.T, pools []Pool, groups []PodGroup, p *PoolPlan) {
 				}
 			}
 		}
-		if r.HeadroomMet && r.Headroom == HeadroomNPlus1 {
+		if r.Headroom == HeadroomNPlus1 {
 			nodeChecks++
 			for j := range r.NodeFills {
 				k := 0
