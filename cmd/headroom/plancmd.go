@@ -96,12 +96,17 @@ type planResult struct {
 	plan      *config.Plan
 	workloads []*planned
 	pools     *policy.PoolPlan
+	warnings  []string // about the plan as a whole
 }
 
 // planAll forecasts and plans every workload (in parallel; results do not
 // depend on the order), then the node pools.
 func planAll(p *config.Plan) (*planResult, error) {
 	res := &planResult{plan: p, workloads: make([]*planned, len(p.Spec.Workloads))}
+	if len(p.Spec.Forecast.Seasonality) > 0 {
+		res.warnings = append(res.warnings, fmt.Sprintf("%s:%d: spec.forecast.seasonality is not used yet: the forecaster detects the seasons itself",
+			p.File(), p.Line("spec.forecast.seasonality")))
+	}
 	errs := make([]error, len(p.Spec.Workloads))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -275,6 +280,7 @@ type planJSON struct {
 	Plan      string           `json:"plan"`
 	Decisions []decisionJSON   `json:"decisions"`
 	Skipped   []skippedJSON    `json:"skipped"`
+	Warnings  []string         `json:"warnings"`
 	Pools     *policy.PoolPlan `json:"node_pools"`
 }
 
@@ -332,7 +338,7 @@ type skippedJSON struct {
 }
 
 func (r *planResult) json() planJSON {
-	doc := planJSON{Plan: r.plan.Metadata.Name, Decisions: []decisionJSON{}, Skipped: []skippedJSON{}, Pools: r.pools}
+	doc := planJSON{Plan: r.plan.Metadata.Name, Decisions: []decisionJSON{}, Skipped: []skippedJSON{}, Pools: r.pools, Warnings: append([]string{}, r.warnings...)}
 	for _, w := range r.workloads {
 		if w.skipped != "" {
 			doc.Skipped = append(doc.Skipped, skippedJSON{w.workload.Target.String(), w.skipped})
@@ -398,6 +404,7 @@ func (r *planResult) decisionTable() (*table, []string) {
 func (r *planResult) writeTable(cmd *cobra.Command) error {
 	w := cmd.OutOrStdout()
 	t, warnings := r.decisionTable()
+	warnings = append(append([]string{}, r.warnings...), warnings...)
 	if err := t.write(w, "table"); err != nil {
 		return err
 	}
