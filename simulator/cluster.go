@@ -71,11 +71,11 @@ type simPool struct {
 }
 
 func (p *simPool) readyNodes(now time.Time) int {
-	n := 0
-	for _, nd := range p.nodes {
-		if !nd.ready.After(now) {
-			n++
-		}
+	// Nodes are created in time order with one lead time: the not-ready
+	// ones are at the end.
+	n := len(p.nodes)
+	for n > 0 && p.nodes[n-1].ready.After(now) {
+		n--
 	}
 	return n
 }
@@ -100,6 +100,9 @@ type Cluster struct {
 	lastReady []int
 	logging   bool
 	log       []actuator.Action
+	// shrunk is set when a pool's ready nodes decreased since the last
+	// schedule: running pods may have lost their nodes.
+	shrunk bool
 }
 
 var _ actuator.Actuator = (*Cluster)(nil)
@@ -236,6 +239,11 @@ func (c *Cluster) settle() {
 			ready[i] = p.readyNodes(now)
 		}
 		if !equalInts(ready, c.lastReady) {
+			for i := range ready {
+				if c.lastReady == nil || ready[i] < c.lastReady[i] {
+					c.shrunk = true
+				}
+			}
 			c.lastReady, c.dirty = ready, true
 		}
 	}
@@ -331,13 +339,16 @@ func (c *Cluster) schedule() {
 		return
 	}
 	pools := c.readyPools()
+	defer func() { c.shrunk = false }()
 	base := make([]int, len(c.workloads))
 	pendingAny := false
 	for i, w := range c.workloads {
 		base[i] = w.scheduled()
 		pendingAny = pendingAny || w.pending() > 0
 	}
-	if u := c.unschedulable(pools, base); sum(u) > 0 {
+	if !c.shrunk {
+		// Nothing lost: the running pods still fit.
+	} else if u := c.unschedulable(pools, base); sum(u) > 0 {
 		for i, w := range c.workloads {
 			if u[i] > 0 {
 				w.removeScheduled(u[i], true)

@@ -29,8 +29,8 @@ const HPASync = 15 * time.Second
 
 // Reselect is how often the predictive policy runs the full model
 // selection (forecast.Auto with the plan's model, normally auto); the
-// refits in between refit the model it chose (a combination of models is
-// selected afresh at every refit).
+// refits in between refit the model it chose (the best single model when a
+// combination won), calibrating its quantiles on the last day.
 const Reselect = 24 * time.Hour
 
 // ScaleDownUnneeded is how long the reactive baseline's node autoscaler
@@ -55,6 +55,10 @@ type run struct {
 	demand  [][]float64 // per workload: scenario-adjusted, NaN kept (what a forecaster sees)
 	held    [][]float64 // per workload: NaN replaced by the last value (what the world does)
 	hpaHist []policy.History
+	// poolKey and poolSizes cache planPools: the pods and prices last
+	// planned for, and the sizes planned.
+	poolKey   []float64
+	poolSizes []int
 }
 
 // demandNow is the demand in effect at now (0 before the first sample).
@@ -66,21 +70,18 @@ func (s *run) demandNow(i int) float64 {
 }
 
 func prune(h *policy.History, now time.Time, keep time.Duration) {
+	// Entries are appended in time order: drop the old prefix.
 	cut := now.Add(-keep)
-	r := h.Recommendations[:0]
-	for _, x := range h.Recommendations {
-		if x.Time.After(cut) {
-			r = append(r, x)
-		}
+	k := 0
+	for k < len(h.Recommendations) && !h.Recommendations[k].Time.After(cut) {
+		k++
 	}
-	h.Recommendations = r
-	e := h.Events[:0]
-	for _, x := range h.Events {
-		if x.Time.After(cut) {
-			e = append(e, x)
-		}
+	h.Recommendations = h.Recommendations[k:]
+	k = 0
+	for k < len(h.Events) && !h.Events[k].Time.After(cut) {
+		k++
 	}
-	h.Events = e
+	h.Events = h.Events[k:]
 }
 
 // hpa runs one HPA sync for workload i with the given minimum: CPU
@@ -126,6 +127,20 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 	if len(s.in.Pools) == 0 {
 		return
 	}
+	key := make([]float64, 0, len(pods)+len(s.c.pools))
+	for _, n := range pods {
+		key = append(key, float64(n))
+	}
+	for _, p := range s.c.pools {
+		key = append(key, p.spec.PricePerHour)
+	}
+	if slices.Equal(key, s.poolKey) {
+		for i, n := range s.poolSizes {
+			s.c.SetPoolSize(ctx, s.now, s.in.Pools[i].Name, n, reason)
+		}
+		return
+	}
+	s.poolKey, s.poolSizes = key, s.poolSizes[:0]
 	pools := append([]policy.Pool(nil), s.in.Pools...)
 	for i := range pools {
 		pools[i].PricePerHour = s.c.pools[i].spec.PricePerHour
@@ -143,6 +158,7 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 		panic("simulator: planning pools: " + err.Error()) // inputs were validated
 	}
 	for _, r := range pp.Pools {
+		s.poolSizes = append(s.poolSizes, r.Nodes)
 		s.c.SetPoolSize(ctx, s.now, r.Name, r.Nodes, reason)
 	}
 }
@@ -154,7 +170,10 @@ type reactive struct {
 	since  []time.Time // per pool: since when fewer nodes were needed (zero: not)
 	needed []int
 	key    []int32 // replicas the needed sizes were computed for
-	sync   time.Duration
+	// checked is when needed was last computed: at once for pending pods,
+	// otherwise at most once a minute (for removing nodes).
+	checked time.Time
+	sync    time.Duration
 }
 
 func (r *reactive) act(ctx context.Context, s *run, _ bool) {
@@ -173,7 +192,9 @@ func (r *reactive) act(ctx context.Context, s *run, _ bool) {
 		rep[i] = w.replicas
 		pending += w.pending()
 	}
-	if r.needed == nil || !equal32(rep, r.key) {
+	stale := r.needed == nil || !equal32(rep, r.key)
+	if stale && (r.needed == nil || pending > 0 || s.now.Sub(r.checked) >= time.Minute) {
+		r.checked = s.now
 		pods := make([]int, len(rep))
 		for i := range rep {
 			pods[i] = int(rep[i])
@@ -327,14 +348,28 @@ func (p *predictive) refit(s *run) {
 			if !full && p.chosen[i] != "" {
 				model = p.chosen[i]
 			}
-			f, err := forecast.Auto(series, forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model})
+			fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(d.Step)}
+			if !full && p.chosen[i] != "" {
+				// A refit of the chosen model: its errors over the last day
+				// calibrate the quantiles (the full selection validates on a
+				// quarter of the history).
+				fo.Validation = max(steps, int(24*time.Hour/d.Step))
+			}
+			f, err := forecast.Auto(series, fo)
 			if err != nil {
 				f = nil
 			}
 			if full {
 				p.chosen[i] = ""
-				if f != nil && slices.Contains(forecast.ModelNames, f.Model) {
-					p.chosen[i] = f.Model
+				if f != nil {
+					// The chosen model, or the best single model when a
+					// combination won.
+					for _, m := range append([]string{f.Model}, scoreNames(f)...) {
+						if slices.Contains(forecast.ModelNames, m) {
+							p.chosen[i] = m
+							break
+						}
+					}
 				}
 			}
 			p.fc[i], p.fcAt[i] = f, k
@@ -442,6 +477,16 @@ func poolSizes(in *Input, pods []int, headroom bool, budget float64) []int {
 	out := make([]int, len(pp.Pools))
 	for i, p := range pp.Pools {
 		out[i] = p.Nodes
+	}
+	return out
+}
+
+func scoreNames(f *forecast.Forecast) []string {
+	out := make([]string, 0, len(f.Scores))
+	for _, sc := range f.Scores {
+		if sc.Err == "" {
+			out = append(out, sc.Model)
+		}
 	}
 	return out
 }

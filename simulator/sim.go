@@ -34,6 +34,17 @@ type Options struct {
 	BandSamples int
 	// Log keeps every changed action in PolicyResult.Log.
 	Log bool
+	// History caps the history each forecast fits on; 0 means 15 days
+	// (two weekly periods and a day: enough to detect a weekly season).
+	History time.Duration
+}
+
+func (o *Options) maxHistory(step time.Duration) int {
+	h := o.History
+	if h <= 0 {
+		h = 15 * 24 * time.Hour
+	}
+	return max(int(h/step), 8)
 }
 
 func (o *Options) refit() time.Duration {

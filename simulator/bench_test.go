@@ -1,0 +1,78 @@
+package simulator
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
+)
+
+// monthOfExample is the shipped example plan with each workload's demand
+// replaced by 30 days of 5-minute data at the level of its own trace (a
+// daily and weekly cycle with noise, fixed seed): the example's traces
+// span 14 to 214 days at 5 and 30 minutes, so their overlap is 12 days.
+func monthOfExample(tb testing.TB) *Input {
+	tb.Helper()
+	p, err := config.LoadFile("../testdata/plans/example.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := FromPlan(p, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	const n = 30 * 288
+	for i := range in.Workloads {
+		w := &in.Workloads[i]
+		mean, cnt := 0.0, 0
+		for _, v := range w.Demand.Values {
+			if !math.IsNaN(v) {
+				mean += v
+				cnt++
+			}
+		}
+		mean /= float64(max(cnt, 1))
+		rng := rand.New(rand.NewPCG(uint64(i)+1, 42))
+		v := make([]float64, n)
+		for k := range v {
+			day := float64(k%288) / 288
+			wd := (k / 288) % 7
+			weekly := 1.0
+			if wd >= 5 {
+				weekly = 0.7
+			}
+			v[k] = max(0, mean*weekly*(1+0.4*math.Sin(2*math.Pi*(day-0.3)))*(1+0.08*rng.NormFloat64()))
+		}
+		w.Demand = forecast.Series{Name: w.Demand.Name, Start: start, Step: 5 * time.Minute, Values: v}
+	}
+	return in
+}
+
+// BenchmarkMonthExample: a month of 5-minute data for the example plan's 6
+// workloads and 2 pools, all four policies (predictive refits hourly).
+func BenchmarkMonthExample(b *testing.B) {
+	in := monthOfExample(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMonthExampleBaselines: the same without the predictive policy
+// (what the virtual cluster and the baselines cost).
+func BenchmarkMonthExampleBaselines(b *testing.B) {
+	in := monthOfExample(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, Options{Policies: []string{Reactive, Static, Scheduled}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
