@@ -10,4 +10,4 @@ nice -n 10 hyperfine --warmup 1 --runs 10 --export-json testdata/reference/timin
   "Rscript -e 'library(forecast)'" \
   "Rscript -e 'NULL'" \
   "/usr/bin/python3 -c 'import statsmodels.tsa.holtwinters'"
-{ date -u; nproc; lscpu | head -n 20; uptime; } > testdata/reference/timings_machine.txt
+{ date -u; echo "nproc: $(env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS nproc)"; lscpu | head -n 20; echo "load during the run (uptime):"; uptime; } > testdata/reference/timings_machine.txt
