@@ -79,6 +79,22 @@ func TestCollectUnreachableLeavesStore(t *testing.T) {
 	if string(before) != string(after) {
 		t.Fatal("the store changed")
 	}
+	// An unreachable API server: exit 1, store unchanged.
+	kc := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600)
+	code, _, errOut := runCLI(t, "collect", "--source", "metrics-server", "--kubeconfig", kc, "--timeout", "2s", "--store", db)
+	if code != 1 || !strings.Contains(errOut, "source unavailable") || !strings.Contains(errOut, "PodMetrics") {
+		t.Fatalf("metrics-server: exit %d: %s", code, errOut)
+	}
+	if after, _ := os.ReadFile(db); string(before) != string(after) {
+		t.Fatal("the store changed")
+	}
 	// A first collection that fails creates no store.
 	fresh := filepath.Join(dir, "fresh.db")
 	if code, _, _ := runCLI(t, "collect", "--source", "prometheus", "--prometheus-url", srv.URL, "--retries", "0", "--store", fresh); code != 1 {
