@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -385,5 +386,34 @@ func TestExportImport(t *testing.T) {
 	}
 	if _, err := s2.Import(ctx, strings.NewReader("timestamp,x\n1700000000,abc\n"), "bad.csv", t0); err == nil || !strings.Contains(err.Error(), "bad.csv:2:2") {
 		t.Fatalf("bad import: %v", err)
+	}
+}
+
+// TestMigratesOlderSchema opens a version-1 file with a build that knows a version 2, as an upgrade does.
+func TestMigratesOlderSchema(t *testing.T) {
+	path := tempDB(t)
+	s := open(t, path, nil)
+	if _, err := s.Write(ctx, batch(webCPU, t0, time.Minute, 10, func(int) float64 { return 1 }), t0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	saved := migrations
+	migrations = append(slices.Clone(migrations), `ALTER TABLE series ADD COLUMN unit TEXT NOT NULL DEFAULT ''`)
+	defer func() { migrations = saved }()
+	// Read-only refuses to migrate.
+	if _, err := Open(path, &Options{ReadOnly: true}); !errors.Is(err, ErrOlderSchema) {
+		t.Fatalf("read-only on an older schema: %v", err)
+	}
+	s = open(t, path, nil)
+	v, latest, err := s.Version(ctx)
+	if err != nil || v != 2 || latest != 2 {
+		t.Fatalf("version %d of %d: %v", v, latest, err)
+	}
+	var unit string
+	if err := s.db.QueryRow(`SELECT unit FROM series`).Scan(&unit); err != nil {
+		t.Fatalf("migrated column: %v", err)
+	}
+	if pts, err := s.Read(ctx, webCPU, time.Time{}, time.Time{}); err != nil || len(pts) != 10 {
+		t.Fatalf("data after migration: %d, %v", len(pts), err)
 	}
 }
