@@ -391,7 +391,13 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 		}
 		pods := make([]int, n)
 		for i := range n {
-			w := &s.in.Workloads[i].Spec
+			spec := s.in.Workloads[i].Spec
+			// A trace sample stands for its whole step: data one step old
+			// is current here, so the staleness limit is at least a step.
+			if step := s.in.Workloads[i].Demand.Step; spec.MaxAge < step && (spec.MaxAge > 0 || step > policy.DefaultMaxAge) {
+				spec.MaxAge = step
+			}
+			w := &spec
 			sw := s.c.workloads[i]
 			in := policy.Input{Now: s.now, Current: sw.replicas, CurrentMin: max(p.floor[i], w.Min), History: p.hist[i]}
 			var dem *policy.Demand

@@ -159,8 +159,9 @@ type BudgetBand struct {
 }
 
 // Recovery is what a scenario failure cost: the time until no pod was
-// pending, no workload short and every pool back at its desired size (-1:
-// not within the run), and the unmet demand meanwhile.
+// pending and every pool was back at its desired size (-1: not within the
+// run), and the unmet demand meanwhile (all of it, including what the
+// policy would have been short anyway).
 type Recovery struct {
 	At               time.Time `json:"at"`
 	What             string    `json:"what"`
@@ -500,7 +501,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			for _, w := range c.workloads {
 				pend += w.pending()
 			}
-			if !short && pend == 0 && allUp {
+			if pend == 0 && allUp {
 				res.Failures[o.r].RecoverySeconds = now.Sub(o.start).Seconds()
 				continue
 			}

@@ -182,7 +182,7 @@ func writeSimTable(w io.Writer, r *simulator.Result) error {
 		}
 	}
 	if len(ft.rows) > 0 {
-		fmt.Fprintln(w, "\nfailures (recovered: no pod pending, no workload short, every pool back at its size):")
+		fmt.Fprintln(w, "\nfailures (recovered: no pod pending and every pool back at its size; unmet demand until then):")
 		if err := ft.write(w, "table"); err != nil {
 			return err
 		}
