@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/headroom-dev/headroom/actuator"
@@ -176,26 +177,51 @@ func (c *Cluster) SetPoolSize(_ context.Context, now time.Time, pool string, nod
 func (c *Cluster) loseZone(pool string, z int, until time.Time) {
 	p := c.pools[c.byPool[pool]]
 	p.down[z] = until
-	kept := p.nodes[:0]
-	for _, nd := range p.nodes {
-		if nd.zone != z {
-			kept = append(kept, nd)
-		}
-	}
-	p.nodes = kept
-	c.dirty = true
+	c.lose(p, func(i int) bool { return p.nodes[i].zone == z }, -1)
 }
 
 // loseNodes removes a pool's n newest ready nodes.
 func (c *Cluster) loseNodes(pool string, n int) {
 	p := c.pools[c.byPool[pool]]
-	for i := len(p.nodes) - 1; i >= 0 && n > 0; i-- {
-		if !p.nodes[i].ready.After(c.now) {
+	c.lose(p, func(i int) bool { return !p.nodes[i].ready.After(c.now) }, n)
+}
+
+// lose removes up to limit (-1: all) of a pool's nodes matching, newest
+// first, and kills the pods that ran on them. The cluster does not track
+// which node each pod runs on; pods are taken as spread evenly over the
+// ready nodes they may use (as the default scheduler's topology spreading
+// tends to): each workload on the pool loses its running pods in the
+// proportion of lost ready nodes to the ready nodes it may use. Killed pods
+// are recreated pending and restart with their lead time.
+func (c *Cluster) lose(p *simPool, match func(int) bool, limit int) {
+	lostReady := 0
+	for i := len(p.nodes) - 1; i >= 0 && limit != 0; i-- {
+		if match(i) {
+			if !p.nodes[i].ready.After(c.now) {
+				lostReady++
+			}
 			p.nodes = append(p.nodes[:i], p.nodes[i+1:]...)
-			n--
+			limit--
 		}
 	}
 	c.dirty = true
+	if lostReady == 0 {
+		return
+	}
+	for _, w := range c.workloads {
+		if w.pool != "" && w.pool != p.spec.Name {
+			continue
+		}
+		usable := 0
+		for _, q := range c.pools {
+			if w.pool == "" || q == p {
+				usable += q.readyNodes(c.now)
+			}
+		}
+		usable += lostReady // before the loss
+		k := int(math.Round(float64(w.scheduled()) * float64(lostReady) / float64(usable)))
+		w.removeScheduled(k, true)
+	}
 }
 
 // settle brings the cluster to a consistent state at c.now: pools

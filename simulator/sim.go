@@ -159,9 +159,10 @@ type BudgetBand struct {
 }
 
 // Recovery is what a scenario failure cost: the time until no pod was
-// pending and every pool was back at its desired size (-1: not within the
-// run), and the unmet demand meanwhile (all of it, including what the
-// policy would have been short anyway).
+// pending, every pool was back at its desired size and every workload had
+// as many ready pods as before the failure (or as it wants now, if fewer)
+// (-1: not within the run), and the unmet demand meanwhile (all of it,
+// including what the policy would have been short anyway).
 type Recovery struct {
 	At               time.Time `json:"at"`
 	What             string    `json:"what"`
@@ -409,8 +410,9 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 	anyShort := 0
 	daily := []float64{}
 	type open struct {
-		r     int // index into res.Failures
-		start time.Time
+		r      int // index into res.Failures
+		start  time.Time
+		before []int // ready pods per workload just before the failure
 	}
 	var recovering []open
 	ev := 0
@@ -429,11 +431,15 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			}
 		}
 		for ; ev < len(events) && events[ev].tick <= k; ev++ {
-			events[ev].apply(c)
 			if events[ev].fail {
+				before := make([]int, len(c.workloads))
+				for i, w := range c.workloads {
+					before[i] = w.ready
+				}
 				res.Failures = append(res.Failures, Recovery{At: now, What: events[ev].what, RecoverySeconds: -1})
-				recovering = append(recovering, open{len(res.Failures) - 1, now})
+				recovering = append(recovering, open{len(res.Failures) - 1, now, before})
 			}
+			events[ev].apply(c)
 		}
 		c.settle()
 		d.act(ctx, s, k%everyPlan == 0)
@@ -497,11 +503,11 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		}
 		kept := recovering[:0]
 		for _, o := range recovering {
-			pend := 0
-			for _, w := range c.workloads {
-				pend += w.pending()
+			back := allUp
+			for i, w := range c.workloads {
+				back = back && w.pending() == 0 && w.ready >= min(o.before[i], int(w.replicas))
 			}
-			if pend == 0 && allUp {
+			if back {
 				res.Failures[o.r].RecoverySeconds = now.Sub(o.start).Seconds()
 				continue
 			}
