@@ -31,4 +31,31 @@
 //     ready replicas × request × utilization ceiling; demand above capacity
 //     is unmet, capacity above demand is waste; every node that exists
 //     (provisioning included) is paid for.
+//
+// The policies:
+//
+//   - predictive is headroom: every plan interval, policy.Replicas on the
+//     forecast quantile and current usage (the reactive floor), then
+//     policy.PlanPools on the pods planned ahead by the pools' lead times,
+//     with the plan's headroom and budget (what headroom plan does).
+//     Forecasts see only samples at or before now: forecast.Auto selects a
+//     model once a day (Reselect) and refits the chosen one (the best single
+//     model when a combination won) every Options.Refit (1 h); in between,
+//     the planner reads the last fit's forecast from the current sample on.
+//     Workloads in hpa-floor mode get the decision as their HPA's minimum
+//     and an HPA reacts above it; recommend mode is simulated as scale mode
+//     (what applying the advice would do).
+//   - reactive is the HPA on CPU utilization with the default behavior and a
+//     15 s sync (policy.ReactiveReplicas + policy.Normalize), and a node
+//     autoscaler that adds nodes for pending pods at once and removes
+//     unneeded ones after ScaleDownUnneeded, without headroom.
+//   - static is sized for the run's peak demand, with the plan's headroom:
+//     a hindsight baseline (it alone knows the future, by definition).
+//   - scheduled is the plan's minimums raised by its scheduled windows.
+//
+// Limits: demand and capacity are CPU only (memory requests still count
+// when packing pods onto nodes); the cluster does not track which node each
+// pod runs on (a lost node or zone kills each workload's running pods in
+// proportion); traces from different periods are aligned by whole weeks to
+// the first workload's end, and the run spans the time they all cover.
 package simulator

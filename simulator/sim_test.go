@@ -449,3 +449,31 @@ func TestFromPlanExample(t *testing.T) {
 		t.Errorf("override error %v", err)
 	}
 }
+
+// Scheduled: 10 cores all day, min 5 replicas, a window from 08:00 for 2 h
+// with minReplicas 12, lead time 2 min, planner every 5 min. The window's
+// minimum counts from lead time before it opens, but the 07:55 run looks
+// only to 07:57, so the 08:00 run raises the count and the pods are ready
+// at 08:02; at 10:00 it drops back. Short 5 cores from 00:00 to 08:02 and
+// from 10:00 to 24:00: 5 × (482 + 840) = 6610 core-minutes, 2 actions.
+func TestScheduledWindow(t *testing.T) {
+	win, err := policyWindow("0 8 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	win.MinReplicas = 12
+	w := workload("web", 1, 2*time.Minute, 5, 40, 5, time.Minute, repeat(10, 24*60))
+	w.Spec.Windows = []policy.Window{win}
+	in := &Input{Name: "cron", Workloads: []Workload{w}, Interval: 5 * time.Minute}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Scheduled}, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Scheduled)
+	if !near(r.UnmetCoreMinutes, 6610) || r.Actions != 2 {
+		t.Errorf("unmet %v core-minutes, %d actions; want 6610 and 2 (%v)", r.UnmetCoreMinutes, r.Actions, r.Log)
+	}
+	if !near(r.WasteCoreHours, 2*2.0-2*2.0/60) {
+		t.Errorf("waste %v core-hours, want 2 cores × 1h58m", r.WasteCoreHours)
+	}
+}
