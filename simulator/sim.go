@@ -74,18 +74,22 @@ const SchemaVersion = 1
 // Result is a simulation's outcome: one PolicyResult per policy and the
 // time series behind them.
 type Result struct {
-	SchemaVersion   int            `json:"schemaVersion"`
-	Plan            string         `json:"plan"`
-	Scenario        string         `json:"scenario,omitempty"`
-	Start           time.Time      `json:"start"`
-	End             time.Time      `json:"end"`
-	TickSeconds     float64        `json:"tick_seconds"`
-	IntervalSeconds float64        `json:"interval_seconds"`
-	RefitSeconds    float64        `json:"refit_seconds"`
-	Seed            uint64         `json:"seed"`
-	MonthlyBudget   float64        `json:"monthly_budget"`
-	Policies        []PolicyResult `json:"policies"`
-	Series          Series         `json:"series"`
+	SchemaVersion   int       `json:"schemaVersion"`
+	Plan            string    `json:"plan"`
+	Scenario        string    `json:"scenario,omitempty"`
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end"`
+	TickSeconds     float64   `json:"tick_seconds"`
+	IntervalSeconds float64   `json:"interval_seconds"`
+	RefitSeconds    float64   `json:"refit_seconds"`
+	Seed            uint64    `json:"seed"`
+	MonthlyBudget   float64   `json:"monthly_budget"`
+	// Workloads and Pools describe what was simulated (after the
+	// scenario's machine changes), in the order of the series.
+	Workloads []WorkloadInfo `json:"workloads"`
+	Pools     []PoolInfo     `json:"pools"`
+	Policies  []PolicyResult `json:"policies"`
+	Series    Series         `json:"series"`
 }
 
 // PolicyResult is one policy's accounting over the run. Unmet demand and
@@ -123,6 +127,33 @@ type PolicyResult struct {
 	Pools        []PoolResult     `json:"pools"`
 	// Log is every change applied, in order (Options.Log).
 	Log []actuator.Action `json:"log,omitempty"`
+}
+
+// WorkloadInfo describes a simulated workload: capacity in the series is
+// ready replicas × RequestCPU × UtilizationCPU.
+type WorkloadInfo struct {
+	Target          string  `json:"target"`
+	Mode            string  `json:"mode"`
+	RequestCPU      float64 `json:"request_cpu_cores"`
+	UtilizationCPU  float64 `json:"utilization_cpu"`
+	Min             int32   `json:"min"`
+	Max             int32   `json:"max"`
+	LeadTimeSeconds float64 `json:"lead_time_seconds"`
+	Pool            string  `json:"pool,omitempty"`
+	Trace           string  `json:"trace"`
+}
+
+// PoolInfo describes a simulated node pool.
+type PoolInfo struct {
+	Name            string  `json:"name"`
+	MachineCPU      float64 `json:"machine_cpu_cores"`
+	MachineMemory   float64 `json:"machine_memory_bytes"`
+	PricePerHour    float64 `json:"price_per_hour"` // at the start
+	Zones           int     `json:"zones"`
+	Headroom        string  `json:"headroom"`
+	Min             int     `json:"min"`
+	Max             int     `json:"max"`
+	LeadTimeSeconds float64 `json:"lead_time_seconds"`
 }
 
 // WorkloadResult is one workload's share of a PolicyResult.
@@ -317,6 +348,16 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		IntervalSeconds: in.interval().Seconds(), RefitSeconds: opt.refit().Seconds(), Seed: opt.Seed, MonthlyBudget: in.Budget}
 	if sc != nil {
 		res.Scenario = sc.Metadata.Name
+	}
+	for _, w := range in.Workloads {
+		res.Workloads = append(res.Workloads, WorkloadInfo{Target: w.Spec.Target.String(), Mode: w.Spec.Mode.String(),
+			RequestCPU: w.Spec.Request.CPU, UtilizationCPU: w.Spec.Utilization.CPU, Min: w.Spec.Min, Max: w.Spec.Max,
+			LeadTimeSeconds: w.Spec.LeadTime.Seconds(), Pool: w.Pool, Trace: w.Demand.Name})
+	}
+	res.Pools = []PoolInfo{}
+	for _, p := range in.Pools {
+		res.Pools = append(res.Pools, PoolInfo{Name: p.Name, MachineCPU: p.Machine.CPU, MachineMemory: p.Machine.Memory,
+			PricePerHour: p.PricePerHour, Zones: p.Zones, Headroom: p.Headroom.String(), Min: p.Min, Max: p.Max, LeadTimeSeconds: p.LeadTime.Seconds()})
 	}
 	nSeries := (ticks + int(opt.SeriesStep/opt.Tick) - 1) / int(opt.SeriesStep/opt.Tick)
 	res.Series = Series{StepSeconds: opt.SeriesStep.Seconds()}
