@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/forecast"
+	"github.com/headroom-dev/headroom/policy"
 )
 
 // monthOfExample is the shipped example plan with each workload's demand
@@ -69,6 +71,35 @@ func BenchmarkMonthExample(b *testing.B) {
 // (what the virtual cluster and the baselines cost).
 func BenchmarkMonthExampleBaselines(b *testing.B) {
 	in := monthOfExample(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, Options{Policies: []string{Reactive, Static, Scheduled}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// scaleInput is n workloads of a week of 1-minute data on two pools.
+func scaleInput(n int, days int) *Input {
+	in := &Input{Name: "scale", Interval: 5 * time.Minute, Pools: []policy.Pool{
+		{Name: "a", Machine: policy.Resources{CPU: 16, Memory: 64 << 30}, Pods: 110, PricePerHour: 0.8, Max: 2000, Zones: 3, Headroom: policy.HeadroomZone, LeadTime: 4 * time.Minute},
+		{Name: "b", Machine: policy.Resources{CPU: 8, Memory: 64 << 30}, Pods: 110, PricePerHour: 0.5, Max: 2000, Zones: 2, Headroom: policy.HeadroomNPlus1, LeadTime: 4 * time.Minute},
+	}}
+	step := time.Minute
+	for i := range n {
+		level := 1 + float64(i%17)
+		w := workload(fmt.Sprintf("w%04d", i), 0.7, time.Duration(30+i%90)*time.Second, 1, 200, 0, step, wave(uint64(i)+1, level, step, days*24*60))
+		w.Spec.Request.Memory = float64(256<<20) * float64(1+i%4)
+		w.Spec.Utilization.Memory = 0.8
+		in.Workloads = append(in.Workloads, w)
+	}
+	return in
+}
+
+// BenchmarkScaleBaselines: 100 workloads, 7 days of 1-minute data, the
+// reactive, static and scheduled policies on two pools.
+func BenchmarkScaleBaselines(b *testing.B) {
+	in := scaleInput(100, 7)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Run(context.Background(), in, Options{Policies: []string{Reactive, Static, Scheduled}}); err != nil {
