@@ -231,52 +231,76 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (CompactStats, error
 		return st, s.classify(err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT series_id, hour, data FROM chunks WHERE hour < ? ORDER BY series_id, hour`, ms(cut))
+	// One series at a time, so that memory stays at one series' hours however much is rolled up.
+	var ids []int64
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT series_id FROM chunks WHERE hour < ?`, ms(cut))
 	if err != nil {
 		return st, s.classify(err)
 	}
-	type hour struct {
-		id, ts int64
-		vals   []float64
-	}
-	var hours []hour
-	var ss []sample
 	for rows.Next() {
-		var id, h int64
-		var blob []byte
-		if err := rows.Scan(&id, &h, &blob); err != nil {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return st, s.classify(err)
 		}
-		if ss, err = decodeChunk(ss[:0], h, blob); err != nil {
-			rows.Close()
-			return st, fmt.Errorf("store %s: %w: series %d hour %v: %v", s.path, ErrCorrupt, id, fromMS(h), err)
-		}
-		vals := make([]float64, len(ss))
-		for i, x := range ss {
-			vals[i] = x.v
-		}
-		hours = append(hours, hour{id: id, ts: h, vals: vals})
-		st.RawDeleted += len(ss)
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return st, s.classify(err)
 	}
+	sel, err := tx.PrepareContext(ctx, `SELECT hour, data FROM chunks WHERE series_id = ? AND hour < ? ORDER BY hour`)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer sel.Close()
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95) VALUES (?,?,?,?,?,?)
 		ON CONFLICT (series_id, ts) DO NOTHING`)
 	if err != nil {
 		return st, s.classify(err)
 	}
 	defer ins.Close()
-	for _, h := range hours {
-		a := aggregate(h.vals)
-		r, err := ins.ExecContext(ctx, h.id, h.ts, a.Count, a.Mean, a.Max, a.P95)
+	var ss []sample
+	var vals []float64
+	var aggs []Aggregate
+	for _, id := range ids {
+		rows, err := sel.QueryContext(ctx, id, ms(cut))
 		if err != nil {
 			return st, s.classify(err)
 		}
-		if n, _ := r.RowsAffected(); n > 0 {
-			st.Hours++
+		aggs = aggs[:0]
+		for rows.Next() {
+			var h int64
+			var blob []byte
+			if err := rows.Scan(&h, &blob); err != nil {
+				rows.Close()
+				return st, s.classify(err)
+			}
+			if ss, err = decodeChunk(ss[:0], h, blob); err != nil || len(ss) == 0 {
+				rows.Close()
+				return st, fmt.Errorf("store %s: %w: series %d hour %v: %v", s.path, ErrCorrupt, id, fromMS(h), err)
+			}
+			vals = vals[:0]
+			for _, x := range ss {
+				vals = append(vals, x.v)
+			}
+			a := aggregate(vals)
+			a.T = fromMS(h)
+			aggs = append(aggs, a)
+			st.RawDeleted += len(ss)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, s.classify(err)
+		}
+		for _, a := range aggs {
+			r, err := ins.ExecContext(ctx, id, ms(a.T), a.Count, a.Mean, a.Max, a.P95)
+			if err != nil {
+				return st, s.classify(err)
+			}
+			if n, _ := r.RowsAffected(); n > 0 {
+				st.Hours++
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM chunks WHERE hour < ?`, ms(cut)); err != nil {
