@@ -31,12 +31,12 @@ test-integration: ## Integration tests against a real kube-apiserver + etcd (nee
 
 .PHONY: kube-bin
 kube-bin: ## Build the kube-apiserver used by the integration tests into test/kube/bin (about 15 min the first time).
-	cd test/kube && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && \
+	cd test/kube && v=$$($(GO) list -modfile=kube-apiserver.mod -m -f '{{.Version}}' k8s.io/kubernetes) && \
 	  $(GO) build -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$$v \
 	    -X k8s.io/component-base/version.gitMajor=$$(echo $$v | cut -d. -f1 | tr -d v) \
 	    -X k8s.io/component-base/version.gitMinor=$$(echo $$v | cut -d. -f2) \
 	    -X k8s.io/component-base/version.gitTreeState=clean" \
-	  -o bin/kube-apiserver ./cmd/kube-apiserver
+	  -modfile=kube-apiserver.mod -o bin/kube-apiserver ./cmd/kube-apiserver
 
 .PHONY: bench
 bench: ## Go benchmarks (speed and allocations).

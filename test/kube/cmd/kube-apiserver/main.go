@@ -1,6 +1,7 @@
 // Command kube-apiserver is the upstream Kubernetes API server, built from
 // k8s.io/kubernetes so that the integration tests run against the real thing.
-// It is only built into test/kube/bin and never shipped.
+// `make kube-bin` builds it into test/kube/bin with -modfile=kube-apiserver.mod,
+// the build list of Kubernetes alone; it is never shipped.
 package main
 
 import (
