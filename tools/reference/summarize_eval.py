@@ -86,18 +86,22 @@ def main():
         return float(np.exp(np.mean(np.log(v)))) if len(v) else float("nan")
 
     nseries = r[key].drop_duplicates().shape[0]
-    full = set(map(tuple, r[r.model == "arima_fourier"][key].values))
-    print("| model | series | geomean rel. MASE | geomean rel. MASE on the %d series with auto.arima | "
-          "pooled coverage of 0.95 upper bound | mean fit s / origin (wall) | mean CPU s / origin |" % len(full))
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ar = r[(r.model == "arima_fourier") & r.mase.notna()]
+    full = set(map(tuple, ar[key].values))
+    print("| model | series with results | geomean rel. MASE | geomean rel. MASE on the %d series with auto.arima "
+          "results | pooled coverage of 0.95 upper bound | mean fit s / origin (wall) | mean CPU s / origin | "
+          "mean CPU s / origin on the %d series | failed fits |" % (len(full), len(full)))
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for model in ORDER:
         g = r[r.model == model]
         if g.empty:
             continue
         gs = g[[tuple(x) in full for x in g[key].values]]
-        cov = g.covered_points.sum() / g.test_points.sum() if g.coverage95.notna().all() else float("nan")
-        print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |" % (
-            model, len(g), gmean(g.rel_mase), gmean(gs.rel_mase), cov, g.fit_seconds.mean(), g.cpu_seconds.mean()))
+        ok = g[g.test_points > 0]
+        cov = ok.covered_points.sum() / ok.test_points.sum() if ok.coverage95.notna().all() else float("nan")
+        print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %d |" % (
+            model, int(g.mase.notna().sum()), gmean(g.rel_mase), gmean(gs.rel_mase), cov, g.fit_seconds.mean(),
+            g.cpu_seconds.mean(), gs.cpu_seconds.mean(), int(g.failed.sum())))
     print()
     print("series: %d; failed fits: %s" % (nseries, dict(r.groupby("model", observed=True).failed.sum())))
     allkeys = set(map(tuple, r[key].drop_duplicates().values))
@@ -106,6 +110,21 @@ def main():
         if have != allkeys:
             print("%s not run on: %s" % (model, ", ".join(sorted("%s:%s" % k for k in allkeys - have))))
     print("snaive cross-check (eval.py vs eval.R, per origin): %s" % check)
+    print()
+    models = [m_ for m_ in ORDER if m_ in set(r.model.astype(str))]
+    print("| series:column | m | snaive MASE | " + " | ".join("%s rel. MASE" % m_ for m_ in models[1:]) + " |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in models[1:]) + " |")
+    for (series, column), g in r.groupby(key, sort=True):
+        g = g.set_index("model")
+        cells = []
+        for m_ in models[1:]:
+            v = g.rel_mase.get(m_, np.nan) if m_ in g.index else np.nan
+            f_ = int(g.failed.get(m_, 0)) if m_ in g.index else 0
+            cells.append(("%.3f" % v if np.isfinite(v) else ("failed" if m_ in g.index else "skipped"))
+                         + (" (%d failed)" % f_ if 0 < f_ < g.origins.get(m_, 0) else ""))
+        short = series.replace("nab-realAWSCloudwatch-", "").replace("nab-realKnownCause-", "").replace(
+            "nab-realTweets-", "")
+        print("| %s:%s | %d | %.4g | %s |" % (short, column, int(g.m.iloc[0]), g.mase.get("snaive"), " | ".join(cells)))
 
 
 if __name__ == "__main__":
