@@ -485,6 +485,7 @@ func candidates(name string, f *Forecast, step time.Duration, logOK bool, offset
 	window := max(5, min(48, int(time.Hour/step)))
 	const fitWindow = 1200
 	memo := &stlMemo{}
+	fmemo := &fourierDesign{}
 	all := map[string]Model{
 		"naive":         Naive{},
 		"median":        Median{Window: window},
@@ -494,8 +495,8 @@ func candidates(name string, f *Forecast, step time.Duration, logOK bool, offset
 		"holt-winters":  ETS{Trend: DampedTrend, Period: primary, Robust: true, FitWindow: fitWindow},
 		"stl":           STLETS{Period: primary, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow, memo: memo},
 		"stl-damped":    STLETS{Period: primary, Trend: DampedTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: fitWindow, memo: memo},
-		"fourier":       Fourier{Periods: periods},
-		"fourier-trend": Fourier{Periods: periods, Trend: true},
+		"fourier":       Fourier{Periods: periods, memo: fmemo},
+		"fourier-trend": Fourier{Periods: periods, Trend: true, memo: fmemo},
 	}
 	logMemo := &stlMemo{}
 	all["log-ses"] = Log{Model: ETS{Trend: NoTrend, Robust: true, FitWindow: fitWindow}, Offset: offset}

@@ -25,6 +25,10 @@ type Fourier struct {
 	Periods []int // seasonal periods in steps (each ≥ 2)
 	K       int   // harmonics per period; 0 means min(8, ⌊(p−1)/2⌋)
 	Trend   bool  // include the linear trend term
+
+	// memo lets candidates that differ only in Trend share the design and
+	// its normal equations (Auto fits both on the same slice).
+	memo *fourierDesign
 }
 
 func (m Fourier) Name() string {
@@ -170,26 +174,36 @@ func (m Fourier) Fit(y []float64) (State, error) {
 		}
 		hs[i].tab = tabs[h.p]
 	}
-	x := mat.NewDense(n, p, nil)
-	for t := 0; t < n; t++ {
-		s.row(t, x.RawRowView(t))
+	// The design with the trend column; the model without trend uses all
+	// columns but that one. Candidates that differ only in Trend share it.
+	d := m.design(y, s)
+	keep := make([]int, 0, p)
+	for j := 0; j < d.p; j++ {
+		if j != 1 || m.Trend {
+			keep = append(keep, j)
+		}
 	}
-	yv := mat.NewVecDense(n, append([]float64(nil), y...))
-	// Normal equations xᵀx·b = xᵀy.
-	var xtx mat.SymDense
-	xtx.SymOuterK(1, x.T())
-	var xty mat.VecDense
-	xty.MulVec(x.T(), yv)
-	coef, err := solveNormal(&xtx, &xty)
+	xtx, xty := subSystem(d.xtx, d.xty, keep)
+	coef, err := solveNormal(xtx, xty)
 	if err != nil {
 		return nil, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
-	resv := mat.NewVecDense(n, nil)
-	resv.MulVec(x, coef)
-	res := resv.RawVector().Data
+	full := mat.NewVecDense(d.p, nil)
+	residuals := func(res []float64) {
+		full.Zero()
+		for i, j := range keep {
+			full.SetVec(j, coef.AtVec(i))
+		}
+		rv := mat.NewVecDense(n, res)
+		rv.MulVec(d.x, full)
+		for t := range res {
+			res[t] = y[t] - res[t]
+		}
+	}
+	res := make([]float64, n)
+	residuals(res)
 	abs := make([]float64, n)
 	for t := range res {
-		res[t] = y[t] - res[t]
 		abs[t] = math.Abs(res[t])
 	}
 	// One Huber reweighting pass: rows whose residual exceeds δ get weight
@@ -198,22 +212,23 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	delta := 1.345 * 1.4826 * median(abs)
 	if delta > 0 {
 		changed := false
+		row := mat.NewVecDense(len(keep), nil)
 		for t := 0; t < n; t++ {
 			if a := abs[t]; a > delta {
 				c := 1 - delta/a
-				row := mat.NewVecDense(p, x.RawRowView(t))
-				xtx.SymRankOne(&xtx, -c, row)
-				xty.AddScaledVec(&xty, -c*y[t], row)
+				xr := d.x.RawRowView(t)
+				for i, j := range keep {
+					row.SetVec(i, xr[j])
+				}
+				xtx.SymRankOne(xtx, -c, row)
+				xty.AddScaledVec(xty, -c*y[t], row)
 				changed = true
 			}
 		}
 		if changed {
-			if c2, err := solveNormal(&xtx, &xty); err == nil {
+			if c2, err := solveNormal(xtx, xty); err == nil {
 				coef = c2
-				resv.MulVec(x, coef)
-				for t := range res {
-					res[t] = y[t] - res[t]
-				}
+				residuals(res)
 			}
 		}
 	}
@@ -233,6 +248,55 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	}
 	s.r = res[n-1]
 	return s, nil
+}
+
+// fourierDesign is the regression design with the trend column (index 1) and
+// its normal equations.
+type fourierDesign struct {
+	first *float64
+	n, p  int
+	key   string
+	x     *mat.Dense
+	xtx   *mat.SymDense
+	xty   *mat.VecDense
+}
+
+// design returns the trend design for y, from the memo when the same history
+// and harmonics were used by the previous fit.
+func (m Fourier) design(y []float64, s *fourierState) *fourierDesign {
+	key := fmt.Sprint(m.Periods, m.K)
+	if d := m.memo; d != nil && d.x != nil && d.first == &y[0] && d.n == len(y) && d.key == key {
+		return d
+	}
+	n, p := len(y), 2+2*len(s.hs)
+	full := &fourierState{hs: s.hs, trend: true, scale: s.scale}
+	x := mat.NewDense(n, p, nil)
+	for t := 0; t < n; t++ {
+		full.row(t, x.RawRowView(t))
+	}
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, x.T())
+	var xty mat.VecDense
+	xty.MulVec(x.T(), mat.NewVecDense(n, append([]float64(nil), y...)))
+	d := &fourierDesign{first: &y[0], n: n, p: p, key: key, x: x, xtx: &xtx, xty: &xty}
+	if m.memo != nil {
+		*m.memo = *d
+	}
+	return d
+}
+
+// subSystem copies the rows and columns keep of a symmetric system.
+func subSystem(a *mat.SymDense, v *mat.VecDense, keep []int) (*mat.SymDense, *mat.VecDense) {
+	k := len(keep)
+	sa := mat.NewSymDense(k, nil)
+	sv := mat.NewVecDense(k, nil)
+	for i, r := range keep {
+		sv.SetVec(i, v.AtVec(r))
+		for j := i; j < k; j++ {
+			sa.SetSym(i, j, a.At(r, keep[j]))
+		}
+	}
+	return sa, sv
 }
 
 // solveNormal solves a·b = v for symmetric positive definite a (Cholesky).
