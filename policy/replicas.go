@@ -266,7 +266,9 @@ func Replicas(w *Workload, in Input) Decision {
 		d.Warnings = append(d.Warnings, err.Error())
 		return d
 	}
-	lo, hi, active, winLo, winHi := Bounds(w.Windows, now, w.LeadTime, w.Min, w.Max)
+	// Windows look as far ahead as the demand does: a window opening before
+	// the next run plus the start-up time must be provisioned by this run.
+	lo, hi, active, winLo, winHi := Bounds(w.Windows, now, window, w.Min, w.Max)
 	nb.Min, nb.Max, nb.Windows = lo, hi, active
 	boundRule := func(r Rule) Rule {
 		if r == RuleMin && winLo || r == RuleMax && winHi {
@@ -395,6 +397,6 @@ func PodsAhead(w *Workload, d *Demand, now time.Time, nodeLead time.Duration, pl
 	if n < 0 {
 		return planned
 	}
-	lo, hi, _, _, _ := Bounds(w.Windows, now, ahead.LeadTime, w.Min, w.Max)
+	lo, hi, _, _, _ := Bounds(w.Windows, now, ahead.LeadTime+w.interval(), w.Min, w.Max)
 	return max(planned, min(max(n, lo), hi))
 }

@@ -113,6 +113,14 @@ func TestReplicas(t *testing.T) {
 		{name: "window opening within the lead time counts", w: func(w *Workload) {
 			w.Windows = []Window{{Name: "launch", Schedule: mustCron("1 12 * * *"), Duration: time.Hour, MinReplicas: 12}}
 		}, in: Input{Now: now, Current: 10, Demand: flat(now, step, 60, 1)}, want: 12, wantRule: RuleWindow, apply: true},
+		{name: "window opening before the next run plus the lead time counts", w: func(w *Workload) {
+			// 12:05 is after now + lead (12:02) but before the next run's pods
+			// could be ready (12:05 + 2m): this run must raise the minimum.
+			w.Windows = []Window{{Name: "launch", Schedule: mustCron("5 12 * * *"), Duration: time.Hour, MinReplicas: 12}}
+		}, in: Input{Now: now, Current: 10, Demand: flat(now, step, 60, 1)}, want: 12, wantRule: RuleWindow, apply: true},
+		{name: "window opening after lead time plus interval waits", w: func(w *Workload) {
+			w.Windows = []Window{{Name: "launch", Schedule: mustCron("8 12 * * *"), Duration: time.Hour, MinReplicas: 12}}
+		}, in: Input{Now: now, Current: 10, Demand: flat(now, step, 60, 1)}, want: 3, wantRule: RuleForecast, apply: true},
 		{name: "window over: not active", w: func(w *Workload) {
 			w.Windows = []Window{{Name: "night", Schedule: mustCron("0 0 * * *"), Duration: 6 * time.Hour, MinReplicas: 12}}
 			w.Behavior.ScaleDown = &ScalingRules{StabilizationWindow: window(0)}

@@ -30,7 +30,8 @@ func (w Window) Active(from, to time.Time) bool {
 
 // Bounds applies the scheduled windows to the bounds [minR, maxR] at now. A
 // window's minimum counts from lead before it opens (so that pods are ready
-// when it does: any activation in [now, now + lead]); its maximum only while
+// when it does: any activation in [now, now + lead]; the planner passes its
+// start-up time plus its run interval, since the next run may be too late); its maximum only while
 // it is open at now (lowering capacity early would be a shortage). The
 // largest active minimum raises minR; the smallest active maximum replaces
 // maxR (a window may raise the maximum for a known event); when the result
