@@ -48,6 +48,8 @@ type Forecast struct {
 	Prepared    Preparation          // what was done to the input
 	Used        int                  // points used for fitting and validation
 	Candidates  map[string]*Forecast // per-candidate forecasts (Options.KeepCandidates)
+
+	fit *fitted // for Advance
 }
 
 // Quantile returns the forecast for quantile level q, or nil when it was not computed.
@@ -222,6 +224,7 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 			cf := *f
 			cf.Candidates, cf.Scores = nil, nil
 			fillForecast(&cf, c, []*candidate{c}, y, origins, hv, h, scale, nonNeg)
+			cf.fit = nil // its state is shared with the chosen forecast's
 			f.Candidates[c.model.Name()] = &cf
 		}
 	}
@@ -239,14 +242,6 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 	} else {
 		f.Model = c.model.Name()
 	}
-	f.Mean = make([]float64, h)
-	buf := make([]float64, h)
-	for _, m := range members {
-		m.state.Forecast(buf)
-		for k := range buf {
-			f.Mean[k] += buf[k] / float64(len(members))
-		}
-	}
 	// Errors by horizon step.
 	errs := make([][]float64, hv)
 	for k := range errs {
@@ -255,24 +250,9 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 			errs[k][i] = y[o+k] - c.fc[i*hv+k]
 		}
 	}
-	eq := errorQuantiles(errs, f.Levels, h)
-	f.Q = make([][]float64, len(f.Levels))
-	for i := range f.Levels {
-		f.Q[i] = make([]float64, h)
-		for k := 0; k < h; k++ {
-			f.Q[i][k] = f.Mean[k] + eq[i][k]
-		}
-	}
-	if nonNeg {
-		for k := range f.Mean {
-			f.Mean[k] = math.Max(0, f.Mean[k])
-		}
-		for i := range f.Q {
-			for k := range f.Q[i] {
-				f.Q[i][k] = math.Max(0, f.Q[i][k])
-			}
-		}
-	}
+	offsets := errorQuantiles(errs, f.Levels, h)
+	f.project(members, offsets, nonNeg)
+	f.fit = &fitted{members: members, offsets: offsets, nonNeg: nonNeg}
 	// Backtest: MASE and sMAPE over all origins; coverage of quantiles
 	// estimated on the first half of the origins, counted on the second half.
 	var act, pred []float64
@@ -307,6 +287,82 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 			f.Backtest.Coverage[l] = float64(hit) / float64(tot)
 		}
 	}
+}
+
+// project sets Mean (the average of the members' forecasts) and Q (Mean plus
+// the calibrated offsets), clamped at zero for a non-negative history.
+func (f *Forecast) project(members []*candidate, offsets [][]float64, nonNeg bool) {
+	h := len(offsets[0])
+	f.Mean = make([]float64, h)
+	buf := make([]float64, h)
+	for _, m := range members {
+		m.state.Forecast(buf)
+		for k := range buf {
+			f.Mean[k] += buf[k] / float64(len(members))
+		}
+	}
+	f.Q = make([][]float64, len(f.Levels))
+	for i := range f.Levels {
+		f.Q[i] = make([]float64, h)
+		for k := 0; k < h; k++ {
+			f.Q[i][k] = f.Mean[k] + offsets[i][k]
+		}
+	}
+	if nonNeg {
+		for k := range f.Mean {
+			f.Mean[k] = math.Max(0, f.Mean[k])
+		}
+		for i := range f.Q {
+			for k := range f.Q[i] {
+				f.Q[i][k] = math.Max(0, f.Q[i][k])
+			}
+		}
+	}
+}
+
+// fitted is what Advance needs to roll a forecast forward without refitting.
+type fitted struct {
+	members []*candidate
+	offsets [][]float64
+	nonNeg  bool
+}
+
+// Advance feeds the observations that followed the forecast's input, in
+// order, to the fitted model (or combination) without refitting, and returns
+// the forecast from the new end: same model, same horizon, quantiles from the
+// same calibrated offsets. A NaN observation (missing) is replaced by the
+// model's own one-step forecast. This is how a planner that runs every few
+// minutes keeps its forecast current between hourly or daily refits.
+//
+// The fitted state moves forward: call Advance on the newest Forecast only
+// (the Mean and Q of older ones stay as they were). Candidate forecasts
+// (Options.KeepCandidates) cannot be advanced.
+func (f *Forecast) Advance(obs ...float64) (*Forecast, error) {
+	if f.fit == nil {
+		return nil, fmt.Errorf("%w: this forecast cannot be advanced (a candidate forecast, or already advanced)", ErrInvalidArgument)
+	}
+	one := make([]float64, 1)
+	for _, v := range obs {
+		if math.IsInf(v, 0) || math.Abs(v) > MaxValue {
+			return nil, fmt.Errorf("%w: observation %g", ErrInvalidSeries, v)
+		}
+		if math.IsNaN(v) {
+			v = 0
+			for _, m := range f.fit.members {
+				m.state.Forecast(one)
+				v += one[0] / float64(len(f.fit.members))
+			}
+		}
+		for _, m := range f.fit.members {
+			m.state.Observe(v)
+		}
+	}
+	nf := *f
+	nf.Candidates, nf.Scores = nil, append([]Score(nil), f.Scores...)
+	nf.Start = f.Start.Add(time.Duration(len(obs)) * f.Step)
+	nf.project(f.fit.members, f.fit.offsets, f.fit.nonNeg)
+	f.fit = nil
+	return &nf, nil
 }
 
 // errorQuantiles turns validation errors by step (errs[k] for step k) into

@@ -331,3 +331,59 @@ func TestAccuracyKnown(t *testing.T) {
 	approx(t, "scale constant", MASEScale([]float64{4, 4, 4}, 1), 4, 1e-12)
 	approx(t, "coverage", Coverage(y, []float64{1, 1, 5, 5}), 0.75, 1e-12)
 }
+
+func TestAdvance(t *testing.T) {
+	y := daily(288*4, 50, 10, 1, 31)
+	n := len(y)
+	f, err := Auto(series(y[:n-3], 5*time.Minute), Options{Horizon: 12, Model: "naive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := make([]float64, 12)
+	q := f.Quantile(0.95)
+	for k := range offsets {
+		offsets[k] = q[k] - f.Mean[k]
+	}
+	g, err := f.Advance(y[n-3], math.NaN(), y[n-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.Start.Add(15 * time.Minute); !g.Start.Equal(want) {
+		t.Errorf("advanced start %v, want %v", g.Start, want)
+	}
+	// The naive model now forecasts the last observation, with the same offsets.
+	for k, v := range g.Mean {
+		approx(t, "mean", v, y[n-1], 1e-12)
+		approx(t, "q0.95 offset", g.Quantile(0.95)[k]-v, offsets[k], 1e-12)
+	}
+	if _, err := f.Advance(1); err == nil {
+		t.Error("advancing an already advanced forecast: want an error")
+	}
+	if _, err := g.Advance(math.Inf(1)); !errors.Is(err, ErrInvalidSeries) {
+		t.Errorf("infinite observation: error %v, want ErrInvalidSeries", err)
+	}
+}
+
+func TestAdvanceMatchesRefitState(t *testing.T) {
+	// For a chosen model whose parameters are fixed after the fit, advancing
+	// by k observations equals what the fitted state would forecast after
+	// observing them: here SES with the auto-selected parameters, checked
+	// against the state Auto keeps.
+	y := daily(2000, 20, 0, 1, 32)
+	f, err := Auto(series(y[:1990], time.Minute), Options{Horizon: 5, Model: "ses"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.fit.members[0].state.(*etsState)
+	l := st.l
+	for _, v := range y[1990:] {
+		l = st.p.Alpha*v + (1-st.p.Alpha)*l
+	}
+	g, err := f.Advance(y[1990:]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g.Mean {
+		approx(t, "mean", v, l, 1e-9)
+	}
+}
