@@ -401,9 +401,20 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 			sw := s.c.workloads[i]
 			in := policy.Input{Now: s.now, Current: sw.replicas, CurrentMin: max(p.floor[i], w.Min), History: p.hist[i]}
 			var dem *policy.Demand
+			if f := p.fc[i]; f != nil && s.idx[i] > p.fcAt[i] {
+				// Between refits, the fitted model observes the samples
+				// that arrived since (forecast.Advance: no refit, the same
+				// calibrated quantile offsets), as the live planner does.
+				d := s.in.Workloads[i].Demand
+				first := int(f.Start.Sub(d.Start) / d.Step)
+				if first >= 0 && first <= s.idx[i] {
+					if g, err := f.Advance(s.demand[i][first : s.idx[i]+1]...); err == nil {
+						p.fc[i], p.fcAt[i] = g, s.idx[i]
+					}
+				}
+			}
 			if f := p.fc[i]; f != nil {
-				// Between refits, the last fit's forecast from the current
-				// sample on (its quantiles are those of the longer horizon).
+				// The forecast from the current sample on.
 				j := s.idx[i] - p.fcAt[i]
 				if q := f.Quantile(s.in.quantile()); j < len(q) {
 					dem = &policy.Demand{Start: f.Start.Add(time.Duration(j) * f.Step), Step: f.Step, CPU: q[j:]}
