@@ -404,8 +404,9 @@ func errorQuantiles(errs [][]float64, levels []float64, h int) [][]float64 {
 	return out
 }
 
-// quantileSelect returns the p-quantile of x as quantileSorted would on sorted
-// x, but by selection (expected linear time); x is reordered.
+// quantileSelect returns the p-quantile of x by linear interpolation between
+// order statistics (R's type 7, the default of R's quantile()), found by
+// selection in expected linear time; x is reordered.
 func quantileSelect(x []float64, p float64) float64 {
 	n := len(x)
 	if n == 0 {

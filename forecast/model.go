@@ -2,8 +2,6 @@ package forecast
 
 import (
 	"fmt"
-	"math"
-	"sort"
 )
 
 // Model is a forecasting method. Fit estimates its parameters from a complete
@@ -100,8 +98,7 @@ type medianState struct {
 func (s *medianState) Observe(y float64) { s.r.push(y) }
 func (s *medianState) Forecast(dst []float64) {
 	copy(s.tmp, s.r.buf)
-	sort.Float64s(s.tmp)
-	med := quantileSorted(s.tmp, 0.5)
+	med := quantileSelect(s.tmp, 0.5)
 	for i := range dst {
 		dst[i] = med
 	}
@@ -124,21 +121,6 @@ func (r *ring) push(v float64) {
 }
 
 func (r *ring) at(i int) float64 { return r.buf[(r.pos+i)%len(r.buf)] }
-
-// quantileSorted returns the p-quantile of sorted x by linear interpolation
-// between order statistics (R's type 7, the default of R's quantile()).
-func quantileSorted(x []float64, p float64) float64 {
-	n := len(x)
-	if n == 0 {
-		return math.NaN()
-	}
-	h := p * float64(n-1)
-	lo := int(math.Floor(h))
-	if lo >= n-1 {
-		return x[n-1]
-	}
-	return x[lo] + (h-float64(lo))*(x[lo+1]-x[lo])
-}
 
 // median returns the median of x without modifying it.
 func median(x []float64) float64 {

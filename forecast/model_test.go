@@ -299,3 +299,18 @@ func TestLogScaleDecision(t *testing.T) {
 		}
 	}
 }
+
+// quantileSorted is the reference for quantileSelect: the p-quantile of sorted x by linear interpolation
+// between order statistics (R's type 7, the default of R's quantile()).
+func quantileSorted(x []float64, p float64) float64 {
+	n := len(x)
+	if n == 0 {
+		return math.NaN()
+	}
+	h := p * float64(n-1)
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return x[n-1]
+	}
+	return x[lo] + (h-float64(lo))*(x[lo+1]-x[lo])
+}
