@@ -31,8 +31,8 @@ func TestLoadExample(t *testing.T) {
 	if w.Resources.CPU.MilliValue() != 500 || w.Resources.Memory.Value() != 512<<20 {
 		t.Errorf("resources %v %v", w.Resources.CPU, w.Resources.Memory)
 	}
-	if w.LeadTime.Duration != 2*time.Minute || p.Spec.History.Retention.Duration != 35*24*time.Hour {
-		t.Errorf("durations %v %v", w.LeadTime.Duration, p.Spec.History.Retention.Duration)
+	if w.LeadTime.Duration != 2*time.Minute || p.Spec.History.Retention.Hourly.Duration != 35*24*time.Hour {
+		t.Errorf("durations %v %v", w.LeadTime.Duration, p.Spec.History.Retention.Hourly.Duration)
 	}
 	if *w.Trace.Scale != 0.001 || *w.Trace.Replicas != 40 {
 		t.Errorf("trace %+v", w.Trace)

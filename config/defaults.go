@@ -5,7 +5,10 @@ import "time"
 // Defaults of the plan, applied by Default.
 const (
 	DefaultInterval         = 5 * time.Minute
-	DefaultRetention        = 35 * 24 * time.Hour
+	DefaultRetention        = 35 * 24 * time.Hour // hourly aggregates
+	DefaultRawRetention     = 8 * 24 * time.Hour  // raw samples, at most the hourly retention
+	DefaultPromTimeout      = 30 * time.Second
+	DefaultPromStep         = time.Minute
 	DefaultMaxAge           = 10 * time.Minute
 	DefaultHorizon          = time.Hour
 	DefaultQuantile         = 0.95
@@ -37,7 +40,25 @@ func (p *Plan) Default() {
 		}
 	}
 	if s.History.Retention == nil {
-		s.History.Retention = dur(DefaultRetention)
+		s.History.Retention = &Retention{}
+	}
+	if r := s.History.Retention; r.Hourly == nil {
+		h := DefaultRetention
+		if r.Raw != nil {
+			h = max(h, r.Raw.Duration)
+		}
+		r.Hourly = dur(h)
+	}
+	if r := s.History.Retention; r.Raw == nil {
+		r.Raw = dur(min(DefaultRawRetention, r.Hourly.Duration))
+	}
+	if pr := s.History.Prometheus; pr != nil {
+		if pr.Timeout == nil {
+			pr.Timeout = dur(DefaultPromTimeout)
+		}
+		if pr.Step == nil {
+			pr.Step = dur(DefaultPromStep)
+		}
 	}
 	if s.History.MaxAge == nil {
 		s.History.MaxAge = dur(DefaultMaxAge)

@@ -9,6 +9,15 @@
 // by Default, and Validate checks every field, naming it by its path
 // (spec.workloads[1].replicas.max) and, when the plan came from a file, its line.
 //
+// DecodeStrict is that node-walking strict decoder for any YAML document
+// with JSON tags (the simulator's scenario files use it too).
+//
+// spec.history also configures headroom collect: prometheus (url, timeout,
+// step, queries), namespaces, nodePoolLabel, and retention, either
+// {raw: 8d, hourly: 400d} or the scalar form (retention: 35d means hourly
+// aggregates for 35 days and raw samples for min(8d, 35d)). A workload's
+// query overrides the Prometheus queries for it.
+//
 // config is not pure: it parses Kubernetes resource quantities with
 // k8s.io/apimachinery. The policy package never sees those types; Workload and
 // NodePool convert themselves into plain numbers (cores, bytes) for it.

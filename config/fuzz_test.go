@@ -16,6 +16,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add(example)
 	f.Add([]byte(minimal))
 	f.Add([]byte(minimal + "  nodePools:\n    - {name: a, machine: {cpu: 4, memory: 16Gi}, size: {max: 3}, zones: 2, headroom: zone}\n"))
+	f.Add([]byte(withHistory("    retention: {raw: 1w1d, hourly: 400d}\n    prometheus: {url: \"http://p:9090\", step: 30s, queries: {cpu: 'x{{.Selector}}'}}\n    namespaces: [a]\n    nodePoolLabel: a/b\n")))
+	f.Add([]byte(withHistory("    retention: 3d10h\n")))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("spec: {workloads: [{<<: {replicas: {max: 2}}}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -100,6 +100,49 @@ func Load(file string, data []byte) (*Plan, error) {
 // fields, duplicate keys, values of the wrong type, bad durations and bad
 // quantities are errors naming the field and its line.
 func Decode(file string, data []byte) (*Plan, error) {
+	var p Plan
+	lines, err := DecodeStrict(file, data, &p)
+	if err != nil {
+		return nil, err
+	}
+	p.file = file
+	p.lines = lines
+	return &p, nil
+}
+
+// Lines maps the field paths of a decoded document (spec.workloads[1].replicas.max)
+// to their 1-based lines.
+type Lines map[string]int
+
+// Line returns the line of a field path, or of its nearest parent that
+// appears in the document; 0 when unknown.
+func (l Lines) Line(path string) int {
+	for path != "" {
+		if n, ok := l[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// DecodeStrict decodes one YAML document into out, a pointer to a struct
+// with JSON tags (as sigs.k8s.io/yaml reads them), strictly: unknown fields
+// (with a suggestion), duplicate keys, values of the wrong type, bad
+// durations (Duration), bad quantities (resource.Quantity), more than one
+// document and runaway alias expansion are errors. Errors are FieldErrors
+// (or one *FieldError) wrapping ErrInvalid and naming file (when not
+// empty), the line and the field path. It returns the line of every field
+// path in the document.
+func DecodeStrict(file string, data []byte, out any) (Lines, error) {
+	t := reflect.TypeOf(out)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("config: DecodeStrict needs a pointer, got %T", out)
+	}
 	var doc yaml3.Node
 	dec := yaml3.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -107,19 +150,18 @@ func Decode(file string, data []byte) (*Plan, error) {
 	}
 	var extra yaml3.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, &FieldError{File: file, Line: extra.Line, Msg: "more than one YAML document; a plan file holds one CapacityPlan"}
+		return nil, &FieldError{File: file, Line: extra.Line, Msg: "more than one YAML document; the file holds one"}
 	}
 	w := walker{file: file, lines: map[string]int{}, limit: 10*countNodes(&doc) + 10_000}
 	root := &doc
 	if root.Kind == yaml3.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	w.walk(root, reflect.TypeOf(Plan{}), "")
+	w.walk(root, t.Elem(), "")
 	if len(w.errs) > 0 {
 		return nil, w.errs
 	}
-	var p Plan
-	if err := yaml.UnmarshalStrict(data, &p); err != nil {
+	if err := yaml.UnmarshalStrict(data, out); err != nil {
 		// The walk catches what strict decoding rejects; this is a safety net.
 		fe := &FieldError{File: file, Msg: strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")}
 		var te *json.UnmarshalTypeError
@@ -129,9 +171,7 @@ func Decode(file string, data []byte) (*Plan, error) {
 		}
 		return nil, fe
 	}
-	p.file = file
-	p.lines = w.lines
-	return &p, nil
+	return Lines(w.lines), nil
 }
 
 var lineRE = "line "
@@ -178,6 +218,7 @@ var (
 	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 	quantityType    = reflect.TypeOf(resource.Quantity{})
 	durationType    = reflect.TypeOf(Duration{})
+	retentionType   = reflect.TypeOf(Retention{})
 )
 
 func (w *walker) fail(n *yaml3.Node, path, format string, args ...any) {
@@ -234,6 +275,18 @@ func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
 			w.fail(n, path, "%v", err)
 		}
 		return
+	case t == retentionType && n.Kind == yaml3.ScalarNode:
+		// The scalar form, retention: 35d.
+		if _, err := ParseDuration(n.Value); err != nil {
+			w.fail(n, path, "%v", err)
+		}
+		return
+	case t == retentionType:
+		if n.Kind != yaml3.MappingNode {
+			w.fail(n, path, "want a duration such as 35d or a mapping {raw: 8d, hourly: 400d}, got %s", kindName(n))
+			return
+		}
+		// The mapping form is walked as a struct below.
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		return
 	}
@@ -320,6 +373,14 @@ func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
 		}
 		if _, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, t.Bits()); err != nil {
 			w.fail(n, path, "%s is out of range", n.Value)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind != yaml3.ScalarNode || n.Tag != "!!int" {
+			w.fail(n, path, "want a whole number, got %s", kindName(n))
+			return
+		}
+		if _, err := strconv.ParseUint(strings.ReplaceAll(n.Value, "_", ""), 0, t.Bits()); err != nil {
+			w.fail(n, path, "%s is out of range (or negative)", n.Value)
 		}
 	case reflect.Float32, reflect.Float64:
 		if n.Kind != yaml3.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
@@ -425,19 +486,7 @@ func stripIndexes(p string) string {
 
 // Line returns the line of a field path in the plan file, or of its nearest
 // parent that appears there; 0 when unknown.
-func (p *Plan) Line(path string) int {
-	for path != "" {
-		if l, ok := p.lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
-}
+func (p *Plan) Line(path string) int { return Lines(p.lines).Line(path) }
 
 // File is the file the plan was read from ("" when decoded from bytes without a name).
 func (p *Plan) File() string { return p.file }

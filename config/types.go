@@ -1,6 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -51,10 +55,70 @@ type History struct {
 	Source string `json:"source,omitempty"`
 	// Store is the SQLite store path. Optional.
 	Store string `json:"store,omitempty"`
-	// Retention of the store. Default 35d.
-	Retention *Duration `json:"retention,omitempty"`
+	// Retention of the store: {raw: 8d, hourly: 400d}, or the scalar form
+	// (35d), which is the hourly retention with raw samples kept
+	// min(8d, hourly), as headroom collect --retention does. Default 35d.
+	Retention *Retention `json:"retention,omitempty"`
 	// MaxAge is the age beyond which data is stale and targets hold. Default 10m.
 	MaxAge *Duration `json:"maxAge,omitempty"`
+	// Prometheus configures the prometheus source. Optional.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Namespaces to collect. Default: the workloads' namespaces.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// NodePoolLabel is a node label naming the node pool, tried before the
+	// GKE, Karpenter and EKS labels. Optional.
+	NodePoolLabel string `json:"nodePoolLabel,omitempty"`
+}
+
+// Retention says how long the store keeps raw samples and hourly
+// aggregates. In a plan file it is a mapping {raw: 8d, hourly: 400d} or a
+// scalar duration: retention: 35d means {raw: 8d, hourly: 35d} (raw is
+// min(DefaultRawRetention, the scalar)). An unset raw defaults to
+// min(8d, hourly), an unset hourly to max(35d, raw).
+type Retention struct {
+	Raw    *Duration `json:"raw,omitempty"`
+	Hourly *Duration `json:"hourly,omitempty"`
+}
+
+// UnmarshalJSON accepts the mapping or the scalar form.
+func (r *Retention) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var d Duration
+		if err := d.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		*r = Retention{Hourly: &d}
+		return nil
+	}
+	type plain Retention
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("retention must be a duration such as 35d or a mapping {raw: 8d, hourly: 400d}: %v", err)
+	}
+	*r = Retention(p)
+	return nil
+}
+
+// Prometheus is where the prometheus source reads.
+type Prometheus struct {
+	// URL is the Prometheus base URL (http://prometheus.monitoring:9090).
+	// Required by headroom collect unless --prometheus-url is given.
+	URL string `json:"url,omitempty"`
+	// Timeout of each request. Default 30s.
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Step of the range queries. Default 1m.
+	Step *Duration `json:"step,omitempty"`
+	// Queries replace the default cAdvisor queries for every workload.
+	Queries *Queries `json:"queries,omitempty"`
+}
+
+// Queries are PromQL expressions, text/template over metrics/prom.Query
+// ({{.Selector}}, {{.Rate}}). Unset ones keep the default.
+type Queries struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
 }
 
 // Forecast configures the forecaster.
@@ -91,6 +155,9 @@ type Workload struct {
 	NodePool string `json:"nodePool,omitempty"`
 	// Tolerance of the reactive floor, as in HPA. Default 0.1.
 	Tolerance *float64 `json:"tolerance,omitempty"`
+	// Query overrides the prometheus source's queries for this workload:
+	// PromQL whose result series are summed into its usage. Optional.
+	Query *Queries `json:"query,omitempty"`
 }
 
 // Target references a scalable object.

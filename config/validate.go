@@ -2,11 +2,16 @@ package config
 
 import (
 	"fmt"
+	"io"
+	"net/url"
 	"slices"
+	"strings"
+	"text/template"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Limits enforced by Validate, as in the HPA API where one exists.
@@ -62,7 +67,7 @@ func (p *Plan) Validate() error {
 	}
 	v.positive("spec.interval", s.Interval)
 	v.oneOf("spec.history.source", s.History.Source, Sources)
-	v.positive("spec.history.retention", s.History.Retention)
+	v.history(&s.History)
 	v.positive("spec.history.maxAge", s.History.MaxAge)
 	v.positive("spec.forecast.horizon", s.Forecast.Horizon)
 	if q := s.Forecast.Quantile; !(q > 0 && q < 1) {
@@ -107,6 +112,71 @@ func (p *Plan) Validate() error {
 	}
 	slices.SortStableFunc(v.errs, func(a, b *FieldError) int { return a.Line - b.Line })
 	return v.errs
+}
+
+func (v *validator) history(h *History) {
+	if r := h.Retention; r != nil {
+		v.positive("spec.history.retention.raw", r.Raw)
+		v.positive("spec.history.retention.hourly", r.Hourly)
+		if r.Raw != nil && r.Hourly != nil && r.Raw.Duration > r.Hourly.Duration {
+			v.errf("spec.history.retention.raw", "%v is longer than the hourly retention (%v): raw samples are rolled into hourly aggregates", r.Raw.Duration, r.Hourly.Duration)
+		}
+	}
+	if pr := h.Prometheus; pr != nil {
+		const path = "spec.history.prometheus"
+		if pr.URL != "" {
+			u, err := url.Parse(pr.URL)
+			switch {
+			case err != nil:
+				v.errf(path+".url", "%q is not a URL: %v", pr.URL, err)
+			case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+				v.errf(path+".url", "%q is not an http or https URL (such as http://prometheus.monitoring:9090)", pr.URL)
+			}
+		}
+		v.positive(path+".timeout", pr.Timeout)
+		v.positive(path+".step", pr.Step)
+		if q := pr.Queries; q != nil {
+			v.promQuery(path+".queries.cpu", q.CPU)
+			v.promQuery(path+".queries.memory", q.Memory)
+		}
+	}
+	seen := map[string]bool{}
+	for i, ns := range h.Namespaces {
+		path := fmt.Sprintf("spec.history.namespaces[%d]", i)
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			v.errf(path, "%q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		} else if seen[ns] {
+			v.errf(path, "duplicate namespace %q", ns)
+		}
+		seen[ns] = true
+	}
+	if h.NodePoolLabel != "" {
+		if errs := validation.IsQualifiedName(h.NodePoolLabel); len(errs) > 0 {
+			v.errf("spec.history.nodePoolLabel", "%q is not a label key: %s", h.NodePoolLabel, strings.Join(errs, "; "))
+		}
+	}
+}
+
+// promQueryData has the fields of metrics/prom.Query, which query templates may use.
+type promQueryData struct{ Selector, Rate string }
+
+// promQuery checks a PromQL template: it must parse and use only the
+// fields of metrics/prom.Query. The PromQL itself is checked by Prometheus.
+func (v *validator) promQuery(path, q string) {
+	if q == "" {
+		return
+	}
+	if strings.TrimSpace(q) == "" {
+		v.errf(path, "empty query (omit it to keep the default)")
+		return
+	}
+	t, err := template.New(path).Option("missingkey=error").Parse(q)
+	if err == nil {
+		err = t.Execute(io.Discard, promQueryData{Selector: `, namespace=~"a"`, Rate: "5m"})
+	}
+	if err != nil {
+		v.errf(path, "bad query template (it may use {{.Selector}} and {{.Rate}}): %v", err)
+	}
 }
 
 func (v *validator) positive(path string, d *Duration) {
@@ -184,6 +254,13 @@ func (v *validator) workload(path string, w *Workload, pools map[string]bool) {
 	v.oneOf(path+".mode", w.Mode, Modes)
 	if w.NodePool != "" && !pools[w.NodePool] {
 		v.errf(path+".nodePool", "no node pool named %q in spec.nodePools", w.NodePool)
+	}
+	if q := w.Query; q != nil {
+		if q.CPU == "" && q.Memory == "" {
+			v.errf(path+".query", "sets neither cpu nor memory")
+		}
+		v.promQuery(path+".query.cpu", q.CPU)
+		v.promQuery(path+".query.memory", q.Memory)
 	}
 	if w.Behavior != nil {
 		v.rules(path+".behavior.scaleUp", w.Behavior.ScaleUp)

@@ -120,8 +120,8 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if cs.storePath == "" {
 			cs.storePath = h.Store
 		}
-		if f.retention == 0 && h.Retention != nil {
-			f.retention = h.Retention.Duration
+		if f.retention == 0 && h.Retention != nil && h.Retention.Raw != nil && h.Retention.Hourly != nil {
+			cs.retention = store.Retention{Raw: h.Retention.Raw.Duration, Hourly: h.Retention.Hourly.Duration}
 		}
 		dir := filepath.Dir(f.config)
 		seen := map[string]bool{}
