@@ -11,6 +11,11 @@ import (
 // DefaultQuantiles are the quantile levels forecast when Options.Quantiles is nil.
 var DefaultQuantiles = []float64{0.5, 0.9, 0.95, 0.99}
 
+// MaxHorizon is the longest forecast Auto makes, in steps: a year at one
+// minute. Beyond it the arrays alone would exhaust memory, and no capacity
+// plan looks that far at that resolution.
+const MaxHorizon = 525_600
+
 // Options configure Auto. The zero value of each field is documented.
 type Options struct {
 	// Horizon is the number of steps to forecast; it must be at least 1.
@@ -112,8 +117,8 @@ const minPoints = 8
 
 // Auto fits, selects and forecasts s. See the package documentation for the method.
 func Auto(s Series, opt Options) (*Forecast, error) {
-	if opt.Horizon < 1 {
-		return nil, fmt.Errorf("%w: horizon %d must be at least 1", ErrInvalidArgument, opt.Horizon)
+	if opt.Horizon < 1 || opt.Horizon > MaxHorizon {
+		return nil, fmt.Errorf("%w: horizon %d must be between 1 and %d steps", ErrInvalidArgument, opt.Horizon, MaxHorizon)
 	}
 	levels, err := checkLevels(opt.Quantiles)
 	if err != nil {

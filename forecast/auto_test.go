@@ -188,6 +188,7 @@ func TestAutoErrors(t *testing.T) {
 		{"no values", series([]float64{math.NaN(), math.NaN()}, step), Options{Horizon: 1}, ErrInsufficientData},
 		{"too short", series([]float64{1, 2, 3}, step), Options{Horizon: 1}, ErrInsufficientData},
 		{"zero horizon", series(constant(100, 1), step), Options{Horizon: 0}, ErrInvalidArgument},
+		{"huge horizon", series(constant(100, 1), step), Options{Horizon: MaxHorizon + 1}, ErrInvalidArgument},
 		{"bad quantile", series(constant(100, 1), step), Options{Horizon: 1, Quantiles: []float64{1.5}}, ErrInvalidArgument},
 		{"unknown model", series(constant(100, 1), step), Options{Horizon: 1, Model: "prophet"}, ErrUnknownModel},
 		{"seasonal model without season", series(constant(100, 1), step), Options{Horizon: 1, Model: "stl"}, ErrInsufficientData},
