@@ -36,6 +36,8 @@ type collectFlags struct {
 	workload                                                                    string
 	retries                                                                     int
 	backfill, step, timeout, retention                                          time.Duration
+	// stepSet and timeoutSet say that --step and --timeout were given, so they override the plan.
+	stepSet, timeoutSet bool
 }
 
 func newCollectCmd() *cobra.Command {
@@ -56,14 +58,20 @@ Sources:
                   run the last --backfill, afterwards since the last collection
   trace           CSV trace files (--trace FILE, or the plan's workload traces)
 
-Values from --config (spec.history: source, store, retention; the workloads'
-namespaces and traces) are overridden by flags. A source that cannot be reached
+Values from --config are overridden by flags: spec.history source, store,
+retention ({raw, hourly}, or one duration: hourly, with raw the lesser of it
+and 8 days), namespaces (default: the workloads' namespaces), nodePoolLabel,
+prometheus {url, timeout, step, queries {cpu, memory}}; the workloads'
+query {cpu, memory} overrides and traces. A source that cannot be reached
 exits with code 1 and leaves the store as it was.`,
 		Example: `  headroom collect --config plan.yaml
   headroom collect --source prometheus --prometheus-url http://127.0.0.1:9090 --store h.db --backfill 30d
   headroom collect --source metrics-server --namespace shop --store h.db -o json
   headroom collect --source trace --trace testdata/traces/nab-realKnownCause-nyc_taxi.csv --store h.db`,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCollect(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.stepSet, f.timeoutSet = cmd.Flags().Changed("step"), cmd.Flags().Changed("timeout")
+			return runCollect(cmd, &f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "plan file (CapacityPlan YAML)")
@@ -77,8 +85,8 @@ exits with code 1 and leaves the store as it was.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
 	fl.DurationVar(&f.backfill, "backfill", 30*24*time.Hour, "prometheus: history to pull on the first run")
-	fl.DurationVar(&f.step, "step", time.Minute, "prometheus: query step")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to the source")
+	fl.DurationVar(&f.step, "step", time.Minute, "prometheus: query step (default: the plan's spec.history.prometheus.step, else 1m)")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to the source (default: for prometheus the plan's spec.history.prometheus.timeout, else 30s)")
 	fl.IntVar(&f.retries, "retries", 4, "prometheus: retries of a request after a server or network error, with backoff from 1s")
 	fl.DurationVar(&f.retention, "retention", 0, "keep hourly aggregates this long (default: the plan's spec.history.retention, else 400 days)")
 	fl.StringVarP(&f.out, "output", "o", "table", "output format: table or json")
@@ -92,6 +100,10 @@ type collectSetup struct {
 	retention store.Retention
 	backfill  time.Duration
 	step      time.Duration
+	// promOptions and kubeOptions are the options the source was built with (for the prometheus and
+	// metrics-server sources).
+	promOptions *prom.Options
+	kubeOptions *kube.Options
 }
 
 func setupCollect(f *collectFlags) (*collectSetup, error) {
@@ -104,6 +116,9 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 	cs := &collectSetup{storePath: f.storePath, backfill: f.backfill, step: f.step}
 	source := f.source
 	namespaces := f.namespaces
+	promURL, poolLabel, timeout := f.promURL, f.poolLabel, f.timeout
+	var promCPU, promMemory string
+	var promWorkloads []prom.WorkloadQuery
 	var planTraces []*tracefile.Source
 	if f.config != "" {
 		p, err := config.LoadFile(f.config)
@@ -123,13 +138,42 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if f.retention == 0 && h.Retention != nil && h.Retention.Raw != nil && h.Retention.Hourly != nil {
 			cs.retention = store.Retention{Raw: h.Retention.Raw.Duration, Hourly: h.Retention.Hourly.Duration}
 		}
+		if len(namespaces) == 0 {
+			namespaces = append(namespaces, h.Namespaces...)
+		}
+		planNamespaces := len(namespaces) > 0
+		if poolLabel == "" {
+			poolLabel = h.NodePoolLabel
+		}
+		if pr := h.Prometheus; pr != nil {
+			if promURL == "" {
+				promURL = pr.URL
+			}
+			if !f.stepSet && pr.Step != nil {
+				cs.step = pr.Step.Duration
+			}
+			if !f.timeoutSet && pr.Timeout != nil && source == "prometheus" {
+				timeout = pr.Timeout.Duration
+			}
+			if pr.Queries != nil {
+				promCPU, promMemory = pr.Queries.CPU, pr.Queries.Memory
+			}
+		}
 		dir := filepath.Dir(f.config)
 		seen := map[string]bool{}
 		for _, w := range p.Spec.Workloads {
 			wl := metrics.Workload{Kind: w.Target.Kind, Namespace: w.Target.Namespace, Name: w.Target.Name}
-			if len(f.namespaces) == 0 && wl.Namespace != "" && !seen[wl.Namespace] {
+			if !planNamespaces && wl.Namespace != "" && !seen[wl.Namespace] {
 				seen[wl.Namespace] = true
 				namespaces = append(namespaces, wl.Namespace)
+			}
+			if q := w.Query; q != nil {
+				if q.CPU != "" {
+					promWorkloads = append(promWorkloads, prom.WorkloadQuery{Workload: wl, Resource: metrics.CPU, Query: q.CPU})
+				}
+				if q.Memory != "" {
+					promWorkloads = append(promWorkloads, prom.WorkloadQuery{Workload: wl, Resource: metrics.Memory, Query: q.Memory})
+				}
 			}
 			if w.Trace == nil {
 				continue
@@ -168,18 +212,20 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 	}
 	switch source {
 	case "prometheus":
-		if f.promURL == "" {
-			return nil, usagef("collect: the prometheus source needs --prometheus-url")
+		if promURL == "" {
+			return nil, usagef("collect: the prometheus source needs --prometheus-url or the plan's spec.history.prometheus.url")
 		}
 		retries := f.retries
 		if retries <= 0 {
 			retries = -1 // prom.Options: 0 is the default, negative is none
 		}
-		ps, err := prom.New(prom.Options{URL: f.promURL, Namespaces: namespaces, Timeout: f.timeout, Retries: retries})
+		po := prom.Options{URL: promURL, Namespaces: namespaces, CPU: promCPU, Memory: promMemory, Workloads: promWorkloads,
+			Timeout: timeout, Retries: retries}
+		ps, err := prom.New(po)
 		if err != nil {
 			return nil, &usageError{err}
 		}
-		cs.source = ps
+		cs.source, cs.promOptions = ps, &po
 	case "metrics-server":
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
 		rules.ExplicitPath = f.kubeconfig
@@ -187,7 +233,7 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("collect: kubeconfig: %w", err)}
 		}
-		cfg.Timeout = f.timeout
+		cfg.Timeout = timeout
 		kc, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("collect: %w", err)}
@@ -196,7 +242,8 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("collect: %w", err)}
 		}
-		cs.source = kube.New(kc, mc, kube.Options{Namespaces: namespaces, PoolLabel: f.poolLabel})
+		ko := kube.Options{Namespaces: namespaces, PoolLabel: poolLabel}
+		cs.source, cs.kubeOptions = kube.New(kc, mc, ko), &ko
 	case "trace":
 		var srcs []*tracefile.Source
 		var wl metrics.Workload

@@ -7,7 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/prom"
+	"github.com/headroom-dev/headroom/metrics/store"
 )
 
 const google = "../../testdata/traces/dctraces-google2019-instance_usage_grouped_300_seconds_month.csv"
@@ -114,4 +120,126 @@ current-context: c
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
 		}
 	}
+}
+
+// A plan's spec.history configures the sources and the store on its own; flags override it.
+func TestCollectFromPlanFields(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var queries []string
+	var steps []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		queries = append(queries, r.Form.Get("query"))
+		steps = append(steps, r.Form.Get("step"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+	}))
+	defer srv.Close()
+	plan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(plan, []byte(`apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: shop}
+spec:
+  history:
+    source: prometheus
+    store: `+filepath.Join(dir, "h.db")+`
+    retention: {raw: 3d, hourly: 90d}
+    prometheus:
+      url: `+srv.URL+`
+      timeout: 7s
+      step: 5m
+      queries: {memory: 'my_memory{{.Selector}}'}
+    namespaces: [shop, batch]
+    nodePoolLabel: example.com/pool
+  workloads:
+    - target: {kind: Deployment, namespace: web, name: api}
+      resources: {cpu: 500m}
+      replicas: {max: 4}
+      query: {cpu: 'sum(rate(api_cpu[{{.Rate}}]))'}
+`), 0o644)
+
+	t.Run("built options", func(t *testing.T) {
+		cs, err := setupCollect(&collectFlags{config: plan, out: "table", step: time.Minute, backfill: time.Hour, timeout: 30 * time.Second, retries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		po := cs.promOptions
+		if cs.source.Name() != "prometheus" || po == nil {
+			t.Fatalf("source %s, options %v", cs.source.Name(), po)
+		}
+		api := metrics.Workload{Kind: "Deployment", Namespace: "web", Name: "api"}
+		if po.URL != srv.URL || po.Timeout != 7*time.Second || po.CPU != "" || po.Memory != "my_memory{{.Selector}}" ||
+			strings.Join(po.Namespaces, ",") != "shop,batch" || len(po.Workloads) != 1 ||
+			po.Workloads[0] != (prom.WorkloadQuery{Workload: api, Resource: metrics.CPU, Query: "sum(rate(api_cpu[{{.Rate}}]))"}) {
+			t.Errorf("prometheus options %+v", po)
+		}
+		if cs.step != 5*time.Minute || cs.retention != (store.Retention{Raw: 3 * 24 * time.Hour, Hourly: 90 * 24 * time.Hour}) ||
+			cs.storePath != filepath.Join(dir, "h.db") {
+			t.Errorf("step %v, retention %+v, store %s", cs.step, cs.retention, cs.storePath)
+		}
+	})
+	t.Run("flags override", func(t *testing.T) {
+		cs, err := setupCollect(&collectFlags{config: plan, out: "table", step: 2 * time.Minute, stepSet: true, backfill: time.Hour,
+			timeout: 3 * time.Second, timeoutSet: true, retries: 1, promURL: "http://other:9090", namespaces: []string{"x"}, retention: 10 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		po := cs.promOptions
+		if po.URL != "http://other:9090" || po.Timeout != 3*time.Second || strings.Join(po.Namespaces, ",") != "x" || cs.step != 2*time.Minute ||
+			cs.retention != (store.Retention{Raw: 8 * 24 * time.Hour, Hourly: 10 * 24 * time.Hour}) {
+			t.Errorf("options %+v, step %v, retention %+v", po, cs.step, cs.retention)
+		}
+	})
+	t.Run("metrics-server options", func(t *testing.T) {
+		kc := filepath.Join(dir, "kubeconfig")
+		os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600)
+		cs, err := setupCollect(&collectFlags{config: plan, source: "metrics-server", kubeconfig: kc, out: "table", step: time.Minute, backfill: time.Hour, timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ko := cs.kubeOptions; ko == nil || ko.PoolLabel != "example.com/pool" || strings.Join(ko.Namespaces, ",") != "shop,batch" {
+			t.Errorf("kube options %+v", ko)
+		}
+	})
+	t.Run("collect runs from the plan alone", func(t *testing.T) {
+		code, out, errOut := runCLI(t, "collect", "--config", plan, "--backfill", "1h", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var doc collectJSON
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err, out)
+		}
+		if doc.Source != "prometheus" || doc.Store != filepath.Join(dir, "h.db") || doc.StepSeconds != 300 {
+			t.Errorf("%+v", doc)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		all := strings.Join(queries, "\n---\n")
+		if len(queries) != 3 || !strings.Contains(queries[0], `namespace=~"shop|batch"`) || queries[1] != `my_memory, namespace=~"shop|batch"` ||
+			queries[2] != "sum(rate(api_cpu[10m]))" {
+			t.Errorf("queries:\n%s", all)
+		}
+		for _, s := range steps {
+			if s != "300" {
+				t.Errorf("step %q, want 300", s)
+			}
+		}
+	})
+	t.Run("no URL anywhere", func(t *testing.T) {
+		bare := filepath.Join(dir, "bare.yaml")
+		os.WriteFile(bare, []byte("apiVersion: headroom.dev/v1alpha1\nkind: CapacityPlan\nmetadata: {name: x}\nspec:\n  history: {source: prometheus}\n  workloads: [{target: {kind: Deployment, name: a}, replicas: {max: 2}}]\n"), 0o644)
+		if code, _, errOut := runCLI(t, "collect", "--config", bare); code != 2 || !strings.Contains(errOut, "spec.history.prometheus.url") {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
 }
