@@ -102,6 +102,8 @@ func TestHistoryFieldErrors(t *testing.T) {
 		{name: "retention list", yaml: withHistory("    retention: [8d]\n"), want: []string{"p.yaml:6:", "spec.history.retention: want a duration such as 35d or a mapping"}},
 		{name: "retention unknown field", yaml: withHistory("    retention: {raw: 8d, hourlly: 400d}\n"),
 			want: []string{"p.yaml:6:", `spec.history.retention.hourlly: unknown field "hourlly" (did you mean "hourly"?)`}},
+		{name: "unknown field lists the fields", yaml: withHistory("    retention: {keep: 8d}\n"),
+			want: []string{"p.yaml:6:", `spec.history.retention.keep: unknown field "keep" (fields: hourly, raw)`}},
 		{name: "retention bad raw", yaml: withHistory("    retention:\n      raw: soon\n"), want: []string{"p.yaml:7:", "spec.history.retention.raw:", `invalid duration "soon"`}},
 		{name: "retention raw longer than hourly", yaml: withHistory("    retention:\n      hourly: 7d\n      raw: 8d\n"),
 			want: []string{"p.yaml:8:", "spec.history.retention.raw: 192h0m0s is longer than the hourly retention (168h0m0s)"}},

@@ -326,6 +326,8 @@ func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
 				msg := fmt.Sprintf("unknown field %q", name)
 				if s := suggest(name, fields); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				} else {
+					msg += " (fields: " + strings.Join(sortedKeys(fields), ", ") + ")"
 				}
 				w.fail(k, fp, "%s", msg)
 				continue
@@ -414,6 +416,15 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		m[name] = f.Type
 	}
 	return m
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // suggest returns a known field that differs from name only in case, or is

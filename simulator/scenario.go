@@ -1,16 +1,14 @@
 package simulator
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
-	"reflect"
-	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/config"
 )
@@ -96,7 +94,7 @@ type Failure struct {
 }
 
 // LoadScenario reads a scenario file strictly: unknown fields and values of
-// the wrong type are errors naming the file and the field.
+// the wrong type are errors naming the file, the line and the field.
 func LoadScenario(path string) (*Scenario, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -106,32 +104,88 @@ func LoadScenario(path string) (*Scenario, error) {
 }
 
 // ParseScenario decodes and checks a scenario; file names it in errors.
+// Decoding is config.DecodeStrict's, so every error names the field path
+// and its line: s.yaml: unknown field "spec.growth.percent" (fields:
+// percentPerMonth) (line 4); s.yaml: spec.refit: must be positive (line 5).
+// The errors wrap both ErrInvalid and config.ErrInvalid.
 func ParseScenario(file string, data []byte) (*Scenario, error) {
-	var generic any
-	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return nil, fmt.Errorf("%w: %s: not a YAML document: %s", ErrInvalid, file, strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "))
-	}
-	if err := unknownFields(generic, reflect.TypeOf(Scenario{}), ""); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, file, err.Error())
-	}
 	var s Scenario
-	if err := yaml.UnmarshalStrict(data, &s); err != nil {
-		msg := err.Error()
-		for _, p := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
-			msg = strings.TrimPrefix(msg, p)
-		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, file, msg)
+	lines, err := config.DecodeStrict(file, data, &s)
+	if err != nil {
+		return nil, scenarioError(file, err)
 	}
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, file, err.Error())
+	if errs := s.validate("", lines); len(errs) > 0 {
+		return nil, scenarioError(file, errs)
 	}
 	return &s, nil
 }
 
+// scenarioError renders decoding and validation errors in the scenario's
+// shape, "file: path: message (line N); ...", with an unknown field named by
+// its whole path, and wraps ErrInvalid and the config errors.
+func scenarioError(file string, err error) error {
+	var fes config.FieldErrors
+	var fe *config.FieldError
+	switch {
+	case errors.As(err, &fes):
+	case errors.As(err, &fe):
+		fes = config.FieldErrors{fe}
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, file, err)
+	}
+	msgs := make([]string, len(fes))
+	for i, e := range fes {
+		msgs[i] = scenarioMsg(e)
+	}
+	return &scenarioErr{msg: fmt.Sprintf("%s: %s: %s", ErrInvalid, file, strings.Join(msgs, "; ")), errs: fes}
+}
+
+func scenarioMsg(e *config.FieldError) string {
+	var b strings.Builder
+	name := e.Path[strings.LastIndex(e.Path, ".")+1:]
+	if rest, ok := strings.CutPrefix(e.Msg, fmt.Sprintf("unknown field %q", name)); ok && e.Path != "" {
+		fmt.Fprintf(&b, "unknown field %q%s", e.Path, rest)
+	} else {
+		if e.Path != "" {
+			b.WriteString(e.Path + ": ")
+		}
+		b.WriteString(e.Msg)
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	return b.String()
+}
+
+// scenarioErr is a scenario's errors: its message, wrapping ErrInvalid and each config.FieldError.
+type scenarioErr struct {
+	msg  string
+	errs config.FieldErrors
+}
+
+func (e *scenarioErr) Error() string { return e.msg }
+
+func (e *scenarioErr) Unwrap() []error { return append([]error{ErrInvalid}, e.errs.Unwrap()...) }
+
 // Validate checks the scenario's values; errors name the field.
 func (s *Scenario) Validate() error {
-	var errs []string
-	bad := func(path, format string, args ...any) { errs = append(errs, path+": "+fmt.Sprintf(format, args...)) }
+	errs := s.validate("", nil)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// validate checks the scenario's values, naming each bad field with its line when lines are known.
+func (s *Scenario) validate(file string, lines config.Lines) config.FieldErrors {
+	var errs config.FieldErrors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &config.FieldError{File: file, Line: lines.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
 	if s.APIVersion != ScenarioAPIVersion {
 		bad("apiVersion", "must be %s, not %q", ScenarioAPIVersion, s.APIVersion)
 	}
@@ -213,10 +267,7 @@ func (s *Scenario) Validate() error {
 			bad(p+".duration", "must not be negative")
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // check validates the scenario against the input (pool and workload names, zones).
@@ -319,59 +370,4 @@ func (s *Scenario) apply(in *Input, start time.Time) *Input {
 		w.Demand.Values = v
 	}
 	return &out
-}
-
-// unknownFields reports the first field of v (decoded YAML) that t has no
-// JSON field for, with its path (spec.growth.percent), and the fields there are.
-func unknownFields(v any, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if t.Kind() != reflect.Struct || t == reflect.TypeOf(config.Duration{}) || t == reflect.TypeOf(resource.Quantity{}) {
-			return nil
-		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			ft, ok := fields[k]
-			if !ok {
-				known := make([]string, 0, len(fields))
-				for n := range fields {
-					known = append(known, n)
-				}
-				slices.Sort(known)
-				return fmt.Errorf("unknown field %q (fields: %s)", p, strings.Join(known, ", "))
-			}
-			if err := unknownFields(x[k], ft, p); err != nil {
-				return err
-			}
-		}
-	case []any:
-		if t.Kind() != reflect.Slice {
-			return nil
-		}
-		for i, e := range x {
-			if err := unknownFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
