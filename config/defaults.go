@@ -5,8 +5,8 @@ import "time"
 // Defaults of the plan, applied by Default.
 const (
 	DefaultInterval         = 5 * time.Minute
-	DefaultRetention        = 35 * 24 * time.Hour // hourly aggregates
-	DefaultRawRetention     = 8 * 24 * time.Hour  // raw samples, at most the hourly retention
+	DefaultRetention        = 400 * 24 * time.Hour // hourly aggregates (issue 4: a year of history stays small)
+	DefaultRawRetention     = 8 * 24 * time.Hour   // raw samples, at most the hourly retention
 	DefaultPromTimeout      = 30 * time.Second
 	DefaultPromStep         = time.Minute
 	DefaultMaxAge           = 10 * time.Minute

@@ -23,15 +23,15 @@ func TestHistoryFields(t *testing.T) {
 		raw, hourly time.Duration
 		check       func(t *testing.T, p *Plan)
 	}{
-		{name: "retention default", yaml: minimal, raw: 8 * day, hourly: 35 * day},
+		{name: "retention default", yaml: minimal, raw: 8 * day, hourly: 400 * day},
 		{name: "retention scalar", yaml: withHistory("    retention: 35d\n"), raw: 8 * day, hourly: 35 * day},
 		{name: "retention scalar shorter than raw default", yaml: withHistory("    retention: 3d\n"), raw: 3 * day, hourly: 3 * day},
 		{name: "retention scalar compound", yaml: withHistory("    retention: 1w2d\n"), raw: 8 * day, hourly: 9 * day},
 		{name: "retention mapping", yaml: withHistory("    retention: {raw: 8d, hourly: 400d}\n"), raw: 8 * day, hourly: 400 * day},
-		{name: "retention mapping raw only", yaml: withHistory("    retention: {raw: 14d}\n"), raw: 14 * day, hourly: 35 * day},
-		{name: "retention mapping raw above the hourly default", yaml: withHistory("    retention: {raw: 60d}\n"), raw: 60 * day, hourly: 60 * day},
+		{name: "retention mapping raw only", yaml: withHistory("    retention: {raw: 14d}\n"), raw: 14 * day, hourly: 400 * day},
+		{name: "retention mapping raw above the hourly default", yaml: withHistory("    retention: {raw: 500d}\n"), raw: 500 * day, hourly: 500 * day},
 		{name: "retention mapping hourly only", yaml: withHistory("    retention:\n      hourly: 2d\n"), raw: 2 * day, hourly: 2 * day},
-		{name: "prometheus defaults", yaml: withHistory("    source: prometheus\n    prometheus: {url: \"http://prom:9090\"}\n"), raw: 8 * day, hourly: 35 * day,
+		{name: "prometheus defaults", yaml: withHistory("    source: prometheus\n    prometheus: {url: \"http://prom:9090\"}\n"), raw: 8 * day, hourly: 400 * day,
 			check: func(t *testing.T, p *Plan) {
 				pr := p.Spec.History.Prometheus
 				if pr.URL != "http://prom:9090" || pr.Timeout.Duration != 30*time.Second || pr.Step.Duration != time.Minute || pr.Queries != nil {
@@ -47,7 +47,7 @@ func TestHistoryFields(t *testing.T) {
         memory: my_memory
     namespaces: [shop, batch]
     nodePoolLabel: example.com/pool
-`), raw: 8 * day, hourly: 35 * day,
+`), raw: 8 * day, hourly: 400 * day,
 			check: func(t *testing.T, p *Plan) {
 				h := p.Spec.History
 				if h.Prometheus.Timeout.Duration != time.Minute || h.Prometheus.Step.Duration != 30*time.Second ||
@@ -61,7 +61,7 @@ func TestHistoryFields(t *testing.T) {
 					t.Errorf("lines %d %d", p.Line("spec.history.prometheus.queries.memory"), p.Line("spec.history.nodePoolLabel"))
 				}
 			}},
-		{name: "workload query", yaml: minimal + "      query: {cpu: 'sum(rate(app_cpu{{.Selector}}[{{.Rate}}]))'}\n", raw: 8 * day, hourly: 35 * day,
+		{name: "workload query", yaml: minimal + "      query: {cpu: 'sum(rate(app_cpu{{.Selector}}[{{.Rate}}]))'}\n", raw: 8 * day, hourly: 400 * day,
 			check: func(t *testing.T, p *Plan) {
 				q := p.Spec.Workloads[0].Query
 				if q == nil || q.CPU != "sum(rate(app_cpu{{.Selector}}[{{.Rate}}]))" || q.Memory != "" {

@@ -57,7 +57,7 @@ type History struct {
 	Store string `json:"store,omitempty"`
 	// Retention of the store: {raw: 8d, hourly: 400d}, or the scalar form
 	// (35d), which is the hourly retention with raw samples kept
-	// min(8d, hourly), as headroom collect --retention does. Default 35d.
+	// min(8d, hourly), as headroom collect --retention does. Default 400d.
 	Retention *Retention `json:"retention,omitempty"`
 	// MaxAge is the age beyond which data is stale and targets hold. Default 10m.
 	MaxAge *Duration `json:"maxAge,omitempty"`
@@ -74,7 +74,7 @@ type History struct {
 // aggregates. In a plan file it is a mapping {raw: 8d, hourly: 400d} or a
 // scalar duration: retention: 35d means {raw: 8d, hourly: 35d} (raw is
 // min(DefaultRawRetention, the scalar)). An unset raw defaults to
-// min(8d, hourly), an unset hourly to max(35d, raw).
+// min(8d, hourly), an unset hourly to max(400d, raw).
 type Retention struct {
 	Raw    *Duration `json:"raw,omitempty"`
 	Hourly *Duration `json:"hourly,omitempty"`
