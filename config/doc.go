@@ -16,8 +16,7 @@
 // step, queries), namespaces, nodePoolLabel, and retention, either
 // {raw: 8d, hourly: 400d} or the scalar form (retention: 35d means hourly
 // aggregates for 35 days and raw samples for min(8d, 35d); unset, 8d and
-// 400d). A workload's
-// query overrides the Prometheus queries for it.
+// 400d). A workload's query overrides the Prometheus queries for it.
 //
 // config is not pure: it parses Kubernetes resource quantities with
 // k8s.io/apimachinery. The policy package never sees those types; Workload and
