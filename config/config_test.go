@@ -113,20 +113,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"p.yaml:9:", "spec.workloads[1].target: same target as spec.workloads[0]"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load("p.yaml", []byte(tc.yaml))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("error does not wrap ErrInvalid: %v", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkLoadError(t, tc.yaml, tc.want) })
 	}
 }
 
@@ -192,6 +179,24 @@ func TestParseDuration(t *testing.T) {
 		got, err := ParseDuration(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseDuration(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+// checkLoadError loads yaml as p.yaml and wants an ErrInvalid error whose
+// text contains every string of want.
+func checkLoadError(t *testing.T, yaml string, want []string) {
+	t.Helper()
+	_, err := Load("p.yaml", []byte(yaml))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("error does not wrap ErrInvalid: %v", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
 		}
 	}
 }

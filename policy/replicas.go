@@ -68,7 +68,9 @@ type Input struct {
 	History    History
 }
 
-func (w *Workload) tolerance() float64 {
+// EffectiveTolerance is the reactive floor's tolerance after defaults:
+// DefaultTolerance for 0, none for a negative value.
+func (w *Workload) EffectiveTolerance() float64 {
 	switch {
 	case w.Tolerance == 0:
 		return DefaultTolerance
@@ -299,7 +301,7 @@ func Replicas(w *Workload, in Input) Decision {
 	}
 	rf := int32(-1)
 	if usage != nil {
-		tol := w.tolerance()
+		tol := w.EffectiveTolerance()
 		if w.Request.CPU > 0 {
 			n, r := ReactiveReplicas(in.Current, usage.Reporting, usage.Missing, usage.Unready, usage.CPU, w.Request.CPU, w.Utilization.CPU, tol, true)
 			if n > rf {

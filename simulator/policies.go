@@ -94,7 +94,7 @@ func (s *run) hpa(ctx context.Context, i int, minR int32) {
 	prune(h, s.now, policy.DefaultScaleDownWindow+HPASync)
 	cur := w.replicas
 	unready := int32(int(cur) - w.ready)
-	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(i), spec.Request.CPU, spec.Utilization.CPU, tolerance(spec), true)
+	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(i), spec.Request.CPU, spec.Utilization.CPU, spec.EffectiveTolerance(), true)
 	lo, hi := max(minR, spec.Min), spec.Max
 	if hi < lo {
 		hi = lo
@@ -109,16 +109,6 @@ func (s *run) hpa(ctx context.Context, i int, minR int32) {
 		h.Events = append(h.Events, policy.ScaleEvent{Time: s.now, From: cur, To: n.Replicas})
 		s.c.SetReplicas(ctx, s.now, spec.Target, n.Replicas, "hpa")
 	}
-}
-
-func tolerance(w *policy.Workload) float64 {
-	switch {
-	case w.Tolerance == 0:
-		return policy.DefaultTolerance
-	case w.Tolerance < 0:
-		return 0
-	}
-	return w.Tolerance
 }
 
 // planPools sizes the pools for pods[w] planned pods with the plan's

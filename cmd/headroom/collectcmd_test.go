@@ -86,14 +86,7 @@ func TestCollectUnreachableLeavesStore(t *testing.T) {
 		t.Fatal("the store changed")
 	}
 	// An unreachable API server: exit 1, store unchanged.
-	kc := filepath.Join(dir, "kubeconfig")
-	os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`), 0o600)
+	kc := unreachableKubeconfig(t, dir)
 	code, _, errOut := runCLI(t, "collect", "--source", "metrics-server", "--kubeconfig", kc, "--timeout", "2s", "--store", db)
 	if code != 1 || !strings.Contains(errOut, "source unavailable") || !strings.Contains(errOut, "PodMetrics") {
 		t.Fatalf("metrics-server: exit %d: %s", code, errOut)
@@ -194,14 +187,7 @@ spec:
 		}
 	})
 	t.Run("metrics-server options", func(t *testing.T) {
-		kc := filepath.Join(dir, "kubeconfig")
-		os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`), 0o600)
+		kc := unreachableKubeconfig(t, dir)
 		cs, err := setupCollect(&collectFlags{config: plan, source: "metrics-server", kubeconfig: kc, out: "table", step: time.Minute, backfill: time.Hour, timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -242,4 +228,20 @@ current-context: c
 			t.Errorf("exit %d: %s", code, errOut)
 		}
 	})
+}
+
+// unreachableKubeconfig writes a kubeconfig whose API server does not answer.
+func unreachableKubeconfig(t *testing.T, dir string) string {
+	t.Helper()
+	kc := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kc
 }
