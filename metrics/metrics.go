@@ -201,6 +201,31 @@ type Node struct {
 	CPUUsage, MemoryUsage float64
 }
 
+// WorkloadState is a snapshot of one workload's pods: how many, how many are Ready, where they run. It feeds
+// single-point-of-failure findings and the actuator's convergence checks.
+type WorkloadState struct {
+	Workload Workload
+	// Pods counts pods that are not Succeeded or Failed; Ready those whose Ready condition is True; Pending
+	// those in phase Pending (unscheduled, pulling images, waiting on capacity).
+	Pods    int
+	Ready   int
+	Pending int
+	// Per-replica requests from the pod template; 0 when the template sets none.
+	CPURequest    float64
+	MemoryRequest float64
+	// Nodes counts the workload's scheduled pods per node name.
+	Nodes map[string]int
+}
+
+// Inventory is what a cluster looked like at one moment: its nodes and its workloads' pods. The store keeps
+// one per collection; reports read the latest.
+type Inventory struct {
+	At                  time.Time
+	ControlPlaneVersion string
+	Nodes               []Node
+	Workloads           []WorkloadState
+}
+
 // Coverage says how many of a workload's pods reported usage. Missing pods are coverage, not zero usage:
 // a consumer that wants total demand scales the usage sum by Pods / WithMetrics.
 type Coverage struct {
@@ -218,6 +243,8 @@ type Batch struct {
 	Nodes    []Node     // sources that read the node inventory
 	// ControlPlaneVersion is the API server's version (gitVersion), when the source read it.
 	ControlPlaneVersion string
+	// States is the snapshot of each workload's pods (snapshot sources that list pods only).
+	States []WorkloadState
 	// Warnings are things the caller should show but that did not stop the collection: partial data from
 	// Prometheus, usage for pods that no longer exist, pods without owners.
 	Warnings []string

@@ -55,4 +55,11 @@ CREATE TABLE decisions (
 CREATE INDEX decisions_ts ON decisions (ts);
 CREATE INDEX decisions_workload ON decisions (kind, namespace, name, ts);
 `,
+	// 2: inventory snapshots (nodes and where each workload's pods run), one per snapshot collection, as JSON.
+	`
+CREATE TABLE inventory (
+	ts   INTEGER PRIMARY KEY,
+	data TEXT NOT NULL
+);
+`,
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -389,7 +390,8 @@ func TestExportImport(t *testing.T) {
 	}
 }
 
-// TestMigratesOlderSchema opens a version-1 file with a build that knows a version 2, as an upgrade does.
+// TestMigratesOlderSchema opens a file of the current schema with a build that knows one more version, as an
+// upgrade does.
 func TestMigratesOlderSchema(t *testing.T) {
 	path := tempDB(t)
 	s := open(t, path, nil)
@@ -406,7 +408,7 @@ func TestMigratesOlderSchema(t *testing.T) {
 	}
 	s = open(t, path, nil)
 	v, latest, err := s.Version(ctx)
-	if err != nil || v != 2 || latest != 2 {
+	if want := len(saved) + 1; err != nil || v != want || latest != want {
 		t.Fatalf("version %d of %d: %v", v, latest, err)
 	}
 	var unit string
@@ -415,5 +417,42 @@ func TestMigratesOlderSchema(t *testing.T) {
 	}
 	if pts, err := s.Read(ctx, webCPU, time.Time{}, time.Time{}); err != nil || len(pts) != 10 {
 		t.Fatalf("data after migration: %d, %v", len(pts), err)
+	}
+}
+
+func TestInventory(t *testing.T) {
+	s := open(t, tempDB(t), nil)
+	if _, ok, err := s.LatestInventory(ctx, time.Time{}); ok || err != nil {
+		t.Fatalf("empty store: ok %v err %v", ok, err)
+	}
+	mk := func(at time.Time, nodes int) metrics.Inventory {
+		inv := metrics.Inventory{At: at, ControlPlaneVersion: "v1.37.2"}
+		for i := 0; i < nodes; i++ {
+			inv.Nodes = append(inv.Nodes, metrics.Node{Name: fmt.Sprintf("n%d", i), Pool: "general", Zone: "a", Ready: true, CPU: 4})
+		}
+		inv.Workloads = []metrics.WorkloadState{{Workload: web, Pods: 2, Ready: 1, Pending: 1, CPURequest: 0.5, Nodes: map[string]int{"n0": 1}}}
+		return inv
+	}
+	for i, n := range []int{1, 2, 3} {
+		if err := s.PutInventory(ctx, mk(t0.Add(time.Duration(i)*time.Hour), n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, ok, err := s.LatestInventory(ctx, time.Time{})
+	if err != nil || !ok || len(got.Nodes) != 3 || !got.At.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("latest: %+v ok %v err %v", got, ok, err)
+	}
+	got, ok, err = s.LatestInventory(ctx, t0.Add(90*time.Minute))
+	if err != nil || !ok || len(got.Nodes) != 2 {
+		t.Fatalf("at 01:30: %+v ok %v err %v", got, ok, err)
+	}
+	if w := got.Workloads[0]; w.Workload != web || w.Nodes["n0"] != 1 || w.Pending != 1 {
+		t.Fatalf("workload state did not round-trip: %+v", w)
+	}
+	if _, ok, _ := s.LatestInventory(ctx, t0.Add(-time.Second)); ok {
+		t.Fatal("a snapshot before the first one")
+	}
+	if err := s.PutInventory(ctx, metrics.Inventory{}); err == nil {
+		t.Fatal("inventory without a time was accepted")
 	}
 }
