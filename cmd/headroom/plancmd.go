@@ -17,6 +17,7 @@ import (
 	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/metrics/trace"
 	"github.com/headroom-dev/headroom/policy"
+	"github.com/headroom-dev/headroom/runner"
 )
 
 func init() { commands = append(commands, newPlanCmd) }
@@ -76,18 +77,8 @@ node pool's lead time (nodes take longer to arrive than pods).`,
 	return cmd
 }
 
-// planned is one workload's forecast and decision.
-type planned struct {
-	index    int
-	workload *policy.Workload
-	decision policy.Decision
-	model    string
-	mase     float64
-	pods     int // planned pods for the node pools
-	pool     string
-	skipped  string // why the workload was not planned
-	advice   *policy.Advice
-}
+// planned is one workload's forecast and decision (shared with headroom run).
+type planned = runner.Planned
 
 // rightsizeHistory is how much of a trace the rightsizing advice reads (KRR's default).
 const rightsizeHistory = 14 * 24 * time.Hour
@@ -123,28 +114,14 @@ func planAll(p *config.Plan) (*planResult, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	pools, err := p.PolicyPools()
+	pp, err := runner.PlanPools(p, res.workloads)
 	if err != nil {
-		return nil, &usageError{err}
-	}
-	if len(pools) > 0 {
-		groups := make([]policy.PodGroup, 0, len(res.workloads))
-		for _, w := range res.workloads {
-			if w.skipped != "" {
-				continue
-			}
-			floor := w.pods
-			if n := w.decision.Numbers; w.workload.Mode == policy.ModeScale && w.decision.Rule != policy.RuleHold {
-				floor = int(max(n.Min, n.ReactiveReplicas))
-			}
-			groups = append(groups, policy.PodGroup{Target: w.workload.Target, Request: w.workload.Request, Replicas: w.pods, Floor: max(1, floor), Pool: w.pool})
+		if errors.Is(err, config.ErrInvalid) {
+			return nil, &usageError{err}
 		}
-		pp, err := policy.PlanPools(pools, groups, p.MonthlyBudget())
-		if err != nil {
-			return nil, err
-		}
-		res.pools = pp
+		return nil, err
 	}
+	res.pools = pp
 	return res, nil
 }
 
@@ -154,10 +131,9 @@ func planOne(p *config.Plan, i int) (*planned, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	out := &planned{index: i, workload: w, pool: cw.NodePool, mase: math.NaN()}
 	if cw.Trace == nil {
-		out.skipped = fmt.Sprintf("no trace source (history source %q is read by headroom run)", p.Spec.History.Source)
-		return out, nil
+		return &planned{Index: i, Workload: w, Pool: cw.NodePool, MASE: math.NaN(),
+			Skipped: fmt.Sprintf("no trace source (history source %q is read by headroom run)", p.Spec.History.Source)}, nil
 	}
 	tr := cw.Trace
 	path := tr.File
@@ -206,32 +182,12 @@ func planOne(p *config.Plan, i int) (*planned, error) {
 	in := policy.Input{Now: now, Current: *tr.Replicas, CurrentMin: w.Min}
 	reporting := max(*tr.Replicas, 1)
 	in.Usage = &policy.Usage{Time: now, CPU: last, Reporting: reporting}
-	q := p.Spec.Forecast.Quantile
-	opt := forecast.Options{Horizon: max(1, int((p.Horizon(i)+cpu.Step-1)/cpu.Step)), Quantiles: []float64{q}, Model: p.Spec.Forecast.Model}
-	f, err := forecast.Auto(cpu, opt)
-	if err != nil {
-		warnings = append(warnings, "cpu forecast: "+err.Error())
-	} else {
-		in.Demand = &policy.Demand{Start: f.Start, Step: f.Step, CPU: f.Quantile(q)}
-		out.model, out.mase = f.Model, f.Backtest.MASE
-	}
 	if mem != nil {
 		if _, lastMem, ok := lastSample(*mem); ok {
 			in.Usage.Memory = lastMem
 		}
-		opt.Horizon = max(1, int((p.Horizon(i)+mem.Step-1)/mem.Step))
-		fm, err := forecast.Auto(*mem, opt)
-		switch {
-		case err != nil:
-			warnings = append(warnings, "memory forecast: "+err.Error())
-		case in.Demand == nil:
-			in.Demand = &policy.Demand{Start: fm.Start, Step: fm.Step, Memory: fm.Quantile(q)}
-		case fm.Start.Equal(in.Demand.Start) && fm.Step == in.Demand.Step:
-			in.Demand.Memory = fm.Quantile(q)
-		default:
-			warnings = append(warnings, "memory forecast is on another grid than CPU: not used")
-		}
 	}
+	out := runner.PlanWorkload(p, i, w, runner.Inputs{CPU: &cpu, Memory: mem, Input: in, Warnings: warnings})
 	// Rightsizing: per-replica usage over the last 14 days, assuming the
 	// trace's replica count throughout (a trace has no replica history).
 	perReplica := func(s *forecast.Series) []float64 {
@@ -246,22 +202,7 @@ func planOne(p *config.Plan, i int) (*planned, error) {
 		return out
 	}
 	a := policy.Rightsize(w.Request, perReplica(&cpu), perReplica(mem), nil)
-	out.advice = &a
-	d := policy.Replicas(w, in)
-	d.Warnings = append(warnings, d.Warnings...)
-	out.decision = d
-	switch w.Mode {
-	case policy.ModeScale:
-		out.pods = int(d.Desired)
-	case policy.ModeHPAFloor:
-		out.pods = int(max(d.Desired, in.Current))
-	default:
-		out.pods = int(in.Current)
-	}
-	if w.Mode != policy.ModeRecommend && d.Rule != policy.RuleHold {
-		// Nodes take longer than pods: plan them for the forecast that far ahead.
-		out.pods = int(policy.PodsAhead(w, in.Demand, now, nodeLead(p, cw.NodePool), int32(out.pods)))
-	}
+	out.Advice = &a
 	return out, nil
 }
 
@@ -340,16 +281,16 @@ type skippedJSON struct {
 func (r *planResult) json() planJSON {
 	doc := planJSON{Plan: r.plan.Metadata.Name, Decisions: []decisionJSON{}, Skipped: []skippedJSON{}, Pools: r.pools, Warnings: append([]string{}, r.warnings...)}
 	for _, w := range r.workloads {
-		if w.skipped != "" {
-			doc.Skipped = append(doc.Skipped, skippedJSON{w.workload.Target.String(), w.skipped})
+		if w.Skipped != "" {
+			doc.Skipped = append(doc.Skipped, skippedJSON{w.Workload.Target.String(), w.Skipped})
 			continue
 		}
-		d := w.decision
+		d := w.Decision
 		n := d.Numbers
 		dj := decisionJSON{
 			Target: d.Target.String(), Mode: d.Mode.String(), Time: d.Time.UTC().Format(time.RFC3339),
 			Current: d.Current, Desired: d.Desired, Recommendation: d.Recommendation, Rule: d.Rule.String(), Reason: d.Reason(),
-			Apply: d.Apply, PlannedPods: w.pods, Model: w.model, MASE: num(w.mase), Warnings: append([]string{}, d.Warnings...),
+			Apply: d.Apply, PlannedPods: w.Pods, Model: w.Model, MASE: num(w.MASE), Warnings: append([]string{}, d.Warnings...),
 			Numbers: numsJSON{
 				Quantile: num(n.Quantile), LeadTimeSeconds: num(n.LeadTime.Seconds()), WindowSeconds: num(n.Window.Seconds()),
 				DemandCPU: num(n.DemandCPU), DemandMemory: num(n.DemandMem), RequestCPU: num(n.Request.CPU), RequestMemory: num(n.Request.Memory),
@@ -359,7 +300,7 @@ func (r *planResult) json() planJSON {
 				Windows: append([]string{}, n.Windows...),
 			},
 		}
-		if a := w.advice; a != nil {
+		if a := w.Advice; a != nil {
 			dj.Rightsizing = &adviceJSON{CurrentCPU: num(a.Current.CPU), CurrentMemory: num(a.Current.Memory),
 				RecommendedCPU: num(a.Recommended.CPU), RecommendedMemory: num(a.Recommended.Memory), Notes: append([]string{}, a.Notes...)}
 		}
@@ -373,11 +314,11 @@ func (r *planResult) decisionTable() (*table, []string) {
 	t := &table{header: []string{"TARGET", "MODE", "NOW", "CURRENT", "DESIRED", "RULE", "FORECAST", "REACTIVE", "CPU_Q", "MODEL", "REASON"}}
 	var warnings []string
 	for _, p := range r.workloads {
-		if p.skipped != "" {
-			t.add(p.workload.Target.String(), p.workload.Mode.String(), "-", "-", "-", "skipped", "-", "-", "-", "-", p.skipped)
+		if p.Skipped != "" {
+			t.add(p.Workload.Target.String(), p.Workload.Mode.String(), "-", "-", "-", "skipped", "-", "-", "-", "-", p.Skipped)
 			continue
 		}
-		d := p.decision
+		d := p.Decision
 		rep := func(n int32) string {
 			if n < 0 {
 				return "-"
@@ -388,7 +329,7 @@ func (r *planResult) decisionTable() (*table, []string) {
 		if d.Numbers.ForecastReplicas >= 0 {
 			cpu = fmtNum(d.Numbers.DemandCPU)
 		}
-		model := p.model
+		model := p.Model
 		if model == "" {
 			model = "-"
 		}
@@ -410,8 +351,8 @@ func (r *planResult) writeTable(cmd *cobra.Command) error {
 	}
 	rt := &table{header: []string{"TARGET", "CPU_REQUEST", "ADVICE", "MEMORY_REQUEST", "ADVICE", "NOTES"}}
 	for _, p := range r.workloads {
-		if a := p.advice; a != nil {
-			rt.add(p.workload.Target.String(), cores(a.Current.CPU), cores(a.Recommended.CPU), mib(a.Current.Memory), mib(a.Recommended.Memory), strings.Join(a.Notes, "; "))
+		if a := p.Advice; a != nil {
+			rt.add(p.Workload.Target.String(), cores(a.Current.CPU), cores(a.Recommended.CPU), mib(a.Current.Memory), mib(a.Recommended.Memory), strings.Join(a.Notes, "; "))
 		}
 	}
 	if len(rt.rows) > 0 {
@@ -492,16 +433,4 @@ func mib(b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0fMi", b/(1<<20))
-}
-
-// nodeLead is the provisioning time of the workload's pool, or the longest
-// of all pools when the planner chooses.
-func nodeLead(p *config.Plan, pool string) time.Duration {
-	var lead time.Duration
-	for _, np := range p.Spec.NodePools {
-		if pool == "" || np.Name == pool {
-			lead = max(lead, np.LeadTime.Duration)
-		}
-	}
-	return lead
 }
