@@ -18,6 +18,8 @@ const (
 	KindReplicas
 	// KindPoolSize set a node pool's desired node count.
 	KindPoolSize
+	// KindHPAFloor set the minReplicas of a workload's HorizontalPodAutoscaler.
+	KindHPAFloor
 )
 
 func (k Kind) String() string {
@@ -26,6 +28,8 @@ func (k Kind) String() string {
 		return "replicas"
 	case KindPoolSize:
 		return "pool-size"
+	case KindHPAFloor:
+		return "hpa-floor"
 	}
 	return "unknown (bug)"
 }
@@ -46,6 +50,15 @@ type Action struct {
 	// Changed is false when the count already was To: nothing was written.
 	Changed bool   `json:"changed"`
 	Reason  string `json:"reason,omitempty"`
+	// The Kubernetes actuator also says how it acted: the target's mode, the
+	// HPA it changed in hpa-floor mode, whether the write was a server-side
+	// dry run, how many 409 conflicts it retried, and what it could not record
+	// (an Event, an annotation or a decision-log row: the change itself stands).
+	Mode      string   `json:"mode,omitempty"`
+	HPA       string   `json:"hpa,omitempty"`
+	DryRun    bool     `json:"dryRun,omitempty"`
+	Conflicts int      `json:"conflicts,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 func (a Action) String() string {

@@ -1,8 +1,82 @@
 // Package actuator owns acting on decisions: the small Actuator interface
 // that sets a workload's replicas and a node pool's size, implemented by the
-// Kubernetes actuator (headroom run), by the simulator's virtual cluster, and
-// here by DryRun, which records what it would do and changes nothing.
+// Kubernetes actuator (Kube, for headroom run), by the simulator's virtual
+// cluster, and here by DryRun, which records what it would do and changes
+// nothing.
 //
 // Deciding and doing are separate: policy decides (pure values with
 // reasons), an Actuator does and says what it did (an Action).
+//
+// # Kube
+//
+// Kube sets replicas through the /scale subresource (k8s.io/client-go/scale
+// over a discovery REST mapper), so Deployments, StatefulSets and any custom
+// resource with a scale subresource (Cluster API MachineDeployments) are
+// reached the same way. It reads the scale, writes only when the count
+// differs, and sends the resourceVersion it read: a concurrent writer makes
+// the write a 409 Conflict, after which Kube re-reads, re-plans (Apply's
+// Request.Replan) and retries, a bounded number of times. With
+// KubeOptions.DryRun every write carries dryRun=All: the API server admits
+// it and persists nothing.
+//
+// The mode comes per target from KubeOptions.Targets (the plan's
+// workloads[].mode): in hpa-floor mode Kube never touches the workload's
+// scale; it patches the minReplicas of the workload's HorizontalPodAutoscaler
+// (autoscaling/v2), keeping the user's own value in the annotation
+// headroom.dev/original-min-replicas and restoring it, and dropping the
+// annotation, when the plan's floor falls back to or below it. In recommend
+// mode it only reads.
+//
+// Every action is recorded three ways: an Event on the object (reasons
+// HeadroomScaled, HeadroomHeld, and HeadroomFailed of type Warning; the
+// message carries the decision's reason), the annotation
+// headroom.dev/last-decision (compact JSON, LastDecision) and a row in the
+// store's decision log (store.Decision, Detail ActionDetail). In hpa-floor
+// mode the Event and the annotation are on the HPA, the row is the
+// workload's.
+//
+// The annotation is written only with a change: a hold leaves the object
+// as it is (a hold that rewrote the annotation would change every object on
+// every run, breaking "running twice makes no second change", waking every
+// watcher, and costing a write per workload instead of per change). Holds
+// are still recorded by Event and decision-log row.
+//
+// Events are core/v1 Events written synchronously with one Create each,
+// rather than through client-go's tools/events broadcaster: a CronJob run
+// exits right after acting, the broadcaster sends from a background
+// goroutine and drops what is queued at shutdown, and it logs write errors
+// instead of returning them. Written directly, an Event is part of the
+// action (its failure is reported in Action.Warnings), tests see it at once,
+// and RBAC stays at "create events" in the core group.
+//
+// Closing the loop: Converge reads the previous runs' changes from the
+// decision log and checks that they reached their count (Ready pods of the
+// workload, Ready nodes of the pool), says why not (unschedulable pods,
+// crash loops, quota and other FailedCreate) with Warning Events
+// (HeadroomNotConverged) and decision-log rows, and logs each measured lead
+// time as a "lead-time" row (LeadTimeDetail).
+//
+// # RBAC
+//
+// What Kube calls, by API group (the ClusterRole in deploy/ grants exactly
+// this; namespaces are the plan's):
+//
+//	""                                    events                     create            (every action)
+//	""                                    pods                       list              (Converge: Ready pods, reasons)
+//	""                                    events                     list              (Converge: FailedCreate on non-Deployment workloads)
+//	""                                    nodes                      list              (Converge: node pools)
+//	apps                                  deployments/scale          get, update       (scale mode; also read in hpa-floor
+//	apps                                  statefulsets/scale         get, update        and recommend modes and by Converge)
+//	apps                                  deployments, statefulsets  patch             (the last-decision annotation)
+//	apps                                  replicasets                list              (Converge: ReplicaFailure / quota)
+//	autoscaling                           horizontalpodautoscalers   get, list, patch  (hpa-floor mode)
+//	cluster.x-k8s.io                      machinedeployments/scale   get, update       (Cluster API pools and targets)
+//	cluster.x-k8s.io                      machinedeployments         patch             (annotation)
+//	<any CRD group of a target>           <resource>/scale           get, update
+//	<any CRD group of a target>           <resource>                 patch
+//
+// plus discovery (the non-resource URLs /api and /apis, granted to every
+// authenticated user by the default system:discovery ClusterRole). With
+// --dry-run the same verbs are needed: a server-side dry run is authorised
+// as the write itself.
 package actuator

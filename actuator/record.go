@@ -1,0 +1,181 @@
+package actuator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/store"
+)
+
+// DecisionLog receives decision-log rows (*store.Store satisfies it).
+type DecisionLog interface {
+	AppendDecisions(ctx context.Context, ds []store.Decision) error
+}
+
+// DecisionReader reads the decision log back (*store.Store satisfies it).
+type DecisionReader interface {
+	Decisions(ctx context.Context, w metrics.Workload, from, to time.Time) ([]store.Decision, error)
+}
+
+// LastDecision is the JSON of the AnnotationLastDecision annotation.
+type LastDecision struct {
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"` // LogScale or LogFloor
+	Mode    string    `json:"mode"`
+	From    int       `json:"from"`
+	To      int       `json:"to"`
+	Reason  string    `json:"reason"`
+	Manager string    `json:"manager,omitempty"` // the reporting instance
+}
+
+// ActionDetail is the Detail JSON of the decision-log rows Kube writes for
+// actions (scale, floor, hold, failed, dry-run).
+type ActionDetail struct {
+	Kind       string `json:"kind"` // Action.Kind
+	Mode       string `json:"mode,omitempty"`
+	From       int    `json:"from"`
+	To         int    `json:"to"`
+	HPA        string `json:"hpa,omitempty"`
+	Conflicts  int    `json:"conflicts,omitempty"`
+	DryRun     bool   `json:"dryRun,omitempty"`
+	Error      string `json:"error,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty"`
+}
+
+// maxMessage bounds Event messages (events.k8s.io limits notes to 1 kB).
+const maxMessage = 1024
+
+// logAction is the decision-log action of an Action.
+func logAction(a *Action, err error) string {
+	switch {
+	case err != nil:
+		return LogFailed
+	case !a.Changed:
+		return LogHold
+	case a.DryRun:
+		return LogDryRun
+	case a.Kind == KindHPAFloor:
+		return LogFloor
+	}
+	return LogScale
+}
+
+// record writes the Event, the annotation (on a change, for /scale
+// targets: hpa-floor writes its annotation with the HPA patch) and the
+// decision-log row of an action. Failures become Action.Warnings.
+func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectRef, err error) {
+	act := logAction(a, err)
+	if obj.known() {
+		typ, reason, msg := corev1.EventTypeNormal, EventHeld, ""
+		switch act {
+		case LogFailed:
+			typ, reason = corev1.EventTypeWarning, EventFailed
+			msg = fmt.Sprintf("failed to set %s to %d: %v (decision: %s)", a.Kind, a.To, err, a.Reason)
+		case LogHold:
+			msg = fmt.Sprintf("%s held at %d: %s", a.Kind, a.To, a.Reason)
+		default:
+			reason = EventScaled
+			msg = fmt.Sprintf("%s %d → %d: %s", a.Kind, a.From, a.To, a.Reason)
+		}
+		if werr := k.event(ctx, now, obj, typ, reason, actionVerb(act), msg); werr != nil {
+			a.Warnings = append(a.Warnings, "event: "+werr.Error())
+		}
+		if a.Changed && err == nil && a.Kind == KindReplicas {
+			if werr := k.annotate(ctx, obj, k.lastDecision(now, act, a)); werr != nil {
+				a.Warnings = append(a.Warnings, "annotation: "+werr.Error())
+			}
+		}
+	}
+	d := ActionDetail{Kind: a.Kind.String(), Mode: a.Mode, From: a.From, To: a.To, HPA: a.HPA, Conflicts: a.Conflicts, DryRun: a.DryRun, APIVersion: obj.apiVersion}
+	row := store.Decision{T: now, Workload: actionWorkload(a), Action: act, Reason: a.Reason}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	row.Detail, _ = json.Marshal(d)
+	if werr := k.appendLog(ctx, row); werr != nil {
+		a.Warnings = append(a.Warnings, "decision log: "+werr.Error())
+	}
+}
+
+func actionVerb(act string) string {
+	switch act {
+	case LogFailed:
+		return "Failed"
+	case LogHold:
+		return "Hold"
+	case LogFloor:
+		return "Floor"
+	case LogConverged, LogNotConverged:
+		return "Converge"
+	}
+	return "Scale"
+}
+
+func actionWorkload(a *Action) metrics.Workload {
+	if a.Kind == KindPoolSize {
+		return metrics.Workload{Kind: metrics.KindNodePool, Name: a.Pool}
+	}
+	return metrics.Workload{Kind: a.Target.Kind, Namespace: a.Target.Namespace, Name: a.Target.Name}
+}
+
+func (k *Kube) appendLog(ctx context.Context, rows ...store.Decision) error {
+	if k.opt.Log == nil || len(rows) == 0 {
+		return nil
+	}
+	return k.opt.Log.AppendDecisions(ctx, rows)
+}
+
+func (k *Kube) lastDecision(now time.Time, act string, a *Action) []byte {
+	b, _ := json.Marshal(LastDecision{Time: now.UTC(), Action: act, Mode: a.Mode, From: a.From, To: a.To, Reason: a.Reason, Manager: k.opt.Instance})
+	return b
+}
+
+// annotate sets the last-decision annotation with a merge patch.
+func (k *Kube) annotate(ctx context.Context, obj objectRef, last []byte) error {
+	if obj.gvr.Resource == "" {
+		return fmt.Errorf("no resource for %s %s/%s", obj.kind, obj.namespace, obj.name)
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationLastDecision: string(last)}}})
+	_, err := k.c.Dynamic.Resource(obj.gvr).Namespace(obj.namespace).Patch(ctx, obj.name, types.MergePatchType, patch,
+		metav1.PatchOptions{DryRun: k.dryRun(), FieldManager: k.opt.Component})
+	return err
+}
+
+// event writes a core/v1 Event on obj, synchronously (see doc.go for why).
+func (k *Kube) event(ctx context.Context, now time.Time, obj objectRef, typ, reason, action, msg string) error {
+	if len(msg) > maxMessage {
+		cut := maxMessage - len("…")
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	ns := obj.namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	ts := metav1.NewTime(now)
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: obj.name + ".", Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: obj.apiVersion, Kind: obj.kind, Namespace: obj.namespace, Name: obj.name,
+			UID: types.UID(obj.uid), ResourceVersion: obj.rv,
+		},
+		Reason: reason, Message: msg, Type: typ,
+		Source:         corev1.EventSource{Component: k.opt.Component},
+		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
+		Action:              action,
+		ReportingController: "headroom.dev/" + k.opt.Component,
+		ReportingInstance:   k.opt.Instance,
+	}
+	_, err := k.c.Kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{DryRun: k.dryRun()})
+	return err
+}
