@@ -25,20 +25,16 @@ const MaxHistory = 35 * 24 * time.Hour
 // stabilization window is an hour).
 const HistoryWindow = time.Hour
 
-// Decision log actions written by a run (store.Decision.Action).
-const (
-	ActionScaled      = "scaled"      // the count was changed
-	ActionUnchanged   = "unchanged"   // applied, already at the desired count
-	ActionHeld        = "held"        // the policy held (missing or stale data)
-	ActionRecommended = "recommended" // recommend mode: nothing applied
-	ActionRefused     = "refused"     // a safety check stopped the change
-	ActionFailed      = "failed"      // the actuator returned an error
-)
+// ActionDecision is the decision-log action (store.Decision.Action) of the
+// rows a run writes, one per target and cycle; the actuator writes its own
+// rows for what it did (actuator.LogScale, …).
+const ActionDecision = "decision"
 
 // LogDetail is the JSON in store.Decision.Detail of a run's decisions: the
 // policy decision (its Recommendation and Time feed the next runs'
 // stabilization windows), what the actuator did, and any error.
 type LogDetail struct {
+	Outcome  Outcome         `json:"outcome"`
 	Decision policy.Decision `json:"decision"`
 	Action   *LoggedAction   `json:"action,omitempty"`
 	Error    string          `json:"error,omitempty"`
@@ -60,8 +56,8 @@ func logged(a *actuator.Action) *LoggedAction {
 
 // DecisionHistory reads the decision log over [now − HistoryWindow, now]
 // and returns each workload's policy.History: every logged decision's
-// recommendation, and a scale event for every change that was applied.
-// Rows of other writers (without a LogDetail) are ignored.
+// recommendation (holds excepted), and a scale event for every change that
+// was applied. Rows of other writers are ignored.
 func DecisionHistory(ctx context.Context, st *store.Store, now time.Time) (map[policy.Target]policy.History, error) {
 	rows, err := st.Decisions(ctx, metrics.Workload{}, now.Add(-HistoryWindow), now.Add(time.Millisecond))
 	if err != nil {
@@ -70,7 +66,7 @@ func DecisionHistory(ctx context.Context, st *store.Store, now time.Time) (map[p
 	out := map[policy.Target]policy.History{}
 	for _, r := range rows {
 		var d LogDetail
-		if json.Unmarshal(r.Detail, &d) != nil || d.Decision.Time.IsZero() {
+		if r.Action != ActionDecision || json.Unmarshal(r.Detail, &d) != nil || d.Decision.Time.IsZero() {
 			continue
 		}
 		t := policy.Target{Kind: r.Workload.Kind, Namespace: r.Workload.Namespace, Name: r.Workload.Name}
@@ -78,7 +74,7 @@ func DecisionHistory(ctx context.Context, st *store.Store, now time.Time) (map[p
 		if d.Decision.Rule != policy.RuleHold {
 			h.Recommendations = append(h.Recommendations, policy.Recommendation{Time: d.Decision.Time, Replicas: d.Decision.Recommendation})
 		}
-		if r.Action == ActionScaled && d.Action != nil && d.Action.Changed && d.Action.From >= 0 {
+		if d.Outcome == OutcomeScaled && d.Action != nil && d.Action.Changed && d.Action.From >= 0 {
 			h.Events = append(h.Events, policy.ScaleEvent{Time: d.Decision.Time, From: int32(d.Action.From), To: int32(d.Action.To)})
 		}
 		out[t] = h

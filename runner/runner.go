@@ -62,7 +62,7 @@ const (
 	OutcomeFailed              // reading, planning or acting failed
 )
 
-var outcomeNames = [...]string{"unknown (bug)", ActionScaled, ActionUnchanged, ActionHeld, ActionRecommended, ActionRefused, ActionFailed}
+var outcomeNames = [...]string{"unknown (bug)", "scaled", "unchanged", "held", "recommended", "refused", "failed"}
 
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) && o >= 0 {
@@ -73,6 +73,17 @@ func (o Outcome) String() string {
 
 // MarshalText writes the outcome's name.
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads an outcome's name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for i, n := range outcomeNames {
+		if n == string(b) {
+			*o = Outcome(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("runner: unknown outcome %q", b)
+}
 
 // Handled reports whether the outcome counts as handled for the exit code
 // (held and refused count: nothing went wrong, the safety rules worked).
@@ -515,7 +526,7 @@ func (r *Runner) record(ctx context.Context, now time.Time, res *Result) error {
 		if t.Planned == nil {
 			continue
 		}
-		det := LogDetail{Decision: t.Planned.Decision, Action: logged(t.Action)}
+		det := LogDetail{Outcome: t.Outcome, Decision: t.Planned.Decision, Action: logged(t.Action)}
 		if t.Outcome == OutcomeFailed || t.Outcome == OutcomeRefused {
 			det.Error = t.Note
 		}
@@ -528,7 +539,7 @@ func (r *Runner) record(ctx context.Context, now time.Time, res *Result) error {
 			reason = t.Note + "; " + reason
 		}
 		rows = append(rows, store.Decision{T: now, Workload: metrics.Workload{Kind: t.Target.Kind, Namespace: t.Target.Namespace, Name: t.Target.Name},
-			Action: t.Outcome.String(), Reason: reason, Detail: b})
+			Action: ActionDecision, Reason: reason, Detail: b})
 	}
 	return r.Store.AppendDecisions(ctx, rows)
 }

@@ -200,11 +200,11 @@ func TestCycle(t *testing.T) {
 	}
 	actions := map[string]string{}
 	for _, row := range rows {
-		actions[row.Workload.Name] = row.Action
 		var det LogDetail
-		if err := json.Unmarshal(row.Detail, &det); err != nil || det.Decision.Target.Name != row.Workload.Name {
-			t.Errorf("%s: detail %s: %v", row.Workload.Name, row.Detail, err)
+		if err := json.Unmarshal(row.Detail, &det); err != nil || det.Decision.Target.Name != row.Workload.Name || row.Action != ActionDecision {
+			t.Errorf("%s: %s detail %s: %v", row.Workload.Name, row.Action, row.Detail, err)
 		}
+		actions[row.Workload.Name] = det.Outcome.String()
 	}
 	if actions["web"] != "scaled" || actions["api"] != "held" || actions["report"] != "recommended" || actions["broken"] != "failed" {
 		t.Errorf("logged actions %v", actions)
