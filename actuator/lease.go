@@ -83,7 +83,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (ok bool, holder string, err err
 	case apierrors.IsNotFound(err):
 		le := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: l.Name, Namespace: l.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "headroom"}},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: &l.Holder, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &l.Holder, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
 		}
 		created, err := leases.Create(ctx, le, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
