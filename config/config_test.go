@@ -1,12 +1,15 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom-dev/headroom/policy"
 )
 
 const minimal = `apiVersion: headroom.dev/v1alpha1
@@ -89,6 +92,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "string for int", yaml: strings.Replace(minimal, "max: 40", "max: forty", 1), want: []string{"p.yaml:8:", "spec.workloads[0].replicas.max: want a whole number"}},
 		{name: "bad quantity", yaml: strings.Replace(minimal, "cpu: 500m", "cpu: 500x", 1), want: []string{"p.yaml:7:", "spec.workloads[0].resources.cpu:", "not a quantity"}},
 		{name: "bad duration", yaml: minimal + "      leadTime: 2 minutes\n", want: []string{"p.yaml:9:", "spec.workloads[0].leadTime:", "invalid duration"}},
+		{name: "bad lead time", yaml: minimal + "      leadTime: soon\n", want: []string{"p.yaml:9:", "spec.workloads[0].leadTime:", "invalid duration", "or auto"}},
+		{name: "scale-up tolerance out of range", yaml: minimal + "      behavior: {scaleUp: {tolerance: 1.5}}\n",
+			want: []string{"p.yaml:9:", "spec.workloads[0].behavior.scaleUp.tolerance: must be in [0, 1), got 1.5"}},
 		{name: "list expected", yaml: strings.Replace(minimal, "  workloads:\n", "  workloads: {}\n  x:\n", 1), want: []string{"spec.workloads: want a list"}},
 		{name: "syntax error", yaml: "apiVersion: [\n", want: []string{"p.yaml:", "not a YAML document"}},
 		{name: "two documents", yaml: minimal + "---\nkind: x\n", want: []string{"p.yaml:9:", "more than one YAML document"}},
@@ -198,5 +204,32 @@ func checkLoadError(t *testing.T, yaml string, want []string) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q lacks %q", err, w)
 		}
+	}
+}
+
+func TestLeadTimeAutoAndTolerances(t *testing.T) {
+	yaml := minimal + "      leadTime: auto\n      behavior: {scaleUp: {tolerance: 0.05}, scaleDown: {tolerance: 0}}\n"
+	p, err := Load("p.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.Spec.Workloads[0]
+	if !w.LeadTime.Auto || w.LeadTime.Duration != DefaultPodLeadTime {
+		t.Errorf("leadTime %+v", w.LeadTime)
+	}
+	pw, err := p.PolicyWorkload(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw.LeadTime != DefaultPodLeadTime || pw.LeadTimeSource != policy.LeadTimeDefault {
+		t.Errorf("policy lead time %v from %q", pw.LeadTime, pw.LeadTimeSource)
+	}
+	// scaleDown tolerance 0 means none (policy: negative), not the default.
+	if up, down := pw.EffectiveTolerances(); up != 0.05 || down != 0 {
+		t.Errorf("tolerances up %v down %v, want 0.05 and 0", up, down)
+	}
+	b, err := json.Marshal(w.LeadTime)
+	if err != nil || string(b) != `"auto"` {
+		t.Errorf("marshal %s %v", b, err)
 	}
 }

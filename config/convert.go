@@ -34,16 +34,20 @@ func (p *Plan) PolicyWorkload(i int) (*policy.Workload, error) {
 		return nil, &FieldError{File: p.file, Line: p.Line(path + ".mode"), Path: path + ".mode", Msg: err.Error()}
 	}
 	out := &policy.Workload{
-		Target:      policy.Target{Kind: w.Target.Kind, Namespace: w.Target.Namespace, Name: w.Target.Name},
-		Mode:        mode,
-		Utilization: policy.Resources{CPU: w.Utilization.CPU, Memory: w.Utilization.Memory},
-		Min:         *w.Replicas.Min,
-		Max:         w.Replicas.Max,
-		LeadTime:    w.LeadTime.Duration,
-		Interval:    p.Spec.Interval.Duration,
-		Quantile:    p.Spec.Forecast.Quantile,
-		Tolerance:   *w.Tolerance,
-		MaxAge:      p.Spec.History.MaxAge.Duration,
+		Target:         policy.Target{Kind: w.Target.Kind, Namespace: w.Target.Namespace, Name: w.Target.Name},
+		Mode:           mode,
+		Utilization:    policy.Resources{CPU: w.Utilization.CPU, Memory: w.Utilization.Memory},
+		Min:            *w.Replicas.Min,
+		Max:            w.Replicas.Max,
+		LeadTime:       w.LeadTime.Duration,
+		LeadTimeSource: policy.LeadTimePlan,
+		Interval:       p.Spec.Interval.Duration,
+		Quantile:       p.Spec.Forecast.Quantile,
+		Tolerance:      *w.Tolerance,
+		MaxAge:         p.Spec.History.MaxAge.Duration,
+	}
+	if w.LeadTime.Auto {
+		out.LeadTimeSource = policy.LeadTimeDefault // until the planner finds measured start-ups
 	}
 	if out.Tolerance == 0 {
 		out.Tolerance = -1 // policy: 0 means the default, negative means none
@@ -86,6 +90,13 @@ func rules(r *ScalingRules) *policy.ScalingRules {
 		out.Select = policy.SelectMin
 	case "Disabled":
 		out.Select = policy.SelectDisabled
+	}
+	if r.Tolerance != nil {
+		t := *r.Tolerance
+		if t == 0 {
+			t = -1 // policy: nil means the workload's tolerance, negative means none
+		}
+		out.Tolerance = &t
 	}
 	if r.StabilizationWindow != nil {
 		d := r.StabilizationWindow.Duration

@@ -91,7 +91,7 @@ func (p *Plan) Default() {
 			w.Replicas.Min = &m
 		}
 		if w.LeadTime == nil {
-			w.LeadTime = dur(DefaultPodLeadTime)
+			w.LeadTime = &LeadTime{Duration: DefaultPodLeadTime}
 		}
 		if w.Mode == "" {
 			w.Mode = "scale"

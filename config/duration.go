@@ -105,3 +105,36 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.Duration.String()) }
 
 func dur(d time.Duration) *Duration { return &Duration{d} }
+
+// LeadTime is a pod start-up time: a Duration, or the string auto (Auto is
+// true and Duration holds the default used until start-ups are measured).
+type LeadTime struct {
+	time.Duration
+	Auto bool
+}
+
+// UnmarshalJSON reads auto or a duration string.
+func (l *LeadTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("lead time must be a duration such as 2m, or auto, not %s", b)
+	}
+	if strings.TrimSpace(s) == "auto" {
+		*l = LeadTime{Duration: DefaultPodLeadTime, Auto: true}
+		return nil
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%v, or auto", err)
+	}
+	*l = LeadTime{Duration: v}
+	return nil
+}
+
+// MarshalJSON writes auto or the duration.
+func (l LeadTime) MarshalJSON() ([]byte, error) {
+	if l.Auto {
+		return json.Marshal("auto")
+	}
+	return json.Marshal(l.Duration.String())
+}

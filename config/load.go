@@ -218,6 +218,7 @@ var (
 	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 	quantityType    = reflect.TypeOf(resource.Quantity{})
 	durationType    = reflect.TypeOf(Duration{})
+	leadTimeType    = reflect.TypeOf(LeadTime{})
 	retentionType   = reflect.TypeOf(Retention{})
 )
 
@@ -273,6 +274,13 @@ func (w *walker) walk(n *yaml3.Node, t reflect.Type, path string) {
 			w.fail(n, path, "want a duration such as 5m or 35d, got %s", kindName(n))
 		} else if _, err := ParseDuration(n.Value); err != nil {
 			w.fail(n, path, "%v", err)
+		}
+		return
+	case t == leadTimeType:
+		if n.Kind != yaml3.ScalarNode {
+			w.fail(n, path, "want a duration such as 2m, or auto, got %s", kindName(n))
+		} else if _, err := ParseDuration(n.Value); err != nil && strings.TrimSpace(n.Value) != "auto" {
+			w.fail(n, path, "%v, or auto", err)
 		}
 		return
 	case t == retentionType && n.Kind == yaml3.ScalarNode:

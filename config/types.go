@@ -144,8 +144,11 @@ type Workload struct {
 	Resources   *Resources  `json:"resources,omitempty"`
 	Utilization Utilization `json:"utilization"`
 	Replicas    Replicas    `json:"replicas"`
-	// LeadTime is the pod start-up time. Default 1m.
-	LeadTime *Duration `json:"leadTime,omitempty"`
+	// LeadTime is the pod start-up time, or auto: the median of the
+	// start-ups measured by headroom run (the decision log's lead-time rows
+	// of the last 30 days, at most the last 20), else DefaultPodLeadTime.
+	// Default 1m.
+	LeadTime *LeadTime `json:"leadTime,omitempty"`
 	Behavior *Behavior `json:"behavior,omitempty"`
 	Windows  []Window  `json:"windows,omitempty"`
 	// Mode is scale, hpa-floor or recommend. Default scale.
@@ -215,9 +218,14 @@ type Behavior struct {
 
 // ScalingRules are one direction's rules; unset fields take the HPA defaults.
 type ScalingRules struct {
-	StabilizationWindow *Duration       `json:"stabilizationWindow,omitempty"`
-	SelectPolicy        string          `json:"selectPolicy,omitempty"` // Max (default), Min, Disabled
-	Policies            []ScalingPolicy `json:"policies,omitempty"`
+	StabilizationWindow *Duration `json:"stabilizationWindow,omitempty"`
+	// Tolerance of the reactive floor in this direction, as the HPA's
+	// behavior.scaleUp.tolerance / scaleDown.tolerance (Kubernetes 1.33+):
+	// usage within [1 − down, 1 + up] × target keeps the count. Default: the
+	// workload's tolerance (0.1).
+	Tolerance    *float64        `json:"tolerance,omitempty"`
+	SelectPolicy string          `json:"selectPolicy,omitempty"` // Max (default), Min, Disabled
+	Policies     []ScalingPolicy `json:"policies,omitempty"`
 }
 
 // ScalingPolicy allows a change of Value pods or percent per Period.

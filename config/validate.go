@@ -304,6 +304,9 @@ func (v *validator) rules(path string, r *ScalingRules) {
 		}
 	}
 	v.oneOf(path+".selectPolicy", r.SelectPolicy, SelectPolicies)
+	if t := r.Tolerance; t != nil && !(*t >= 0 && *t < 1) {
+		v.errf(path+".tolerance", "must be in [0, 1), got %v", *t)
+	}
 	if r.Policies != nil && len(r.Policies) == 0 && r.SelectPolicy != "Disabled" {
 		v.errf(path+".policies", "must not be empty (omit it for the defaults, or set selectPolicy: Disabled)")
 	}

@@ -56,8 +56,13 @@ func (s SelectPolicy) String() string {
 // StabilizationWindow or Policies takes the direction's default.
 type ScalingRules struct {
 	StabilizationWindow *time.Duration
-	Select              SelectPolicy
-	Policies            []ScalingPolicy
+	// Tolerance of the reactive floor in this direction (the HPA's
+	// behavior.scaleUp.tolerance / scaleDown.tolerance, Kubernetes 1.33+);
+	// nil means the Workload's Tolerance, negative means none. Complete
+	// leaves it as set.
+	Tolerance *float64
+	Select    SelectPolicy
+	Policies  []ScalingPolicy
 }
 
 // Behavior is the HPA's spec.behavior; nil directions take the defaults.

@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// Where a Workload's LeadTime came from (Workload.LeadTimeSource).
+const (
+	LeadTimePlan    = "plan"
+	LeadTimeDefault = "auto: the default (no measured start-ups)"
+)
+
 // Defaults used when a Workload field is zero.
 const (
 	DefaultTolerance = 0.1
@@ -27,9 +33,14 @@ type Workload struct {
 	// runs (0 means DefaultInterval). Demand is planned over
 	// [now, now + LeadTime + Interval].
 	LeadTime, Interval time.Duration
+	// LeadTimeSource says where LeadTime came from, for the record
+	// (LeadTimePlan, LeadTimeDefault, or a measurement's description).
+	LeadTimeSource string
 	// Quantile is the forecast level of the Demand given (for the record).
 	Quantile float64
-	// Tolerance of the reactive floor; 0 means DefaultTolerance, negative means none.
+	// Tolerance of the reactive floor; 0 means DefaultTolerance, negative
+	// means none. Behavior.ScaleUp.Tolerance and ScaleDown.Tolerance
+	// override it per direction.
 	Tolerance float64
 	// MaxAge is the age beyond which data is stale; 0 means DefaultMaxAge.
 	MaxAge   time.Duration
@@ -78,6 +89,22 @@ func (w *Workload) EffectiveTolerance() float64 {
 		return 0
 	}
 	return w.Tolerance
+}
+
+// EffectiveTolerances are the reactive floor's tolerances per direction,
+// as the HPA's behavior.scaleUp.tolerance and scaleDown.tolerance
+// (Kubernetes 1.33+): a direction's Tolerance when set (negative: none),
+// else EffectiveTolerance. Usage within [1 − down, 1 + up] × target keeps
+// the count.
+func (w *Workload) EffectiveTolerances() (up, down float64) {
+	up, down = w.EffectiveTolerance(), w.EffectiveTolerance()
+	if r := w.Behavior.ScaleUp; r != nil && r.Tolerance != nil {
+		up = max(*r.Tolerance, 0)
+	}
+	if r := w.Behavior.ScaleDown; r != nil && r.Tolerance != nil {
+		down = max(*r.Tolerance, 0)
+	}
+	return up, down
 }
 
 func (w *Workload) maxAge() time.Duration {
@@ -186,6 +213,14 @@ func ForecastReplicas(w *Workload, d *Demand, now time.Time) (n int32, cpu, mem 
 // the tolerance, the count stays. It returns the replicas and the raw ratio,
 // or -1 when no pod reports.
 func ReactiveReplicas(current, reporting, missing, unready int32, usage, request, target, tolerance float64, milli bool) (int32, float64) {
+	return ReactiveReplicasWithin(current, reporting, missing, unready, usage, request, target, tolerance, tolerance, milli)
+}
+
+// ReactiveReplicasWithin is ReactiveReplicas with the HPA's separate
+// tolerances (Kubernetes 1.33+ behavior.scaleUp.tolerance and
+// scaleDown.tolerance, replica_calculator.go's tolerances.isWithin): a ratio
+// in [1 − down, 1 + up] keeps the count.
+func ReactiveReplicasWithin(current, reporting, missing, unready int32, usage, request, target, up, down float64, milli bool) (int32, float64) {
 	if reporting <= 0 || request <= 0 || target <= 0 {
 		return -1, 0
 	}
@@ -202,7 +237,7 @@ func ReactiveReplicas(current, reporting, missing, unready int32, usage, request
 		util := total * 100 / (reqPod * int64(pods))
 		return float64(util) / float64(targetPct)
 	}
-	within := func(r float64) bool { return 1-tolerance <= r && r <= 1+tolerance }
+	within := func(r float64) bool { return 1-down <= r && r <= 1+up }
 	used := int64(math.Round(usage * unit))
 	ratio := ratioOf(used, reporting)
 	upUnready := unready > 0 && ratio > 1
@@ -260,7 +295,7 @@ func Replicas(w *Workload, in Input) Decision {
 	}
 	window := w.LeadTime + w.interval()
 	nb := &d.Numbers
-	nb.Quantile, nb.LeadTime, nb.Window = w.Quantile, w.LeadTime, window
+	nb.Quantile, nb.LeadTime, nb.Window, nb.LeadTimeSource = w.Quantile, w.LeadTime, window, w.LeadTimeSource
 	nb.Request, nb.Utilization = w.Request, w.Utilization
 	nb.ForecastReplicas, nb.ReactiveReplicas, nb.ScaleUpLimit, nb.ScaleDownLimit = -1, -1, -1, -1
 	if err := w.Validate(); err != nil {
@@ -301,15 +336,15 @@ func Replicas(w *Workload, in Input) Decision {
 	}
 	rf := int32(-1)
 	if usage != nil {
-		tol := w.EffectiveTolerance()
+		up, down := w.EffectiveTolerances()
 		if w.Request.CPU > 0 {
-			n, r := ReactiveReplicas(in.Current, usage.Reporting, usage.Missing, usage.Unready, usage.CPU, w.Request.CPU, w.Utilization.CPU, tol, true)
+			n, r := ReactiveReplicasWithin(in.Current, usage.Reporting, usage.Missing, usage.Unready, usage.CPU, w.Request.CPU, w.Utilization.CPU, up, down, true)
 			if n > rf {
 				rf, nb.UsageRatio = n, r
 			}
 		}
 		if w.Request.Memory > 0 {
-			n, r := ReactiveReplicas(in.Current, usage.Reporting, usage.Missing, usage.Unready, usage.Memory, w.Request.Memory, w.Utilization.Memory, tol, false)
+			n, r := ReactiveReplicasWithin(in.Current, usage.Reporting, usage.Missing, usage.Unready, usage.Memory, w.Request.Memory, w.Utilization.Memory, up, down, false)
 			if n > rf {
 				rf, nb.UsageRatio = n, r
 			}

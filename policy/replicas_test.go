@@ -215,3 +215,47 @@ func TestDecisionJSON(t *testing.T) {
 		t.Errorf("round trip: %+v\nwant %+v", back, d)
 	}
 }
+
+func TestSeparateTolerances(t *testing.T) {
+	// 10 pods of 1 core at a 50% target. 5.4 cores: 54% → ratio 1.08;
+	// 4.4 cores: 44% → 0.88.
+	tests := []struct {
+		name     string
+		usage    float64
+		up, down float64
+		want     int32
+	}{
+		{"1.08 within the default 0.1", 5.4, 0.1, 0.1, 10},
+		{"1.08 outside a scale-up tolerance of 0.05: ceil(10.8)", 5.4, 0.05, 0.1, 11},
+		{"1.08 with a wide scale-down tolerance only", 5.4, 0.1, 0.5, 10},
+		{"0.88 outside the default 0.1: ceil(8.8)", 4.4, 0.1, 0.1, 9},
+		{"0.88 within a scale-down tolerance of 0.15", 4.4, 0.1, 0.15, 10},
+		{"0.88 with a tight scale-up tolerance only", 4.4, 0, 0.1, 9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := ReactiveReplicasWithin(10, 10, 0, 0, tc.usage, 1, 0.5, tc.up, tc.down, true)
+			if got != tc.want {
+				t.Errorf("ReactiveReplicasWithin = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	// Through Replicas: the behavior's scaleUp.tolerance of 0.05 lets 1.08
+	// scale up to 11; the workload's 0.1 alone holds 10.
+	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	w := &Workload{Target: Target{"Deployment", "a", "b"}, Request: Resources{CPU: 1}, Utilization: Resources{CPU: 0.5}, Min: 1, Max: 40}
+	in := Input{Now: now, Current: 10, Usage: &Usage{Time: now, CPU: 5.4, Reporting: 10}}
+	if d := Replicas(w, in); d.Desired != 10 || d.Numbers.ReactiveReplicas != 10 {
+		t.Errorf("default tolerance: %d (reactive %d), want 10", d.Desired, d.Numbers.ReactiveReplicas)
+	}
+	up := 0.05
+	w.Behavior.ScaleUp = &ScalingRules{Tolerance: &up}
+	if d := Replicas(w, in); d.Desired != 11 || d.Rule != RuleReactiveFloor {
+		t.Errorf("scale-up tolerance 0.05: %d by %s, want 11 by reactive-floor", d.Desired, d.Rule)
+	}
+	none := -1.0
+	w.Behavior.ScaleDown = &ScalingRules{Tolerance: &none}
+	if u, d := w.EffectiveTolerances(); u != 0.05 || d != 0 {
+		t.Errorf("EffectiveTolerances = %v, %v; want 0.05, 0", u, d)
+	}
+}

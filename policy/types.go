@@ -174,6 +174,9 @@ func (d Decision) Changed() bool { return d.Desired != d.Current }
 type Numbers struct {
 	Quantile float64       `json:"quantile"`  // forecast quantile level planned for
 	LeadTime time.Duration `json:"lead_time"` // pod start-up
+	// LeadTimeSource says where LeadTime came from: "plan", or with leadTime:
+	// auto the measured median or the default (Workload.LeadTimeSource).
+	LeadTimeSource string `json:"lead_time_source,omitempty"`
 	// Window is the demand window [now, now + Window]: lead time + run interval.
 	Window      time.Duration `json:"window"`
 	DemandCPU   float64       `json:"demand_cpu"`    // peak quantile demand in the window, cores (0: none)

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom-dev/headroom/config"
-	"github.com/headroom-dev/headroom/forecast"
-	"github.com/headroom-dev/headroom/metrics/trace"
+	"github.com/headroom-dev/headroom/metrics/store"
+	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
 	"github.com/headroom-dev/headroom/runner"
 )
@@ -23,7 +23,7 @@ import (
 func init() { commands = append(commands, newPlanCmd) }
 
 func newPlanCmd() *cobra.Command {
-	var file, out string
+	var file, out, storePath, at string
 	cmd := &cobra.Command{
 		Use:   "plan --config FILE",
 		Short: "Forecast and plan every target of a plan file; changes nothing",
@@ -34,15 +34,21 @@ Nothing is changed.
 
 Workloads with a trace source are planned at the time of their trace's last
 sample ("now"), with the trace's replicas as the current count and its last
-sample as current usage (the reactive floor). Live sources (the store, the
-cluster) come with headroom run.
+sample as current usage (the reactive floor). The others are planned from the
+history store (spec.history.store, or --store) at --at (default: now): their
+usage history, their current replicas from the latest inventory snapshot that
+headroom collect stored, and from the decision log the past recommendations
+and scale events the HPA's stabilization windows and rate limits look back
+over (so a plan is not always a first cycle) and, for leadTime: auto, the
+measured start-up times (see package planinput).
 
 Planned pods per workload: the desired count in scale mode, the larger of the
 planned floor and the current count in hpa-floor mode, the current count in
 recommend mode; in scale and hpa-floor mode, raised to the forecast over the
 node pool's lead time (nodes take longer to arrive than pods).`,
 		Example: `  headroom plan --config testdata/plans/example.yaml
-  headroom plan --config testdata/plans/example.yaml -o json`,
+  headroom plan --config testdata/plans/example.yaml -o json
+  headroom plan --config plan.yaml --store headroom.db --at 2026-11-27T12:00:00Z`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(out); err != nil {
 				return err
@@ -57,7 +63,28 @@ node pool's lead time (nodes take longer to arrive than pods).`,
 				}
 				return err
 			}
-			res, err := planAll(p)
+			env := planEnv{now: time.Now().UTC()} // the one clock read of this command
+			if at != "" {
+				if env.now, err = time.Parse(time.RFC3339, at); err != nil {
+					return usagef("plan: --at %q: want an RFC 3339 time such as 2026-11-27T12:00:00Z", at)
+				}
+			}
+			if storePath == "" {
+				storePath = p.Spec.History.Store
+			}
+			if storePath != "" {
+				if env.store, err = openPlanStore(p, storePath); err != nil {
+					return err
+				}
+				if env.store != nil {
+					defer env.store.Close()
+				}
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			res, err := planAll(ctx, p, env)
 			if err != nil {
 				return err
 			}
@@ -73,15 +100,28 @@ node pool's lead time (nodes take longer to arrive than pods).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&file, "config", "", "plan file (CapacityPlan YAML)")
+	fl.StringVar(&storePath, "store", "", "history store (default: the plan's spec.history.store)")
+	fl.StringVar(&at, "at", "", "plan as of this time, RFC 3339 (default: now); trace workloads are planned at their last sample")
 	fl.StringVarP(&out, "output", "o", "table", "output format: table, json, or csv (the decisions only)")
 	return cmd
 }
 
+// openPlanStore opens the store read-only. A store that does not exist yet
+// is no store when every workload has a trace, and an error otherwise.
+func openPlanStore(p *config.Plan, path string) (*store.Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		for _, w := range p.Spec.Workloads {
+			if w.Trace == nil {
+				return nil, fmt.Errorf("plan: store %s does not exist: run headroom collect first", path)
+			}
+		}
+		return nil, nil
+	}
+	return store.Open(path, &store.Options{ReadOnly: true})
+}
+
 // planned is one workload's forecast and decision (shared with headroom run).
 type planned = runner.Planned
-
-// rightsizeHistory is how much of a trace the rightsizing advice reads (KRR's default).
-const rightsizeHistory = 14 * 24 * time.Hour
 
 type planResult struct {
 	plan      *config.Plan
@@ -90,13 +130,26 @@ type planResult struct {
 	warnings  []string // about the plan as a whole
 }
 
+// planEnv is where planAll reads live inputs: the store (nil: none) and now.
+type planEnv struct {
+	store *store.Store
+	now   time.Time
+}
+
 // planAll forecasts and plans every workload (in parallel; results do not
 // depend on the order), then the node pools.
-func planAll(p *config.Plan) (*planResult, error) {
+func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, error) {
 	res := &planResult{plan: p, workloads: make([]*planned, len(p.Spec.Workloads))}
 	if len(p.Spec.Forecast.Seasonality) > 0 {
 		res.warnings = append(res.warnings, fmt.Sprintf("%s:%d: spec.forecast.seasonality is not used yet: the forecaster detects the seasons itself",
 			p.File(), p.Line("spec.forecast.seasonality")))
+	}
+	var inv planinput.Inventory
+	if env.store != nil {
+		var err error
+		if inv, err = planinput.LatestInventory(ctx, env.store, env.now); err != nil {
+			return nil, err
+		}
 	}
 	errs := make([]error, len(p.Spec.Workloads))
 	var wg sync.WaitGroup
@@ -107,7 +160,7 @@ func planAll(p *config.Plan) (*planResult, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res.workloads[i], errs[i] = planOne(p, i)
+			res.workloads[i], errs[i] = planOne(ctx, p, i, env, inv)
 		}()
 	}
 	wg.Wait()
@@ -125,95 +178,40 @@ func planAll(p *config.Plan) (*planResult, error) {
 	return res, nil
 }
 
-func planOne(p *config.Plan, i int) (*planned, error) {
+func planOne(ctx context.Context, p *config.Plan, i int, env planEnv, inv planinput.Inventory) (*planned, error) {
 	cw := &p.Spec.Workloads[i]
 	w, err := p.PolicyWorkload(i)
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	if cw.Trace == nil {
-		return &planned{Index: i, Workload: w, Pool: cw.NodePool, MASE: math.NaN(),
-			Skipped: fmt.Sprintf("no trace source (history source %q is read by headroom run)", p.Spec.History.Source)}, nil
+	skip := func(why string) *planned {
+		return &planned{Index: i, Workload: w, Pool: cw.NodePool, MASE: math.NaN(), Skipped: why}
 	}
-	tr := cw.Trace
-	path := tr.File
-	if !filepath.IsAbs(path) && p.File() != "" {
-		path = filepath.Join(filepath.Dir(p.File()), path)
-	}
-	field := fmt.Sprintf("spec.workloads[%d].trace", i)
-	at := func(err error) error {
-		return &usageError{fmt.Errorf("%s:%d: %s: %w", p.File(), p.Line(field), field, err)}
-	}
-	tf, err := trace.ReadFile(path, nil)
-	if err != nil {
-		return nil, at(err) // names the file, line and column
-	}
-	column := func(name string, f float64) (forecast.Series, error) {
-		c, err := tf.Column(name)
-		if err != nil {
-			return forecast.Series{}, err
+	var in *planinput.Inputs
+	switch {
+	case cw.Trace != nil:
+		if in, err = planinput.FromTrace(p, i, w); err != nil {
+			return nil, &usageError{err}
 		}
-		v := make([]float64, len(c.Values))
-		for i, x := range c.Values {
-			v[i] = x * f
+	case env.store != nil:
+		if in, err = planinput.FromStore(ctx, env.store, w, env.now, nil, inv); err != nil {
+			return nil, err
 		}
-		return forecast.Series{Name: tf.Name + ":" + c.Name, Start: tf.Start, Step: tf.Step, Values: v}, nil
+	default:
+		return skip(fmt.Sprintf("no trace source and no store (spec.history.store or --store) to read %s history from", p.Spec.History.Source)), nil
 	}
-	cpu, err := column(tr.Column, *tr.Scale)
-	if err != nil {
-		return nil, at(err)
-	}
-	var mem *forecast.Series
-	if tr.MemoryColumn != "" {
-		m, err := column(tr.MemoryColumn, *tr.MemoryScale)
-		if err != nil {
-			return nil, at(err)
-		}
-		mem = &m
-	}
-	var warnings []string
-	if r := tf.Report; r.Filled > 0 || r.Unfilled > 0 || r.OutOfOrder > 0 || r.DuplicateStamps > 0 || r.MissingCells > 0 {
-		warnings = append(warnings, "trace: "+r.String())
-	}
-	now, last, ok := lastSample(cpu)
-	if !ok {
-		return nil, at(fmt.Errorf("column %q has no values", cpu.Name))
-	}
-	in := policy.Input{Now: now, Current: *tr.Replicas, CurrentMin: w.Min}
-	reporting := max(*tr.Replicas, 1)
-	in.Usage = &policy.Usage{Time: now, CPU: last, Reporting: reporting}
-	if mem != nil {
-		if _, lastMem, ok := lastSample(*mem); ok {
-			in.Usage.Memory = lastMem
+	if env.store != nil {
+		if err := planinput.FromLog(ctx, env.store, cw, w, in); err != nil {
+			return nil, err
 		}
 	}
-	out := runner.PlanWorkload(p, i, w, runner.Inputs{CPU: &cpu, Memory: mem, Input: in, Warnings: warnings})
-	// Rightsizing: per-replica usage over the last 14 days, assuming the
-	// trace's replica count throughout (a trace has no replica history).
-	perReplica := func(s *forecast.Series) []float64 {
-		if s == nil {
-			return nil
-		}
-		n := min(len(s.Values), int(rightsizeHistory/s.Step))
-		out := make([]float64, n)
-		for i, v := range s.Values[len(s.Values)-n:] {
-			out[i] = v / float64(reporting)
-		}
-		return out
+	if in.Skipped != "" {
+		return skip(in.Skipped), nil
 	}
-	a := policy.Rightsize(w.Request, perReplica(&cpu), perReplica(mem), nil)
+	out := runner.PlanWorkload(p, i, w, runner.Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings})
+	a := policy.Rightsize(w.Request, in.PerReplicaCPU, in.PerReplicaMemory, nil)
 	out.Advice = &a
 	return out, nil
-}
-
-// lastSample returns the time and value of the last non-missing sample.
-func lastSample(s forecast.Series) (time.Time, float64, bool) {
-	for i := len(s.Values) - 1; i >= 0; i-- {
-		if !math.IsNaN(s.Values[i]) {
-			return s.Time(i), s.Values[i], true
-		}
-	}
-	return time.Time{}, 0, false
 }
 
 // planJSON is the JSON document of headroom plan.
@@ -236,6 +234,7 @@ type decisionJSON struct {
 	Reason         string      `json:"reason"`
 	Apply          bool        `json:"apply"`
 	PlannedPods    int         `json:"planned_pods"`
+	Source         string      `json:"source"` // trace or store
 	Model          string      `json:"model,omitempty"`
 	MASE           num         `json:"mase"`
 	Numbers        numsJSON    `json:"numbers"`
@@ -255,6 +254,7 @@ type adviceJSON struct {
 type numsJSON struct {
 	Quantile         num      `json:"quantile"`
 	LeadTimeSeconds  num      `json:"lead_time_seconds"`
+	LeadTimeSource   string   `json:"lead_time_source"`
 	WindowSeconds    num      `json:"window_seconds"`
 	DemandCPU        num      `json:"demand_cpu_cores"`
 	DemandMemory     num      `json:"demand_memory_bytes"`
@@ -278,6 +278,14 @@ type skippedJSON struct {
 	Reason string `json:"reason"`
 }
 
+// source is where spec.workloads[i]'s history came from.
+func (r *planResult) source(i int) string {
+	if r.plan.Spec.Workloads[i].Trace != nil {
+		return "trace"
+	}
+	return "store"
+}
+
 func (r *planResult) json() planJSON {
 	doc := planJSON{Plan: r.plan.Metadata.Name, Decisions: []decisionJSON{}, Skipped: []skippedJSON{}, Pools: r.pools, Warnings: append([]string{}, r.warnings...)}
 	for _, w := range r.workloads {
@@ -290,9 +298,9 @@ func (r *planResult) json() planJSON {
 		dj := decisionJSON{
 			Target: d.Target.String(), Mode: d.Mode.String(), Time: d.Time.UTC().Format(time.RFC3339),
 			Current: d.Current, Desired: d.Desired, Recommendation: d.Recommendation, Rule: d.Rule.String(), Reason: d.Reason(),
-			Apply: d.Apply, PlannedPods: w.Pods, Model: w.Model, MASE: num(w.MASE), Warnings: append([]string{}, d.Warnings...),
+			Apply: d.Apply, PlannedPods: w.Pods, Source: r.source(w.Index), Model: w.Model, MASE: num(w.MASE), Warnings: append([]string{}, d.Warnings...),
 			Numbers: numsJSON{
-				Quantile: num(n.Quantile), LeadTimeSeconds: num(n.LeadTime.Seconds()), WindowSeconds: num(n.Window.Seconds()),
+				Quantile: num(n.Quantile), LeadTimeSeconds: num(n.LeadTime.Seconds()), LeadTimeSource: n.LeadTimeSource, WindowSeconds: num(n.Window.Seconds()),
 				DemandCPU: num(n.DemandCPU), DemandMemory: num(n.DemandMem), RequestCPU: num(n.Request.CPU), RequestMemory: num(n.Request.Memory),
 				UtilizationCPU: num(n.Utilization.CPU), UtilizationMem: num(n.Utilization.Memory),
 				ForecastReplicas: n.ForecastReplicas, ReactiveReplicas: n.ReactiveReplicas, UsageRatio: num(n.UsageRatio),
@@ -356,7 +364,7 @@ func (r *planResult) writeTable(cmd *cobra.Command) error {
 		}
 	}
 	if len(rt.rows) > 0 {
-		fmt.Fprintln(w, "\nrightsizing (per replica, from the last 14 days at the trace's replica count; advice only, never applied):")
+		fmt.Fprintln(w, "\nrightsizing (per replica, from the last 14 days; advice only, never applied):")
 		if err := rt.write(w, "table"); err != nil {
 			return err
 		}

@@ -1,0 +1,206 @@
+package planinput_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/store"
+	. "github.com/headroom-dev/headroom/planinput"
+	"github.com/headroom-dev/headroom/policy"
+	"github.com/headroom-dev/headroom/runner"
+)
+
+var now = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+
+const storePlan = `apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: p}
+spec:
+  interval: 5m
+  history: {source: metrics-server, store: h.db}
+  forecast: {model: naive}
+  workloads:
+    - target: {kind: Deployment, namespace: shop, name: web}
+      resources: {cpu: 500m}
+      utilization: {cpu: 0.5}
+      replicas: {min: 1, max: 20}
+      leadTime: auto
+    - target: {kind: Deployment, namespace: shop, name: api}
+      utilization: {cpu: 0.5}
+      replicas: {min: 1, max: 20}
+`
+
+var (
+	web = metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"}
+	api = metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "api"}
+)
+
+// constant writes n samples of v every 5 minutes up to now.
+func constant(wl metrics.Workload, r metrics.Resource, n int, v float64) metrics.Series {
+	s := metrics.Series{Key: metrics.Key{Workload: wl, Resource: r}}
+	for i := n - 1; i >= 0; i-- {
+		s.Points = append(s.Points, metrics.Point{T: now.Add(-time.Duration(i) * 5 * time.Minute), V: v})
+	}
+	return s
+}
+
+// fixture is a store with three days of metrics-server collections of web
+// and api, and an inventory snapshot.
+func fixture(t *testing.T) (*config.Plan, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	p, err := config.Load(filepath.Join(dir, "p.yaml"), []byte(storePlan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "h.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const n = 3 * 24 * 12
+	b := &metrics.Batch{Source: "metrics-server", Window: metrics.Window{Start: now, End: now}, Series: []metrics.Series{
+		// web: 4 pods, all reporting, 2 cores in all.
+		constant(web, metrics.CPU, n, 2), constant(web, metrics.Pods, n, 4), constant(web, metrics.PodsWithMetrics, n, 4),
+		// api: 10 pods, 8 reporting 0.8 cores; requests from the pod template.
+		constant(api, metrics.CPU, n, 0.8), constant(api, metrics.Pods, n, 10), constant(api, metrics.PodsWithMetrics, n, 8),
+		constant(api, metrics.CPURequest, n, 0.5),
+	}}
+	ctx := context.Background()
+	if _, err := st.Write(ctx, b, now); err != nil {
+		t.Fatal(err)
+	}
+	inv := metrics.Inventory{At: now, Workloads: []metrics.WorkloadState{{Workload: web, Pods: 4, Ready: 4, CPURequest: 0.5}}}
+	if err := st.PutInventory(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	return p, st
+}
+
+// plan plans every workload of p from the store as headroom plan and run
+// do: FromStore, FromLog, then the shared plan step.
+func plan(t *testing.T, p *config.Plan, st *store.Store, current map[metrics.Workload]Current) map[metrics.Workload]*runner.Planned {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := LatestInventory(ctx, st, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[metrics.Workload]*runner.Planned{}
+	for i := range p.Spec.Workloads {
+		w, err := p.PolicyWorkload(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cur *Current
+		if c, ok := current[WorkloadOf(w.Target)]; ok {
+			cur = &c
+		}
+		in, err := FromStore(ctx, st, w, now, cur, inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := FromLog(ctx, st, &p.Spec.Workloads[i], w, in); err != nil {
+			t.Fatal(err)
+		}
+		if in.Skipped != "" {
+			t.Fatalf("%s skipped: %s", w.Target, in.Skipped)
+		}
+		out[WorkloadOf(w.Target)] = runner.PlanWorkload(p, i, w, runner.Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings})
+	}
+	return out
+}
+
+func TestPlanFromStore(t *testing.T) {
+	p, st := fixture(t)
+	res := plan(t, p, st, nil)
+	// web: a constant 2 cores; a naive forecast of a constant series is the
+	// constant: ceil(2 / (0.5 × 0.5)) = 8. The HPA formula on 4 reporting
+	// pods: 2000m × 100 / (500m × 4) = 100% against 50% → ratio 2 → 8.
+	// Current 4 (the inventory); the default scale-up allows
+	// max(4 + 4, 4 × 2) = 8 per 15 s. A first cycle: 4 → 8 by the forecast.
+	w := res[web]
+	d := w.Decision
+	if d.Current != 4 || d.Desired != 8 || d.Numbers.ForecastReplicas != 8 || d.Numbers.ReactiveReplicas != 8 || d.Rule != policy.RuleForecast {
+		t.Errorf("web: %+v (%s)", d, d.Reason())
+	}
+	if d.Numbers.DemandCPU != 2 {
+		t.Errorf("web demand %v, want 2", d.Numbers.DemandCPU)
+	}
+	// leadTime: auto with nothing measured: the default (1m), said so.
+	if d.Numbers.LeadTime != time.Minute || d.Numbers.LeadTimeSource != policy.LeadTimeDefault {
+		t.Errorf("web lead time %v from %q", d.Numbers.LeadTime, d.Numbers.LeadTimeSource)
+	}
+	// api: requests from the store (500m). 8 of 10 pods report 0.8 cores:
+	// demand 0.8 × 10/8 = 1 core → forecast ceil(1 / 0.25) = 4. The HPA
+	// formula: 800m × 100 / (500m × 8) = 20% → 0.4 < 1, so the 2 missing pods
+	// count at their request: (800 + 2 × 500) × 100 / (500 × 10) = 36% → 0.72
+	// → ceil(0.72 × 10) = 8 > forecast: the reactive floor, 10 → 8 (the
+	// default scale-down allows 100% per 15 s; no past recommendation).
+	a := res[api]
+	d = a.Decision
+	if d.Current != 10 || d.Desired != 8 || d.Numbers.ForecastReplicas != 4 || d.Numbers.ReactiveReplicas != 8 || d.Rule != policy.RuleReactiveFloor {
+		t.Errorf("api: %+v (%s)", d, d.Reason())
+	}
+	if a.Workload.Request.CPU != 0.5 || d.Numbers.DemandCPU != 1 {
+		t.Errorf("api request %v demand %v", a.Workload.Request, d.Numbers.DemandCPU)
+	}
+}
+
+func TestPlanReadsTheDecisionLog(t *testing.T) {
+	p, st := fixture(t)
+	ctx := context.Background()
+	lead := func(ago time.Duration, secs float64) store.Decision {
+		b, _ := json.Marshal(LeadTimeDetail{Seconds: secs, Desired: 4, DecidedAt: now.Add(-ago - time.Duration(secs)*time.Second)})
+		return store.Decision{T: now.Add(-ago), Workload: web, Action: ActionLeadTime, Detail: b}
+	}
+	rec := policy.Decision{Target: policy.Target{Kind: "Deployment", Namespace: "shop", Name: "api"}, Time: now.Add(-2 * time.Minute), Current: 10, Desired: 9, Recommendation: 9, Rule: policy.RuleForecast}
+	recRow, err := RecommendationRow(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []store.Decision{
+		lead(40*24*time.Hour, 1000), // outside the 30 days
+		lead(3*24*time.Hour, 30), lead(2*24*time.Hour, 300), lead(24*time.Hour, 90), lead(time.Hour, 60),
+		// web was scaled 2 → 4 ten seconds ago.
+		ScaleRow(now.Add(-10*time.Second), policy.Target{Kind: "Deployment", Namespace: "shop", Name: "web"}, 2, 4, "test"),
+		// a recommendation after now is not history yet
+		{T: now.Add(time.Minute), Workload: web, Action: ActionRecommend, Detail: json.RawMessage(`{"recommendation": 1}`)},
+		recRow,
+	}
+	if err := st.AppendDecisions(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	res := plan(t, p, st, nil)
+	// web: the lead time is the median of 30, 300, 90, 60 s = (60 + 90)/2 = 75 s.
+	// The scale-up 2 → 4 ten seconds ago is inside the 15 s periods: they
+	// start from 4 − 2 = 2, so Pods allows 2 + 4 = 6 and Percent 2 × 2 = 4:
+	// max 6 instead of 8.
+	d := res[web].Decision
+	if d.Numbers.LeadTime != 75*time.Second || !strings.HasPrefix(d.Numbers.LeadTimeSource, "auto: median of 4 start-ups") {
+		t.Errorf("web lead time %v from %q", d.Numbers.LeadTime, d.Numbers.LeadTimeSource)
+	}
+	if d.Numbers.Window != 75*time.Second+5*time.Minute {
+		t.Errorf("web window %v", d.Numbers.Window)
+	}
+	if d.Desired != 6 || d.Rule != policy.RuleRateLimit || d.Numbers.ScaleUpLimit != 6 {
+		t.Errorf("web: desired %d by %s (limit %d), want 6 by rate-limit", d.Desired, d.Rule, d.Numbers.ScaleUpLimit)
+	}
+	// api: a recommendation of 9 two minutes ago is inside the 300 s
+	// scale-down window: max(8, 9) = 9 instead of 8.
+	d = res[api].Decision
+	if d.Desired != 9 || d.Rule != policy.RuleStabilization || d.Recommendation != 8 {
+		t.Errorf("api: desired %d by %s, recommendation %d; want 9 by stabilization from 8", d.Desired, d.Rule, d.Recommendation)
+	}
+	// The caller's current state wins over the inventory.
+	res = plan(t, p, st, map[metrics.Workload]Current{web: {Replicas: 6}})
+	if d := res[web].Decision; d.Current != 6 {
+		t.Errorf("web current %d, want 6 from Options.Current", d.Current)
+	}
+}
