@@ -94,7 +94,13 @@ func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectR
 			}
 		}
 	}
-	d := ActionDetail{Kind: a.Kind.String(), Mode: a.Mode, From: a.From, To: a.To, HPA: a.HPA, Conflicts: a.Conflicts, DryRun: a.DryRun, APIVersion: obj.apiVersion}
+	d := ActionDetail{Kind: a.Kind.String(), Mode: a.Mode, From: a.From, To: a.To, HPA: a.HPA, Conflicts: a.Conflicts, DryRun: a.DryRun}
+	switch a.Kind {
+	case KindReplicas:
+		d.APIVersion = obj.apiVersion
+	case KindHPAFloor: // obj is the HPA; the row is the target's
+		d.APIVersion = k.opt.Targets[a.Target].APIVersion
+	}
 	row := store.Decision{T: now, Workload: actionWorkload(a), Action: act, Reason: a.Reason}
 	if err != nil {
 		d.Error = err.Error()

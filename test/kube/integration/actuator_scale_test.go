@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,7 +81,7 @@ func newKube(t *testing.T, s *harness.Server, o actuator.KubeOptions) *actuator.
 	return k
 }
 
-// events lists the Events on one object, oldest first.
+// events lists the Events on one object, oldest first (by the time the actuator was given).
 func events(t *testing.T, c kubernetes.Interface, ns, kind, name string) []corev1.Event {
 	t.Helper()
 	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name}.AsSelector().String()
@@ -88,6 +89,7 @@ func events(t *testing.T, c kubernetes.Interface, ns, kind, name string) []corev
 	if err != nil {
 		t.Fatal(err)
 	}
+	sort.SliceStable(l.Items, func(i, j int) bool { return l.Items[i].LastTimestamp.Before(&l.Items[j].LastTimestamp) })
 	return l.Items
 }
 

@@ -1,0 +1,105 @@
+package actuator
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/store"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func TestLeadTime(t *testing.T) {
+	old := t0.Add(-10 * time.Minute)
+	ready := []time.Time{t0.Add(130 * time.Second), old, t0.Add(40 * time.Second), old, t0.Add(95 * time.Second)}
+	tests := []struct {
+		name    string
+		ready   []time.Time
+		desired int
+		want    time.Duration
+		ok      bool
+	}{
+		// 2 → 5: the fifth pod in Ready order became Ready at t0+130 s.
+		{"up to 5", ready, 5, 130 * time.Second, true},
+		// 2 → 4: the fourth, at t0+95 s.
+		{"up to 4", ready, 4, 95 * time.Second, true},
+		{"not enough ready", ready, 6, 0, false},
+		// The second pod was Ready before the decision: nothing to measure.
+		{"already there", ready, 2, 0, false},
+		// Conditions carry whole seconds: 0.4 s "before" the decision is 0.
+		{"same second", []time.Time{t0.Add(-400 * time.Millisecond)}, 1, 0, true},
+	}
+	for _, tc := range tests {
+		got, ok := leadTime(tc.ready, tc.desired, t0)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: leadTime = %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func pod(phase corev1.PodPhase, conds []corev1.PodCondition, cs ...corev1.ContainerStatus) corev1.Pod {
+	return corev1.Pod{Status: corev1.PodStatus{Phase: phase, Conditions: conds, ContainerStatuses: cs}}
+}
+
+func TestPodsState(t *testing.T) {
+	readyAt := metav1.NewTime(t0.Add(time.Minute))
+	readyPod := pod(corev1.PodRunning, []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: readyAt}})
+	unsched := pod(corev1.PodPending, []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+		Message: "0/3 nodes are available: 3 Insufficient cpu."}})
+	crash := pod(corev1.PodRunning, []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}},
+		corev1.ContainerStatus{Name: "app", RestartCount: 5, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 2m40s"}}})
+	pull := pod(corev1.PodPending, nil,
+		corev1.ContainerStatus{Name: "app", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}})
+	creating := pod(corev1.PodPending, nil,
+		corev1.ContainerStatus{Name: "app", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}})
+	got, reasons := PodsState([]corev1.Pod{readyPod, unsched, crash, unsched, pull, readyPod, creating})
+	if len(got) != 2 || !got[0].Equal(readyAt.Time) {
+		t.Fatalf("ready times %v", got)
+	}
+	want := []string{
+		"2 pods unschedulable: 0/3 nodes are available: 3 Insufficient cpu.",
+		"1 pod crash-looping: container app restarted 5 times: back-off 2m40s",
+		"1 pod waiting: ImagePullBackOff: container app",
+		"1 pod pending",
+	}
+	if strings.Join(reasons, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("reasons:\n%s\nwant:\n%s", strings.Join(reasons, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPendingChanges(t *testing.T) {
+	a := metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "a"}
+	b := metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "b"}
+	pool := metrics.Workload{Kind: metrics.KindNodePool, Name: "gpu"}
+	det := func(from, to int) json.RawMessage {
+		j, _ := json.Marshal(ActionDetail{Kind: "replicas", From: from, To: to})
+		return j
+	}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	rows := []store.Decision{
+		{T: at(0), Workload: a, Action: LogScale, Detail: det(2, 5)},
+		{T: at(0), Workload: b, Action: LogScale, Detail: det(1, 2)},
+		{T: at(0), Workload: pool, Action: LogScale, Detail: det(0, 2)},
+		{T: at(5), Workload: a, Action: LogHold, Detail: det(5, 5)},      // a hold keeps a's change pending
+		{T: at(5), Workload: b, Action: LogConverged},                    // b converged
+		{T: at(5), Workload: pool, Action: LogFailed, Detail: det(0, 3)}, // a failure is not a change
+		{T: at(10), Workload: b, Action: LogScale, Detail: det(2, 4)},    // a new change of b
+		{T: at(10), Workload: a, Action: LogNotConverged},
+		{T: at(10), Workload: a, Action: LogDryRun, Detail: det(5, 9)},
+	}
+	got := pendingChanges(rows)
+	var s []string
+	for _, p := range got {
+		s = append(s, p.w.String()+"@"+p.at.Format("15:04")+"→"+string(rune('0'+p.det.To)))
+	}
+	want := "Deployment/shop/a@10:00→5 Deployment/shop/b@10:10→4 NodePool/gpu@10:00→2"
+	if strings.Join(s, " ") != want {
+		t.Fatalf("pending = %v, want %s", s, want)
+	}
+}
