@@ -167,7 +167,7 @@ func SPOFs(inv *metrics.Inventory, minReplicas map[metrics.Workload]int32) []Fin
 			if c == 1 {
 				sev = Info
 			}
-			out = append(out, Finding{sev, KindPoolOneZone, poolName(p), fmt.Sprintf("all %d nodes are in zone %s: a zone outage takes the pool down", c, z)})
+			out = append(out, Finding{sev, KindPoolOneZone, poolName(p), fmt.Sprintf("%s in zone %s: a zone outage takes the pool down", allNodes(c), z)})
 		}
 	}
 	sortFindings(out)
@@ -200,4 +200,11 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(noun, "s"))
+}
+
+func allNodes(n int) string {
+	if n == 1 {
+		return "its one node is"
+	}
+	return fmt.Sprintf("all %d nodes are", n)
 }

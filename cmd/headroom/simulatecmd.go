@@ -20,6 +20,7 @@ func init() { commands = append(commands, newSimulateCmd) }
 func newSimulateCmd() *cobra.Command {
 	var (
 		file, out, scenario, policies string
+		reportOut                     string
 		traces                        []string
 		refit                         time.Duration
 		seed                          uint64
@@ -102,6 +103,11 @@ trace of the same base name.`,
 			if err != nil {
 				return inputError(err)
 			}
+			if reportOut != "" {
+				if err := writeSimReport(res, reportOut); err != nil {
+					return err
+				}
+			}
 			if out == "json" {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
@@ -116,6 +122,7 @@ trace of the same base name.`,
 	fl.DurationVar(&refit, "refit", 0, "how often the predictive policy refits its forecasts (default: the scenario's, else 1h)")
 	fl.Uint64Var(&seed, "seed", 0, "seed of the budget band's resampling (default: the scenario's, else 1)")
 	fl.StringVarP(&out, "output", "o", "table", "output format: table or json (with the time series)")
+	fl.StringVar(&reportOut, "report", "", "also write a capacity-review report of the run (format from the extension: .html, .md, .json; a folder/ for csv)")
 	return cmd
 }
 

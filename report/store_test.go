@@ -1,0 +1,118 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/store"
+)
+
+// storeT0 is the fixture store's first sample; it holds 21 days hourly.
+var storeT0 = time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)
+
+const storeDays = 21
+
+func wl(kind, ns, name string) metrics.Workload {
+	return metrics.Workload{Kind: kind, Namespace: ns, Name: name}
+}
+
+// fixtureStore writes the store fixture into dir: three weeks of hourly
+// usage (web grows by 0.25 cores a day around a daily cycle, api is flat
+// with a wiggle, worker stopped reporting two hours before the others),
+// pods series, decisions, and an inventory with version skew, a NotReady
+// node and single points of failure.
+func fixtureStore(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "headroom.db")
+	st, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	web, api, worker := wl("Deployment", "shop", "web"), wl("Deployment", "shop", "api"), wl("StatefulSet", "batch", "worker")
+	series := func(w metrics.Workload, r metrics.Resource, n int, f func(h int) float64) metrics.Series {
+		s := metrics.Series{Key: metrics.Key{Workload: w, Resource: r}}
+		for h := range n {
+			s.Points = append(s.Points, metrics.Point{T: storeT0.Add(time.Duration(h) * time.Hour), V: f(h)})
+		}
+		return s
+	}
+	n := storeDays * 24
+	b := &metrics.Batch{Source: "fixture", Series: []metrics.Series{
+		series(web, metrics.CPU, n, func(h int) float64 {
+			return 3 + 0.25*float64(h)/24 + 1.5*math.Sin(2*math.Pi*float64(h%24)/24) + 0.4*math.Sin(float64(h)*2.3)
+		}),
+		series(web, metrics.Memory, n, func(h int) float64 { return float64(6*300<<20) + float64(h%24)*(1<<20) }),
+		series(web, metrics.Pods, n, func(int) float64 { return 6 }),
+		series(api, metrics.CPU, n, func(h int) float64 { return 0.3 + 0.05*math.Sin(float64(h)*1.7) }),
+		series(api, metrics.Pods, n, func(int) float64 { return 1 }),
+		series(worker, metrics.CPU, n-2, func(h int) float64 { return 2.5 + 0.5*math.Sin(2*math.Pi*float64(h%24)/24) }),
+		series(worker, metrics.Pods, n-2, func(int) float64 { return 2 }),
+	}}
+	newest := storeT0.Add(time.Duration(n-1) * time.Hour)
+	if _, err := st.Write(context.Background(), b, newest); err != nil {
+		t.Fatal(err)
+	}
+	detail, _ := json.Marshal(map[string]any{"desired": 6})
+	if err := st.AppendDecisions(context.Background(), []store.Decision{
+		{T: newest.Add(-2 * time.Hour), Workload: web, Action: "scale", Reason: "forecast q0.95 over the next 7m0s needs 7", Detail: detail},
+		{T: newest.Add(-time.Hour), Workload: web, Action: "scale", Reason: "scale-down rate limit: at least 6 now (wanted 5)"},
+		{T: newest, Workload: web, Action: "hold", Reason: "hold at 6: no fresh forecast or usage"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	node := func(name, pool, zone, version string, ready bool, cpu float64) metrics.Node {
+		return metrics.Node{Name: name, Pool: pool, Zone: zone, Ready: ready, KubeletVersion: version, CPU: cpu, Memory: 15 << 30, Pods: 110}
+	}
+	inv := metrics.Inventory{At: newest, ControlPlaneVersion: "v1.31.2",
+		Nodes: []metrics.Node{
+			node("general-a-1", "general", "zone-a", "v1.31.1", true, 3.8),
+			node("general-b-1", "general", "zone-b", "v1.27.3", true, 3.8),
+			node("general-c-1", "general", "zone-c", "v1.32.0", true, 3.8),
+			node("highmem-a-1", "highmem", "zone-a", "v1.31.2", false, 8),
+		},
+		Workloads: []metrics.WorkloadState{
+			{Workload: web, Pods: 6, Ready: 6, CPURequest: 0.5, MemoryRequest: 512 << 20, Nodes: map[string]int{"general-a-1": 2, "general-b-1": 2, "general-c-1": 2}},
+			{Workload: api, Pods: 1, Ready: 1, CPURequest: 0.25, MemoryRequest: 256 << 20, Nodes: map[string]int{"general-a-1": 1}},
+			{Workload: worker, Pods: 2, Ready: 2, CPURequest: 2, MemoryRequest: 4 << 30, Nodes: map[string]int{"highmem-a-1": 2}},
+			{Workload: wl("Deployment", "kube-system", "coredns"), Pods: 2, Ready: 2, CPURequest: 0.1, MemoryRequest: 70 << 20, Nodes: map[string]int{"general-a-1": 1, "highmem-a-1": 1}},
+			{Workload: wl("Deployment", "tools", "debug"), Pods: 1, Ready: 0, Pending: 1},
+		}}
+	if err := st.PutInventory(context.Background(), inv); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func storeReport(t testing.TB) *Report {
+	t.Helper()
+	plan, err := config.LoadFile(filepath.Join("testdata", "plan.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(fixtureStore(t, t.TempDir()), &store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	opt := Options{Now: reportNow}
+	d, err := Load(context.Background(), st, plan, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(plan, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestGoldenStore(t *testing.T) {
+	formats(t, storeReport(t), "store")
+}
