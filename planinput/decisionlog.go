@@ -11,12 +11,14 @@ import (
 	"github.com/headroom-dev/headroom/policy"
 )
 
-// Actions of the decision log's rows (see the package documentation).
+// Actions of the decision-log rows the planner reads (see the package
+// documentation): ActionDecision is runner.ActionDecision, the others are
+// the actuator's LogScale, LogFloor and LogLeadTime.
 const (
-	ActionRecommend = "recommend"
-	ActionScale     = "scale"
-	ActionFloor     = "floor"
-	ActionLeadTime  = "lead-time"
+	ActionDecision = "decision"
+	ActionScale    = "scale"
+	ActionFloor    = "floor"
+	ActionLeadTime = "lead-time"
 )
 
 // HistoryWindow is how far back the planner reads recommendations and scale
@@ -49,21 +51,6 @@ func WorkloadOf(t policy.Target) metrics.Workload {
 	return metrics.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}
 }
 
-// RecommendationRow is the decision-log row of a decision (ActionRecommend).
-func RecommendationRow(d policy.Decision) (store.Decision, error) {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return store.Decision{}, fmt.Errorf("planinput: decision of %s: %w", d.Target, err)
-	}
-	return store.Decision{T: d.Time, Workload: WorkloadOf(d.Target), Action: ActionRecommend, Reason: d.Reason(), Detail: b}, nil
-}
-
-// ScaleRow is the decision-log row of a change made at t (ActionScale).
-func ScaleRow(t time.Time, target policy.Target, from, to int32, reason string) store.Decision {
-	b, _ := json.Marshal(ScaleDetail{From: from, To: to}) // cannot fail
-	return store.Decision{T: t, Workload: WorkloadOf(target), Action: ActionScale, Reason: reason, Detail: b}
-}
-
 // Logged is what the decision log says about one workload.
 type Logged struct {
 	History policy.History
@@ -88,25 +75,33 @@ func FromRows(rows []store.Decision, now time.Time) Logged {
 		}
 		recent := r.T.After(now.Add(-HistoryWindow))
 		switch r.Action {
-		case ActionRecommend:
-			if !recent {
-				continue
-			}
+		case ActionDecision:
 			var d struct {
-				Recommendation *int32 `json:"recommendation"`
+				Decision *struct {
+					Time           time.Time   `json:"time"`
+					Recommendation *int32      `json:"recommendation"`
+					Rule           policy.Rule `json:"rule"`
+				} `json:"decision"`
 			}
-			if err := json.Unmarshal(r.Detail, &d); err != nil || d.Recommendation == nil {
-				bad(r, fmt.Errorf("detail has no recommendation: %s", r.Detail))
+			if err := json.Unmarshal(r.Detail, &d); err != nil || d.Decision == nil || d.Decision.Recommendation == nil {
+				bad(r, fmt.Errorf("detail has no decision.recommendation: %.200s", r.Detail))
 				continue
 			}
-			l.History.Recommendations = append(l.History.Recommendations, policy.Recommendation{Time: r.T, Replicas: *d.Recommendation})
+			at := d.Decision.Time
+			if at.IsZero() {
+				at = r.T
+			}
+			if d.Decision.Rule == policy.RuleHold || at.After(now) || !at.After(now.Add(-HistoryWindow)) {
+				continue // a hold recommends nothing, as in runner.DecisionHistory
+			}
+			l.History.Recommendations = append(l.History.Recommendations, policy.Recommendation{Time: at, Replicas: *d.Decision.Recommendation})
 		case ActionScale, ActionFloor:
 			if !recent {
 				continue
 			}
 			var d struct{ From, To *int32 }
 			if err := json.Unmarshal(r.Detail, &d); err != nil || d.From == nil || d.To == nil {
-				bad(r, fmt.Errorf("detail needs from and to: %s", r.Detail))
+				bad(r, fmt.Errorf("detail needs from and to: %.200s", r.Detail))
 				continue
 			}
 			l.History.Events = append(l.History.Events, policy.ScaleEvent{Time: r.T, From: *d.From, To: *d.To})
@@ -116,7 +111,7 @@ func FromRows(rows []store.Decision, now time.Time) Logged {
 			}
 			var d LeadTimeDetail
 			if err := json.Unmarshal(r.Detail, &d); err != nil || !(d.Seconds >= 0) {
-				bad(r, fmt.Errorf("detail needs seconds >= 0: %s", r.Detail))
+				bad(r, fmt.Errorf("detail needs seconds >= 0: %.200s", r.Detail))
 				continue
 			}
 			l.LeadTimes = append(l.LeadTimes, time.Duration(d.Seconds*float64(time.Second)))

@@ -23,18 +23,18 @@
 //
 // The policy's HPA semantics need the past recommendations and scale events
 // of each workload (policy.History); the store's decision log keeps them.
-// Rows are mapped as follows (see the Action constants, RecommendationRow and
-// ScaleRow), so that whoever writes them (headroom run, the actuator) and the
-// planner, which reads them, agree:
+// Rows are read as follows (see the Action constants and
+// FromRows):
 //
-//	Action "recommend"  one row per decision of a cycle, applied or not; T is
-//	                    the decision's time, Reason its reason, Detail the
-//	                    policy.Decision as JSON (its "recommendation" field is
-//	                    the unstabilized recommendation the stabilization
-//	                    windows look back over)
+//	Action "decision"   runner.ActionDecision: one row per target and cycle
+//	                    of headroom run; Detail runner.LogDetail, whose
+//	                    "decision" is the policy.Decision as JSON: its
+//	                    "recommendation" at its "time" is the unstabilized
+//	                    recommendation the stabilization windows look back
+//	                    over (holds recommend nothing)
 //	Action "scale"      one row per change the actuator made (actuator.LogScale
-//	                    for replicas, actuator.LogFloor "floor" for an HPA's
-//	"floor"             minReplicas in hpa-floor mode); Detail {"from": <int>,
+//	"floor"             for replicas, actuator.LogFloor for an HPA's
+//	                    minReplicas in hpa-floor mode); Detail {"from": <int>,
 //	                    "to": <int>, ...} (actuator.ActionDetail); a
 //	                    policy.ScaleEvent. Dry runs, holds and failures are
 //	                    rows of other actions: nothing changed
@@ -43,7 +43,9 @@
 //	                    the time from a scale-up decision until the desired
 //	                    pods were ready (leadTime: auto reads them)
 //
-// Rows of other actions are ignored. Recommendations and scale events older
+// (runner.DecisionHistory takes scale events from its own decision rows'
+// outcome instead; every applied change writes both, so they agree.) Rows of
+// other actions are ignored. Recommendations and scale events older
 // than an hour (the longest stabilization window the HPA API allows) are not
 // read; lead times are read over the last 30 days.
 package planinput

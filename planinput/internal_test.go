@@ -22,8 +22,10 @@ func TestFromRows(t *testing.T) {
 		{T: now.Add(-2 * time.Hour), Workload: w, Action: ActionScale, Detail: json.RawMessage(`{"from":1,"to":2}`)}, // too old
 		{T: now.Add(-time.Minute), Workload: w, Action: ActionScale, Detail: json.RawMessage(`{"from":2,"to":5}`)},
 		{T: now.Add(-time.Minute), Workload: w, Action: ActionScale, Detail: json.RawMessage(`{"to":5}`)}, // no from: skipped
-		{T: now.Add(-30 * time.Second), Workload: w, Action: ActionRecommend, Detail: json.RawMessage(`{"recommendation":7,"desired":5}`)},
-		{T: now.Add(-30 * time.Second), Workload: w, Action: "hold", Detail: json.RawMessage(`{}`)}, // other actions: ignored
+		{T: now.Add(-30 * time.Second), Workload: w, Action: ActionDecision, Detail: json.RawMessage(`{"outcome":"scaled","decision":{"time":"2026-11-02T11:59:30Z","recommendation":7,"desired":5,"rule":"forecast"}}`)},
+		{T: now.Add(-25 * time.Second), Workload: w, Action: ActionDecision, Detail: json.RawMessage(`{"decision":{"time":"2026-11-02T11:59:35Z","recommendation":9,"rule":"hold"}}`)}, // holds recommend nothing
+		{T: now.Add(-25 * time.Second), Workload: w, Action: ActionDecision, Detail: json.RawMessage(`{"outcome":"failed"}`)},                                                          // no decision: skipped
+		{T: now.Add(-30 * time.Second), Workload: w, Action: "hold", Detail: json.RawMessage(`{}`)},                                                                                    // other actions: ignored
 		{T: now.Add(-20 * time.Second), Workload: w, Action: ActionFloor, Detail: json.RawMessage(`{"kind":"hpa-min","from":5,"to":3}`)},
 	}
 	l := FromRows(rows, now)
@@ -34,7 +36,7 @@ func TestFromRows(t *testing.T) {
 	if len(l.History.Recommendations) != 1 || l.History.Recommendations[0].Replicas != 7 {
 		t.Errorf("recommendations %+v", l.History.Recommendations)
 	}
-	if len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "scale row at") {
+	if len(l.Warnings) != 2 || !strings.Contains(l.Warnings[0], "scale row at") || !strings.Contains(l.Warnings[1], "decision row at") {
 		t.Errorf("warnings %q", l.Warnings)
 	}
 	// Only the last LeadTimeSamples count.

@@ -160,18 +160,20 @@ func TestPlanReadsTheDecisionLog(t *testing.T) {
 		b, _ := json.Marshal(LeadTimeDetail{Seconds: secs, Desired: 4, DecidedAt: now.Add(-ago - time.Duration(secs)*time.Second)})
 		return store.Decision{T: now.Add(-ago), Workload: web, Action: ActionLeadTime, Detail: b}
 	}
+	// A run's decision row (runner.LogDetail) for api two minutes ago.
 	rec := policy.Decision{Target: policy.Target{Kind: "Deployment", Namespace: "shop", Name: "api"}, Time: now.Add(-2 * time.Minute), Current: 10, Desired: 9, Recommendation: 9, Rule: policy.RuleForecast}
-	recRow, err := RecommendationRow(rec)
+	detail, err := json.Marshal(map[string]any{"outcome": "scaled", "decision": rec, "action": map[string]any{"from": 10, "to": 9, "changed": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	recRow := store.Decision{T: rec.Time, Workload: api, Action: ActionDecision, Detail: detail}
 	rows := []store.Decision{
 		lead(40*24*time.Hour, 1000), // outside the 30 days
 		lead(3*24*time.Hour, 30), lead(2*24*time.Hour, 300), lead(24*time.Hour, 90), lead(time.Hour, 60),
 		// web was scaled 2 → 4 ten seconds ago.
-		ScaleRow(now.Add(-10*time.Second), policy.Target{Kind: "Deployment", Namespace: "shop", Name: "web"}, 2, 4, "test"),
-		// a recommendation after now is not history yet
-		{T: now.Add(time.Minute), Workload: web, Action: ActionRecommend, Detail: json.RawMessage(`{"recommendation": 1}`)},
+		{T: now.Add(-10 * time.Second), Workload: web, Action: ActionScale, Detail: json.RawMessage(`{"kind":"replicas","from":2,"to":4}`)},
+		// a decision after now is not history yet
+		{T: now.Add(time.Minute), Workload: web, Action: ActionDecision, Detail: json.RawMessage(`{"decision":{"time":"2026-11-02T12:01:00Z","recommendation":1,"rule":"forecast"}}`)},
 		recRow,
 	}
 	if err := st.AppendDecisions(ctx, rows); err != nil {

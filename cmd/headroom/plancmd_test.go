@@ -12,7 +12,6 @@ import (
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/planinput"
-	"github.com/headroom-dev/headroom/policy"
 )
 
 const examplePlan = "../../testdata/plans/example.yaml"
@@ -175,7 +174,8 @@ func TestPlanFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Scaled 1 → 5 five seconds ago: the 15 s periods start from 1.
-	if err := st.AppendDecisions(ctx, []store.Decision{planinput.ScaleRow(now.Add(-5*time.Second), policy.Target{Kind: "Deployment", Namespace: "shop", Name: "web"}, 1, 5, "test")}); err != nil {
+	scaled := store.Decision{T: now.Add(-5 * time.Second), Workload: web, Action: planinput.ActionScale, Detail: json.RawMessage(`{"kind":"replicas","from":1,"to":5}`)}
+	if err := st.AppendDecisions(ctx, []store.Decision{scaled}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
