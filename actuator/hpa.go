@@ -131,6 +131,12 @@ func (k *Kube) floor(ctx context.Context, now time.Time, r Request, to TargetOpt
 		if err != nil {
 			return a, ref, fmt.Errorf("actuator: %s: %w", t, err)
 		}
+		annotated := hasOrig
+		if hasOrig && userEdited(h, cur) {
+			// Someone set minReplicas since headroom raised it: that is the user's floor now.
+			orig, hasOrig = cur, false
+			a.Reason += fmt.Sprintf(" (minReplicas %d set by someone else is the HPA's own now)", cur)
+		}
 		f := PlanFloor(cur, orig, hasOrig, desired, h.Spec.MaxReplicas)
 		a.To = int(f.Min)
 		if f.Capped {
@@ -139,7 +145,7 @@ func (k *Kube) floor(ctx context.Context, now time.Time, r Request, to TargetOpt
 		if !f.Raised && hasOrig {
 			a.Reason += fmt.Sprintf(" (restoring the HPA's own minReplicas %d)", f.Original)
 		}
-		if f.Min == cur && f.Raised == hasOrig {
+		if f.Min == cur && f.Raised == annotated {
 			return a, ref, nil
 		}
 		if k.opt.BeforeUpdate != nil {
@@ -186,4 +192,14 @@ func originalMin(h *autoscalingv2.HorizontalPodAutoscaler) (int32, bool, error) 
 		return 0, false, fmt.Errorf("HPA %s: annotation %s=%q is not a replica count", h.Name, AnnotationOriginalMinReplicas, v)
 	}
 	return int32(n), true, nil
+}
+
+// userEdited reports whether the HPA's minReplicas is not the one headroom
+// last set (from the last-decision annotation).
+func userEdited(h *autoscalingv2.HorizontalPodAutoscaler, cur int32) bool {
+	var last LastDecision
+	if err := json.Unmarshal([]byte(h.Annotations[AnnotationLastDecision]), &last); err != nil || last.Action != LogFloor {
+		return false
+	}
+	return last.To != int(cur)
 }

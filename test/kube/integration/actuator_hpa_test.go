@@ -92,6 +92,16 @@ func TestActuatorHPAFloor(t *testing.T) {
 	step(3, 15, 10, "2", true) // capped at maxReplicas 10
 	step(4, 1, 2, "", true)    // the plan needs less than the user's floor: restore 2, drop the annotation
 	step(5, 1, 2, "", false)   // and stay there
+	step(6, 7, 7, "2", true)   // raised again
+	// The user sets minReplicas 4 by hand while raised: that is their floor now, and a plan
+	// needing 3 keeps it (and drops the stale original, 2).
+	h = hpa(t, c, ns, "web-autoscaler")
+	h.Spec.MinReplicas = ptr.To[int32](4)
+	if _, err := c.AutoscalingV2().HorizontalPodAutoscalers(ns).Update(ctx, h, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	step(7, 3, 4, "", false)
+	step(8, 6, 6, "4", true) // a later raise remembers 4
 
 	if _, rv2 := deploymentReplicas(t, c, ns, "web"); rv2 != deployRV {
 		t.Fatalf("hpa-floor mode wrote the Deployment: resourceVersion %s → %s", deployRV, rv2)
@@ -110,6 +120,9 @@ func TestActuatorHPAFloor(t *testing.T) {
 		"HeadroomScaled: hpa-floor 8 → 10: window launch (capped at the HPA's maxReplicas 10)",
 		"HeadroomScaled: hpa-floor 10 → 2: window launch (restoring the HPA's own minReplicas 2)",
 		"HeadroomHeld: hpa-floor held at 2: window launch",
+		"HeadroomScaled: hpa-floor 2 → 7: window launch",
+		"HeadroomHeld: hpa-floor held at 4: window launch (minReplicas 4 set by someone else is the HPA's own now)",
+		"HeadroomScaled: hpa-floor 4 → 6: window launch",
 	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
@@ -122,7 +135,7 @@ func TestActuatorHPAFloor(t *testing.T) {
 	for _, r := range rows {
 		acts = append(acts, r.Action)
 	}
-	if strings.Join(acts, " ") != "floor hold floor floor floor hold" {
+	if strings.Join(acts, " ") != "floor hold floor floor floor hold floor hold floor" {
 		t.Fatalf("decision log actions: %v", acts)
 	}
 }
