@@ -103,6 +103,12 @@ type KubeOptions struct {
 	BeforeUpdate func(ctx context.Context, t policy.Target, attempt int)
 }
 
+// Client-side rate limits NewKube sets on a rest.Config without its own.
+const (
+	DefaultQPS   = 100
+	DefaultBurst = 200
+)
+
 // KubeClients are the clients Kube works through. NewKube builds them from a
 // rest.Config; tests may pass their own.
 type KubeClients struct {
@@ -130,7 +136,17 @@ var _ Actuator = (*Kube)(nil)
 // client, and a scale client over a discovery REST mapper (a memory-cached
 // discovery client), so Deployments, StatefulSets and custom resources with a
 // scale subresource are all reached the same way.
+//
+// A cfg without a rate limit of its own (QPS 0, which client-go reads as 5
+// requests per second, burst 10) gets DefaultQPS and DefaultBurst: a run
+// reads each target's scale and writes an Event per target, and at 5
+// requests per second 1,000 targets would take 7 minutes. The API server's
+// priority and fairness still protects it.
 func NewKube(cfg *rest.Config, o KubeOptions) (*Kube, error) {
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
+	}
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("actuator: %w", err)
