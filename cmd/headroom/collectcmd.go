@@ -48,7 +48,10 @@ func newCollectCmd() *cobra.Command {
 		Long: `Reads usage from one source and writes it to the SQLite history store in one
 transaction, then rolls samples past the raw retention (8 days) into hourly
 aggregates (not after a trace collection: recorded traces are stored raw). Prints what it stored: workloads, series, samples and, for
-metrics-server, how many pods of each workload reported usage.
+metrics-server, how many pods of each workload reported usage. A metrics-server
+collection also stores an inventory snapshot (in the same transaction): the
+nodes, and each workload's pods, Ready and Pending pods, per-replica requests
+and pods per node.
 
 Sources:
   metrics-server  the present usage of every pod (metrics.k8s.io), summed per

@@ -10,6 +10,11 @@
 // reported has no usage sample at all. Per-replica requests come from the workload's pod template:
 // max(sum of containers, largest init container) plus the pod overhead.
 //
+// Each collection also returns a snapshot of every workload's pods (Batch.States, a metrics.WorkloadState):
+// pods not Succeeded or Failed, of those the Ready (Ready condition True) and the Pending (phase Pending), the
+// per-replica requests, and the scheduled pods per node name. headroom collect stores it with the node
+// inventory as a metrics.Inventory.
+//
 // Lists are paginated (Limit/Continue) and made once per namespace and kind, so the number of API requests
 // grows with namespaces and pages, not with pods.
 package kube

@@ -75,9 +75,10 @@ func listAll[T any](ctx context.Context, s *Source, what string, list func(metav
 }
 
 type workloadUse struct {
-	pods, withMetrics int
-	cpu, mem          float64
-	template          *corev1.PodTemplateSpec
+	pods, withMetrics, ready, pending int
+	cpu, mem                          float64
+	template                          *corev1.PodTemplateSpec
+	nodes                             map[string]int
 }
 
 // Collect reads the present: pods, their owners and templates, PodMetrics, nodes and NodeMetrics. Every
@@ -208,6 +209,18 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 				use[wl] = u
 			}
 			u.pods++
+			if p.Status.Phase == corev1.PodPending {
+				u.pending++
+			}
+			if podReady(p) {
+				u.ready++
+			}
+			if n := p.Spec.NodeName; n != "" {
+				if u.nodes == nil {
+					u.nodes = map[string]int{}
+				}
+				u.nodes[n]++
+			}
 			if pm := usage[key]; pm != nil && len(pm.Containers) > 0 {
 				u.withMetrics++
 				for _, cm := range pm.Containers {
@@ -245,11 +258,14 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 		}
 		point(wl, metrics.Pods, float64(u.pods))
 		point(wl, metrics.PodsWithMetrics, float64(u.withMetrics))
+		st := metrics.WorkloadState{Workload: wl, Pods: u.pods, Ready: u.ready, Pending: u.pending, Nodes: u.nodes}
 		if u.template != nil {
 			cpu, mem := Requests(&u.template.Spec)
 			point(wl, metrics.CPURequest, cpu)
 			point(wl, metrics.MemoryRequest, mem)
+			st.CPURequest, st.MemoryRequest = cpu, mem
 		}
+		b.States = append(b.States, st)
 	}
 	if err := s.nodes(ctx, b, point); err != nil {
 		return nil, err
@@ -354,6 +370,16 @@ func (s *Source) nodes(ctx context.Context, b *metrics.Batch, point func(metrics
 		}
 	}
 	return nil
+}
+
+// podReady reports whether the pod's Ready condition is True.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func (s *Source) poolOf(labels map[string]string) string {

@@ -17,13 +17,28 @@ func (s *Store) PutInventory(ctx context.Context, inv metrics.Inventory) error {
 	if inv.At.IsZero() {
 		return fmt.Errorf("store %s: inventory without a time", s.path)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify(err)
+	}
+	defer tx.Rollback()
+	if err := s.putInventory(ctx, tx, inv); err != nil {
+		return err
+	}
+	return s.classify(tx.Commit())
+}
+
+func (s *Store) putInventory(ctx context.Context, tx *sql.Tx, inv metrics.Inventory) error {
+	if inv.At.IsZero() {
+		return fmt.Errorf("store %s: inventory without a time", s.path)
+	}
 	data, err := json.Marshal(inv)
 	if err != nil {
 		return fmt.Errorf("store %s: inventory: %w", s.path, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO inventory (ts, data) VALUES (?, ?)`, ms(inv.At), string(data))
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO inventory (ts, data) VALUES (?, ?)`, ms(inv.At), string(data))
 	return s.classify(err)
 }
 

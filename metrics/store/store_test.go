@@ -456,3 +456,29 @@ func TestInventory(t *testing.T) {
 		t.Fatal("inventory without a time was accepted")
 	}
 }
+
+func TestWriteStoresTheInventory(t *testing.T) {
+	s := open(t, tempDB(t), nil)
+	at := t0.Add(3 * time.Hour)
+	b := batch(metrics.Key{Workload: web, Resource: metrics.CPU}, at, time.Minute, 1, func(int) float64 { return 1.5 })
+	b.Window = metrics.Window{Start: at, End: at}
+	b.ControlPlaneVersion = "v1.37.2"
+	b.Nodes = []metrics.Node{{Name: "n1", Pool: "general", Ready: true, CPU: 4}}
+	b.States = []metrics.WorkloadState{{Workload: web, Pods: 3, Ready: 2, Pending: 1, CPURequest: 0.25, Nodes: map[string]int{"n1": 2}}}
+	if _, err := s.Write(ctx, b, at); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.LatestInventory(ctx, time.Time{})
+	if err != nil || !ok || !got.At.Equal(at) || got.ControlPlaneVersion != "v1.37.2" || len(got.Nodes) != 1 ||
+		len(got.Workloads) != 1 || got.Workloads[0].Ready != 2 || got.Workloads[0].Nodes["n1"] != 2 {
+		t.Fatalf("inventory %+v ok %v err %v", got, ok, err)
+	}
+	// A batch without states or nodes (Prometheus, traces) stores none.
+	b2 := batch(metrics.Key{Workload: web, Resource: metrics.CPU}, at.Add(time.Hour), time.Minute, 1, func(int) float64 { return 1 })
+	if _, err := s.Write(ctx, b2, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.LatestInventory(ctx, time.Time{}); !got.At.Equal(at) {
+		t.Errorf("latest inventory at %v, want %v", got.At, at)
+	}
+}

@@ -22,7 +22,9 @@ type WriteStats struct {
 const rowsPerInsert = 256
 
 // Write stores a batch in one transaction and logs it in the collection log, stamped at. Samples already
-// present for a (series, timestamp) are replaced, so writing a window twice stores it once.
+// present for a (series, timestamp) are replaced, so writing a window twice stores it once. A batch with
+// workload states or nodes (a metrics-server collection) also stores them, in the same transaction, as the
+// inventory snapshot at b.Window.End (see PutInventory).
 func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (WriteStats, error) {
 	var st WriteStats
 	s.mu.Lock()
@@ -102,6 +104,12 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 				return st, s.classify(err)
 			}
 			lo = hi
+		}
+	}
+	if len(b.States) > 0 || len(b.Nodes) > 0 {
+		inv := metrics.Inventory{At: b.Window.End, ControlPlaneVersion: b.ControlPlaneVersion, Nodes: b.Nodes, Workloads: b.States}
+		if err := s.putInventory(ctx, tx, inv); err != nil {
+			return st, err
 		}
 	}
 	if _, err := tx.ExecContext(ctx,

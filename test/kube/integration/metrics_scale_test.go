@@ -1,4 +1,4 @@
-package metricstest
+package integration_test
 
 import (
 	"fmt"

@@ -1,9 +1,11 @@
-package metricstest
+package integration_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/headroom-dev/headroom/metrics"
 	mkube "github.com/headroom-dev/headroom/metrics/kube"
+	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/test/kube/harness"
 )
 
@@ -83,16 +86,45 @@ func TestCollectThroughMetricsAPI(t *testing.T) {
 	ds := must[*appsv1.DaemonSet](t)(c.AppsV1().DaemonSets(ns).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agLabels}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: agLabels}, Spec: podSpec("100m", "64Mi")}}},
 		metav1.CreateOptions{}))
-	mkPod := func(name string, refs []metav1.OwnerReference) {
-		if _, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: refs}, Spec: podSpec("250m", "128Mi")}, metav1.CreateOptions{}); err != nil {
+	nodeName := func(n string) string { return ns + "-" + n }
+	// mkPod creates a pod bound to node ("": unscheduled); the API server
+	// makes it Pending, and ready sets it Running with Ready True or False.
+	mkPod := func(name string, refs []metav1.OwnerReference, node string, ready ...bool) {
+		spec := podSpec("250m", "128Mi")
+		if node != "" {
+			spec.NodeName = nodeName(node)
+		}
+		p, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: refs}, Spec: spec}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ready) == 0 {
+			return
+		}
+		status := corev1.ConditionFalse
+		if ready[0] {
+			status = corev1.ConditionTrue
+		}
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
+		if _, err := c.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var usage []metricsv1beta1.PodMetrics
 	wantCPU, wantMem := 0.0, 0.0
+	// web: pods 0 and 1 Ready on n1, pod 2 Running but not Ready on n3,
+	// pods 3 and 4 unscheduled (Pending).
 	for i := 0; i < 5; i++ {
 		name := fmt.Sprintf("web-6d4f-%d", i)
-		mkPod(name, owner("ReplicaSet", rs))
+		switch i {
+		case 0, 1:
+			mkPod(name, owner("ReplicaSet", rs), "n1", true)
+		case 2:
+			mkPod(name, owner("ReplicaSet", rs), "n3", false)
+		default:
+			mkPod(name, owner("ReplicaSet", rs), "")
+		}
 		if i == 4 {
 			continue // a pod without metrics (just started): coverage, not zero usage
 		}
@@ -102,9 +134,9 @@ func TestCollectThroughMetricsAPI(t *testing.T) {
 		wantCPU += float64(cpu) / 1000
 		wantMem += float64(mem << 20)
 	}
-	mkPod("db-0", owner("StatefulSet", sts))
-	mkPod("agent-x", owner("DaemonSet", ds))
-	mkPod("debug", nil)
+	mkPod("db-0", owner("StatefulSet", sts), "")
+	mkPod("agent-x", owner("DaemonSet", ds), "n1", true)
+	mkPod("debug", nil, "n3", true)
 	usage = append(usage,
 		metricsv1beta1.PodMetrics{ObjectMeta: metav1.ObjectMeta{Name: "db-0"}, Containers: []metricsv1beta1.ContainerMetrics{
 			{Name: "app", Usage: harness.Usage("700m", "1Gi")}, {Name: "sidecar", Usage: harness.Usage("50m", "100Mi")}}},
@@ -115,7 +147,6 @@ func TestCollectThroughMetricsAPI(t *testing.T) {
 	m.SetPodMetrics(ns, usage)
 
 	// Nodes: two in GKE pool "a" (one not ready), one in a Karpenter pool.
-	nodeName := func(n string) string { return ns + "-" + n }
 	for _, n := range []struct {
 		name, poolLabel, pool, zone string
 		ready                       bool
@@ -202,6 +233,41 @@ func TestCollectThroughMetricsAPI(t *testing.T) {
 	}
 	if n1 == nil || n1.Zone != "z1" || n1.KubeletVersion != "v1.37.1" || !n1.Ready || !n1.HasUsage || n1.Pool != "a-"+ns {
 		t.Errorf("node n1 %+v", n1)
+	}
+	// The workloads' pod snapshot, pod by pod as created above.
+	states := map[string]metrics.WorkloadState{}
+	for _, st := range b.States {
+		states[st.Workload.String()] = st
+	}
+	wantStates := []metrics.WorkloadState{
+		{Workload: metrics.Workload{Kind: "Deployment", Namespace: ns, Name: "web"}, Pods: 5, Ready: 2, Pending: 2, CPURequest: 0.25, MemoryRequest: 128 << 20,
+			Nodes: map[string]int{nodeName("n1"): 2, nodeName("n3"): 1}},
+		{Workload: metrics.Workload{Kind: "StatefulSet", Namespace: ns, Name: "db"}, Pods: 1, Ready: 0, Pending: 1, CPURequest: 1, MemoryRequest: 2 << 30},
+		{Workload: metrics.Workload{Kind: "DaemonSet", Namespace: ns, Name: "agent"}, Pods: 1, Ready: 1, Pending: 0, CPURequest: 0.1, MemoryRequest: 64 << 20,
+			Nodes: map[string]int{nodeName("n1"): 1}},
+	}
+	if len(b.States) != len(wantStates) {
+		t.Errorf("%d workload states, want %d: %+v", len(b.States), len(wantStates), b.States)
+	}
+	for _, w := range wantStates {
+		g, ok := states[w.Workload.String()]
+		if !ok || g.Pods != w.Pods || g.Ready != w.Ready || g.Pending != w.Pending || abs(g.CPURequest-w.CPURequest) > 1e-9 ||
+			g.MemoryRequest != w.MemoryRequest || !maps.Equal(g.Nodes, w.Nodes) {
+			t.Errorf("state of %s:\n got %+v\nwant %+v", w.Workload, g, w)
+		}
+	}
+	// Written to a store, the batch is the latest inventory snapshot, with its nodes.
+	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Write(ctx, b, now); err != nil {
+		t.Fatal(err)
+	}
+	inv, ok, err := st.LatestInventory(ctx, time.Time{})
+	if err != nil || !ok || !inv.At.Equal(now) || len(inv.Nodes) != 3 || len(inv.Workloads) != 3 || inv.ControlPlaneVersion != b.ControlPlaneVersion {
+		t.Errorf("inventory %+v ok %v err %v", inv, ok, err)
 	}
 	// Pages of 2: 8 pods take 4 page requests, so requests grow with pages, not pods.
 	if src.Requests > 25 {
