@@ -107,3 +107,14 @@ func BenchmarkScaleBaselines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScalePredictive20: 20 workloads, 30 days of 1-minute data, 1-minute ticks, the predictive policy alone.
+func BenchmarkScalePredictive20(b *testing.B) {
+	in := scaleInput(20, 30)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), in, Options{Policies: []string{Predictive}, Tick: time.Minute}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

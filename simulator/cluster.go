@@ -3,79 +3,102 @@ package simulator
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/headroom-dev/headroom/actuator"
 	"github.com/headroom-dev/headroom/policy"
 )
 
-// batch is pods scheduled together, ready at the same time.
-type batch struct {
-	ready time.Time
-	n     int
+// simPod is a scheduled pod: bound to a node, ready from a time on.
+type simPod struct {
+	node  *simNode // nil when the simulation has no pools (unlimited room)
+	ready int64 // Unix nanoseconds
 }
 
 // simWorkload is a workload's state in the virtual cluster.
 type simWorkload struct {
-	spec     *policy.Workload
-	pool     string
-	replicas int32   // spec.replicas
-	starting []batch // scheduled, not ready yet, by ready time
-	ready    int
+	spec *policy.Workload
+	pool string
+	// prefs are the pools its pods may use, in order of preference.
+	prefs    []int
+	replicas int32 // spec.replicas
+	// pods are the scheduled pods in order of ready time (pods are bound in
+	// time order and share the lead time): pods[:ready] are ready.
+	pods  []simPod
+	ready int
 }
 
-func (w *simWorkload) scheduled() int {
-	n := w.ready
-	for _, b := range w.starting {
-		n += b.n
-	}
-	return n
-}
+func (w *simWorkload) pending() int { return max(int(w.replicas)-len(w.pods), 0) }
 
-func (w *simWorkload) pending() int { return int(w.replicas) - w.scheduled() }
-
-// removeScheduled removes n scheduled pods: not-ready ones first (the
-// newest first, as a ReplicaSet scales down) unless readyFirst (pods
-// evicted from lost nodes were running).
-func (w *simWorkload) removeScheduled(n int, readyFirst bool) {
-	if readyFirst {
-		k := min(n, w.ready)
-		w.ready -= k
-		n -= k
-	}
-	for n > 0 && len(w.starting) > 0 {
-		b := &w.starting[len(w.starting)-1]
-		k := min(n, b.n)
-		b.n -= k
-		n -= k
-		if b.n == 0 {
-			w.starting = w.starting[:len(w.starting)-1]
+// removeNewest deletes the n newest pods (the not-ready first, as a
+// ReplicaSet scales down), freeing their nodes.
+func (w *simWorkload) removeNewest(n int) {
+	n = min(n, len(w.pods))
+	for _, p := range w.pods[len(w.pods)-n:] {
+		if p.node != nil {
+			p.node.release(w.spec.Request)
 		}
 	}
-	k := min(n, w.ready)
-	w.ready -= k
+	w.pods = w.pods[:len(w.pods)-n]
+	w.ready = min(w.ready, len(w.pods))
+}
+
+// removeOn deletes the pods bound to nodes that are gone and returns how many.
+func (w *simWorkload) removeOn() int {
+	k, readyLost := 0, 0
+	for j, p := range w.pods {
+		if p.node != nil && p.node.gone {
+			if j < w.ready {
+				readyLost++
+			}
+			continue
+		}
+		w.pods[k] = p
+		k++
+	}
+	lost := len(w.pods) - k
+	w.pods = w.pods[:k]
+	w.ready -= readyLost
+	return lost
 }
 
 type simNode struct {
-	zone  int
-	ready time.Time
+	pool     int // index of its pool
+	zone     int
+	ready    int64 // Unix nanoseconds
+	free     policy.Resources
+	freePods int
+	alloc    policy.Resources
+	gone     bool
+	// unneeded is when the reactive node autoscaler first found the node
+	// unneeded (0: it is needed).
+	unneeded int64
+}
+
+func (n *simNode) fits(r policy.Resources) bool { return n.freePods > 0 && r.Fits(n.free) }
+
+func (n *simNode) take(r policy.Resources) { n.free, n.freePods = n.free.Sub(r), n.freePods-1 }
+
+func (n *simNode) release(r policy.Resources) { n.free, n.freePods = n.free.Add(r), n.freePods+1 }
+
+// usedShare is the larger of the node's requested CPU and memory shares.
+func (n *simNode) usedShare() float64 {
+	return max(1-n.free.CPU/n.alloc.CPU, 1-n.free.Memory/n.alloc.Memory)
 }
 
 // simPool is a node pool's state.
 type simPool struct {
 	spec    policy.Pool
+	alloc   policy.Resources
 	desired int
-	nodes   []simNode         // oldest first
+	nodes   []*simNode        // in creation order: the not-ready ones last
 	created int               // nodes ever created (round-robin zones)
 	down    map[int]time.Time // zone → unavailable until (zero: for good)
 }
 
-func (p *simPool) readyNodes(now time.Time) int {
-	// Nodes are created in time order with one lead time: the not-ready
-	// ones are at the end.
+func (p *simPool) readyNodes(now int64) int {
 	n := len(p.nodes)
-	for n > 0 && p.nodes[n-1].ready.After(now) {
+	for n > 0 && p.nodes[n-1].ready > now {
 		n--
 	}
 	return n
@@ -87,7 +110,8 @@ func (p *simPool) zoneDown(z int, now time.Time) bool {
 }
 
 // Cluster is the virtual cluster: it implements actuator.Actuator, so a
-// policy drives it exactly as it drives a real one.
+// policy drives it exactly as it drives a real one. Every pod is bound to a
+// node; a lost node takes its pods with it.
 type Cluster struct {
 	now       time.Time
 	workloads []*simWorkload
@@ -101,37 +125,83 @@ type Cluster struct {
 	lastReady []int
 	logging   bool
 	log       []actuator.Action
-	// shrunk is set when a pool's ready nodes decreased since the last
-	// schedule: running pods may have lost their nodes.
-	shrunk bool
+	zoneCount []int // scratch: a workload's pods per zone
+	firstFit  []*simNode
 }
 
 var _ actuator.Actuator = (*Cluster)(nil)
 
+// newCluster starts with replicas[w] ready pods of each workload, bound to
+// poolNodes[p] ready nodes per pool as the scheduler binds them; pods that
+// do not fit are pending.
 func newCluster(in *Input, start time.Time, replicas []int32, poolNodes []int) *Cluster {
 	c := &Cluster{now: start, byTarget: map[policy.Target]int{}, byPool: map[string]int{},
-		actions: make([]int, len(in.Workloads)), poolActs: make([]int, len(in.Pools))}
+		actions: make([]int, len(in.Workloads)), poolActs: make([]int, len(in.Pools)), lastReady: make([]int, len(in.Pools))}
+	zones := 1
 	for i := range in.Pools {
-		p := &simPool{spec: in.Pools[i], desired: poolNodes[i], down: map[int]time.Time{}}
+		p := &simPool{spec: in.Pools[i], alloc: in.Pools[i].Machine.Sub(in.Pools[i].Overhead), desired: poolNodes[i], down: map[int]time.Time{}}
 		for range poolNodes[i] {
-			p.nodes = append(p.nodes, simNode{zone: p.created % p.spec.Zones, ready: start})
+			p.nodes = append(p.nodes, p.newNode(i, p.created%p.spec.Zones, start.UnixNano()))
 			p.created++
 		}
 		c.pools = append(c.pools, p)
 		c.byPool[p.spec.Name] = i
+		c.lastReady[i] = len(p.nodes)
+		zones = max(zones, p.spec.Zones)
 	}
+	c.zoneCount, c.firstFit = make([]int, zones), make([]*simNode, zones)
 	for i := range in.Workloads {
 		w := &in.Workloads[i]
-		c.workloads = append(c.workloads, &simWorkload{spec: &w.Spec, pool: w.Pool, replicas: replicas[i], ready: int(replicas[i])})
+		c.workloads = append(c.workloads, &simWorkload{spec: &w.Spec, pool: w.Pool, replicas: replicas[i], prefs: poolPrefs(in, i)})
 		c.byTarget[w.Spec.Target] = i
 	}
-	c.dirty = true
+	c.schedule(start.UnixNano()) // the pods running at the start are ready
 	c.settle()
 	return c
 }
 
+func (p *simPool) newNode(pool, zone int, ready int64) *simNode {
+	return &simNode{pool: pool, zone: zone, ready: ready, free: p.alloc, alloc: p.alloc, freePods: p.spec.Pods}
+}
+
+// poolPrefs are the pools workload i's pods may use: its pinned pool, or
+// the pool the policy package's packer prefers for its shape (least waste,
+// then price per pod), then the others that can hold a pod, in plan order.
+func poolPrefs(in *Input, i int) []int {
+	w := &in.Workloads[i]
+	var out []int
+	for j := range in.Pools {
+		p := &in.Pools[j]
+		if w.Pool != "" && p.Name != w.Pool || !w.Spec.Request.Fits(p.Machine.Sub(p.Overhead)) {
+			continue
+		}
+		out = append(out, j)
+	}
+	if len(out) > 1 {
+		pools := append([]policy.Pool(nil), in.Pools...)
+		for j := range pools {
+			pools[j].Min, pools[j].Headroom = 0, policy.HeadroomNone
+		}
+		pp, err := policy.PlanPools(pools, []policy.PodGroup{{Target: w.Spec.Target, Request: w.Spec.Request, Replicas: 1}}, 0)
+		if err == nil {
+			for j, r := range pp.Pools {
+				if r.Pods > 0 {
+					for k, x := range out {
+						if x == j {
+							copy(out[1:k+1], out[:k])
+							out[0] = j
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // SetReplicas sets a workload's desired replicas; extra pods are created
-// pending, removed pods are the pending ones first, then the not-ready.
+// pending, removed pods are the pending ones first, then the newest
+// scheduled (not-ready before ready).
 func (c *Cluster) SetReplicas(_ context.Context, now time.Time, t policy.Target, replicas int32, reason string) (actuator.Action, error) {
 	i, ok := c.byTarget[t]
 	if !ok {
@@ -146,9 +216,9 @@ func (c *Cluster) SetReplicas(_ context.Context, now time.Time, t policy.Target,
 	if c.logging {
 		c.log = append(c.log, a)
 	}
-	w.replicas = replicas
-	if extra := w.scheduled() - int(replicas); extra > 0 {
-		w.removeScheduled(extra, false)
+	w.replicas = max(replicas, 0)
+	if extra := len(w.pods) - int(w.replicas); extra > 0 {
+		w.removeNewest(extra)
 	}
 	c.dirty = true
 	return a, nil
@@ -177,58 +247,54 @@ func (c *Cluster) SetPoolSize(_ context.Context, now time.Time, pool string, nod
 func (c *Cluster) loseZone(pool string, z int, until time.Time) {
 	p := c.pools[c.byPool[pool]]
 	p.down[z] = until
-	c.lose(p, func(i int) bool { return p.nodes[i].zone == z }, -1)
+	for _, n := range p.nodes {
+		n.gone = n.gone || n.zone == z
+	}
+	c.removeGone()
 }
 
 // loseNodes removes a pool's n newest ready nodes.
 func (c *Cluster) loseNodes(pool string, n int) {
 	p := c.pools[c.byPool[pool]]
-	c.lose(p, func(i int) bool { return !p.nodes[i].ready.After(c.now) }, n)
+	now := c.now.UnixNano()
+	for i := len(p.nodes) - 1; i >= 0 && n > 0; i-- {
+		if p.nodes[i].ready <= now {
+			p.nodes[i].gone = true
+			n--
+		}
+	}
+	c.removeGone()
 }
 
-// lose removes up to limit (-1: all) of a pool's nodes matching, newest
-// first, and kills the pods that ran on them. The cluster does not track
-// which node each pod runs on; pods are taken as spread evenly over the
-// ready nodes they may use (as the default scheduler's topology spreading
-// tends to): each workload on the pool loses its running pods in the
-// proportion of lost ready nodes to the ready nodes it may use. Killed pods
-// are recreated pending and restart with their lead time.
-func (c *Cluster) lose(p *simPool, match func(int) bool, limit int) {
-	lostReady := 0
-	for i := len(p.nodes) - 1; i >= 0 && limit != 0; i-- {
-		if match(i) {
-			if !p.nodes[i].ready.After(c.now) {
-				lostReady++
+// removeGone drops the nodes marked gone and the pods bound to them; the
+// pods' workloads recreate them pending, and they restart with their lead
+// time wherever they are scheduled next.
+func (c *Cluster) removeGone() {
+	for _, p := range c.pools {
+		k := 0
+		for _, n := range p.nodes {
+			if !n.gone {
+				p.nodes[k] = n
+				k++
 			}
-			p.nodes = append(p.nodes[:i], p.nodes[i+1:]...)
-			limit--
 		}
-	}
-	c.dirty = true
-	if lostReady == 0 {
-		return
+		clear(p.nodes[k:])
+		p.nodes = p.nodes[:k]
 	}
 	for _, w := range c.workloads {
-		if w.pool != "" && w.pool != p.spec.Name {
-			continue
-		}
-		usable := 0
-		for _, q := range c.pools {
-			if w.pool == "" || q == p {
-				usable += q.readyNodes(c.now)
-			}
-		}
-		usable += lostReady // before the loss
-		k := int(math.Round(float64(w.scheduled()) * float64(lostReady) / float64(usable)))
-		w.removeScheduled(k, true)
+		w.removeOn()
 	}
+	c.dirty = true
 }
 
 // settle brings the cluster to a consistent state at c.now: pools
-// reconciled, nodes and pods ready, pods scheduled.
+// reconciled toward their desired sizes, nodes and pods ready, pending pods
+// scheduled.
 func (c *Cluster) settle() {
 	now := c.now
-	for _, p := range c.pools {
+	ns := now.UnixNano()
+	lost := false
+	for i, p := range c.pools {
 		for len(p.nodes) < p.desired {
 			z, ok := -1, false
 			for k := 0; k < p.spec.Zones; k++ {
@@ -242,192 +308,110 @@ func (c *Cluster) settle() {
 			if !ok {
 				break
 			}
-			p.nodes = append(p.nodes, simNode{zone: z, ready: now.Add(p.spec.LeadTime)})
+			p.nodes = append(p.nodes, p.newNode(i, z, now.Add(p.spec.LeadTime).UnixNano()))
 			p.created++
-			c.dirty = true
 		}
-		// Scale down: not-ready nodes first (the newest), then the newest ready.
-		for len(p.nodes) > p.desired {
-			drop := len(p.nodes) - 1
-			for i := len(p.nodes) - 1; i >= 0; i-- {
-				if p.nodes[i].ready.After(now) {
-					drop = i
-					break
+		// Scale down: the newest not-ready nodes first, then the emptiest
+		// ready ones (the newest of equals); their pods are evicted.
+		for extra := len(p.nodes) - p.desired; extra > 0; extra-- {
+			victim := -1
+			if n := p.nodes[len(p.nodes)-1]; n.ready > ns {
+				victim = len(p.nodes) - 1
+			} else {
+				best := 2.0
+				for j := len(p.nodes) - 1; j >= 0; j-- {
+					if u := p.nodes[j].usedShare(); u < best-1e-12 {
+						victim, best = j, u
+					}
 				}
 			}
-			p.nodes = append(p.nodes[:drop], p.nodes[drop+1:]...)
-			c.dirty = true
+			n := p.nodes[victim]
+			n.gone = true
+			lost = lost || n.freePods < p.spec.Pods
+			p.nodes = append(p.nodes[:victim], p.nodes[victim+1:]...)
+		}
+		if r := p.readyNodes(ns); r != c.lastReady[i] {
+			c.lastReady[i], c.dirty = r, true
 		}
 	}
-	if len(c.pools) > 0 {
-		ready := make([]int, len(c.pools))
-		for i, p := range c.pools {
-			ready[i] = p.readyNodes(now)
+	if lost {
+		for _, w := range c.workloads {
+			w.removeOn()
 		}
-		if !equalInts(ready, c.lastReady) {
-			for i := range ready {
-				if c.lastReady == nil || ready[i] < c.lastReady[i] {
-					c.shrunk = true
-				}
-			}
-			c.lastReady, c.dirty = ready, true
-		}
+		c.dirty = true
 	}
 	if c.dirty {
-		c.schedule()
+		c.schedule(0)
 		c.dirty = false
 	}
 	for _, w := range c.workloads {
-		k := 0
-		for _, b := range w.starting {
-			if !b.ready.After(now) {
-				w.ready += b.n
-				k++
-			} else {
-				break
-			}
+		for w.ready < len(w.pods) && w.pods[w.ready].ready <= ns {
+			w.ready++
 		}
-		w.starting = w.starting[k:]
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// readyPools are the pools with their ready nodes as fixed sizes, for the
-// packer, and each pool's index in it (-1: no ready node).
-func (c *Cluster) readyPools() []policy.Pool {
-	var out []policy.Pool
-	for i, p := range c.pools {
-		if c.lastReady[i] == 0 {
+// schedule binds pending pods to ready nodes, workload by workload in plan
+// order, each pod as the default scheduler's zone spreading and a
+// first-fit would: into the zone holding the fewest of the workload's pods
+// among the zones with a ready node that has room, onto the oldest such
+// node there; the workload's preferred pool first. A pod bound at now is
+// ready after its workload's lead time, or at readyAt when it is not zero
+// (the pods running at the start).
+func (c *Cluster) schedule(readyAt int64) {
+	now := c.now.UnixNano()
+	for _, w := range c.workloads {
+		want := w.pending()
+		if want == 0 {
 			continue
 		}
-		s := p.spec
-		s.Min, s.Max, s.Headroom, s.Zones = c.lastReady[i], c.lastReady[i], policy.HeadroomNone, 1
-		out = append(out, s)
-	}
-	return out
-}
-
-// unschedulable packs counts[w] pods of each workload onto the ready
-// nodes and returns the pods per workload that do not fit.
-func (c *Cluster) unschedulable(pools []policy.Pool, counts []int) []int {
-	out := make([]int, len(counts))
-	groups := make([]policy.PodGroup, len(counts))
-	for i, w := range c.workloads {
-		groups[i] = policy.PodGroup{Target: w.spec.Target, Request: w.spec.Request, Replicas: counts[i], Pool: w.pool}
-	}
-	any := false
-	for _, n := range counts {
-		any = any || n > 0
-	}
-	if !any {
-		return out
-	}
-	if len(pools) == 0 {
-		copy(out, counts)
-		return out
-	}
-	plan, err := policy.PlanPools(pools, groups, 0)
-	if err != nil {
-		panic("simulator: packing: " + err.Error()) // inputs were validated
-	}
-	for _, u := range plan.Unschedulable {
-		out[c.byTarget[u.Target]] += u.Pods
-	}
-	return out
-}
-
-// schedule binds pending pods to ready nodes with the policy package's
-// packer. Running pods stay where they are unless their nodes are gone:
-// the pods already scheduled are packed first and what no longer fits is
-// evicted (running pods first: they were on the lost nodes) and becomes
-// pending; then pending pods are added while they fit, workload by
-// workload in plan order. Newly scheduled pods become ready after their
-// workload's lead time.
-func (c *Cluster) schedule() {
-	now := c.now
-	if len(c.pools) == 0 {
-		for _, w := range c.workloads {
-			if p := w.pending(); p > 0 {
-				w.starting = append(w.starting, batch{now.Add(w.spec.LeadTime), p})
-			}
+		ready := now + int64(w.spec.LeadTime)
+		if readyAt != 0 {
+			ready = readyAt
 		}
-		return
-	}
-	pools := c.readyPools()
-	defer func() { c.shrunk = false }()
-	base := make([]int, len(c.workloads))
-	pendingAny := false
-	for i, w := range c.workloads {
-		base[i] = w.scheduled()
-		pendingAny = pendingAny || w.pending() > 0
-	}
-	if !c.shrunk {
-		// Nothing lost: the running pods still fit.
-	} else if u := c.unschedulable(pools, base); sum(u) > 0 {
-		for i, w := range c.workloads {
-			if u[i] > 0 {
-				w.removeScheduled(u[i], true)
-				base[i] -= u[i]
+		if len(c.pools) == 0 {
+			for range want {
+				w.pods = append(w.pods, simPod{ready: ready})
 			}
+			continue
 		}
-		pendingAny = true
-	}
-	if !pendingAny {
-		return
-	}
-	all := make([]int, len(c.workloads))
-	for i, w := range c.workloads {
-		all[i] = int(w.replicas)
-	}
-	add := make([]int, len(c.workloads))
-	if sum(c.unschedulable(pools, all)) == 0 {
-		for i := range c.workloads {
-			add[i] = all[i] - base[i]
-		}
-	} else {
-		cur := append([]int(nil), base...)
-		for i, w := range c.workloads {
-			want := w.pending()
-			if want <= 0 {
-				continue
+		for _, pi := range w.prefs {
+			if want == 0 {
+				break
 			}
-			// The largest count of this workload's pending pods that fits.
-			lo, hi := 0, want
-			for lo < hi {
-				mid := (lo + hi + 1) / 2
-				cur[i] = base[i] + mid
-				if sum(c.unschedulable(pools, cur)) == 0 {
-					lo = mid
-				} else {
-					hi = mid - 1
+			p := c.pools[pi]
+			zc := c.zoneCount[:p.spec.Zones]
+			clear(zc)
+			for _, q := range w.pods {
+				if q.node.pool == pi {
+					zc[q.node.zone]++
 				}
 			}
-			cur[i] = base[i] + lo
-			add[i] = lo
+			for want > 0 {
+				ff := c.firstFit[:p.spec.Zones]
+				clear(ff)
+				for _, n := range p.nodes {
+					if n.ready > now {
+						break
+					}
+					if ff[n.zone] == nil && n.fits(w.spec.Request) {
+						ff[n.zone] = n
+					}
+				}
+				z := -1
+				for k, n := range ff {
+					if n != nil && (z < 0 || zc[k] < zc[z]) {
+						z = k
+					}
+				}
+				if z < 0 {
+					break
+				}
+				ff[z].take(w.spec.Request)
+				zc[z]++
+				w.pods = append(w.pods, simPod{node: ff[z], ready: ready})
+				want--
+			}
 		}
 	}
-	for i, w := range c.workloads {
-		if add[i] > 0 {
-			w.starting = append(w.starting, batch{now.Add(w.spec.LeadTime), add[i]})
-		}
-	}
-}
-
-func sum(x []int) int {
-	s := 0
-	for _, v := range x {
-		s += v
-	}
-	return s
 }

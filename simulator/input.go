@@ -27,6 +27,9 @@ type Workload struct {
 	// Demand is the workload's total CPU demand in cores on the trace's grid
 	// (NaN: missing; the last value holds).
 	Demand forecast.Series
+	// Memory is the workload's total memory demand in bytes (no Values:
+	// none); replicas are planned for the larger need, as policy does.
+	Memory forecast.Series
 	// Initial is the replica count running (and ready) at the start; 0
 	// means steady state: the replicas the demand at the start needs at the
 	// utilization target, within the bounds (the same for every policy but
@@ -34,6 +37,14 @@ type Workload struct {
 	Initial int32
 	// Horizon is the forecast horizon the planner needs (0: lead time + interval).
 	Horizon time.Duration
+}
+
+// series is the demand for resource r (0: CPU, 1: memory).
+func (w *Workload) series(r int) forecast.Series {
+	if r == 1 {
+		return w.Memory
+	}
+	return w.Demand
 }
 
 // Input is what a simulation replays: workloads with their demand, node
@@ -138,10 +149,24 @@ func FromPlan(p *config.Plan, overrides []TraceOverride) (*Input, error) {
 		for k, x := range c.Values {
 			v[k] = x * scale
 		}
-		in.Workloads = append(in.Workloads, Workload{
-			Spec: *w, Pool: cw.NodePool, Horizon: p.Horizon(i),
-			Demand: forecast.Series{Name: tf.Name + ":" + c.Name, Start: tf.Start, Step: tf.Step, Values: v},
-		})
+		sw := Workload{Spec: *w, Pool: cw.NodePool,
+			Demand: forecast.Series{Name: tf.Name + ":" + c.Name, Start: tf.Start, Step: tf.Step, Values: v}}
+		if tr := cw.Trace; tr != nil && tr.MemoryColumn != "" {
+			mc, err := tf.Column(tr.MemoryColumn)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s:%d: %s.trace.memoryColumn: %w", ErrInvalid, p.File(), p.Line(field+".trace.memoryColumn"), field, err)
+			}
+			ms := 1.0
+			if tr.MemoryScale != nil {
+				ms = *tr.MemoryScale
+			}
+			mv := make([]float64, len(mc.Values))
+			for k, x := range mc.Values {
+				mv[k] = x * ms
+			}
+			sw.Memory = forecast.Series{Name: tf.Name + ":" + mc.Name, Start: tf.Start, Step: tf.Step, Values: mv}
+		}
+		in.Workloads = append(in.Workloads, sw)
 	}
 	in.Align()
 	return in, nil
@@ -160,6 +185,9 @@ func (in *Input) Align() {
 		d := &in.Workloads[i+1].Demand
 		shift := time.Duration(math.Round(float64(ref.Sub(d.End()))/float64(week))) * week
 		d.Start = d.Start.Add(shift)
+		if m := &in.Workloads[i+1].Memory; len(m.Values) > 0 {
+			m.Start = m.Start.Add(shift)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -27,8 +28,8 @@ var PolicyNames = []string{Predictive, Reactive, Static, Scheduled}
 // HPASync is the HPA controller's sync period (--horizontal-pod-autoscaler-sync-period).
 const HPASync = 15 * time.Second
 
-// Reselect is how often the predictive policy runs the full model
-// selection (forecast.Auto with the plan's model, normally auto); the
+// Reselect is how often, by default, the predictive policy runs the full
+// model selection (forecast.Auto with the plan's model, normally auto); the
 // refits in between refit the model it chose (the best single model when a
 // combination won), calibrating its quantiles on the last day.
 const Reselect = 24 * time.Hour
@@ -51,9 +52,13 @@ type run struct {
 	c       *Cluster
 	now     time.Time
 	start   time.Time
-	idx     []int       // per workload: index of the sample in effect at now (-1: none yet)
-	demand  [][]float64 // per workload: scenario-adjusted, NaN kept (what a forecaster sees)
-	held    [][]float64 // per workload: NaN replaced by the last value (what the world does)
+	// Per resource (cpu, memory), per workload: the index of the sample in
+	// effect at now (-1: none yet), the scenario-adjusted demand with NaN
+	// kept (what a forecaster sees), and with NaN replaced by the last
+	// value (what the world does; nil: no memory column).
+	idx     [2][]int
+	demand  [2][][]float64
+	held    [2][][]float64
 	hpaHist []policy.History
 	// poolKey and poolSizes cache planPools: the pods and prices last
 	// planned for, and the sizes planned.
@@ -61,12 +66,18 @@ type run struct {
 	poolSizes []int
 }
 
-// demandNow is the demand in effect at now (0 before the first sample).
-func (s *run) demandNow(i int) float64 {
-	if s.idx[i] < 0 {
+// demandNow is the demand for resource r of workload i in effect at now
+// (0 before the first sample or without a memory column).
+func (s *run) demandNow(r, i int) float64 {
+	if s.idx[r][i] < 0 || s.held[r][i] == nil {
 		return 0
 	}
-	return s.held[i][s.idx[i]]
+	return s.held[r][i][min(s.idx[r][i], len(s.held[r][i])-1)]
+}
+
+// hasMem reports whether workload i has memory demand and a memory request.
+func (s *run) hasMem(i int) bool {
+	return s.held[1][i] != nil && s.in.Workloads[i].Spec.Request.Memory > 0
 }
 
 func prune(h *policy.History, now time.Time, keep time.Duration) {
@@ -85,7 +96,8 @@ func prune(h *policy.History, now time.Time, keep time.Duration) {
 }
 
 // hpa runs one HPA sync for workload i with the given minimum: CPU
-// utilization against the workload's target, default behavior
+// utilization against the workload's target (and memory utilization when
+// the trace has memory demand: the larger proposal wins), default behavior
 // (policy.ReactiveReplicas + policy.Normalize, as the controller).
 func (s *run) hpa(ctx context.Context, i int, minR int32) {
 	w := s.c.workloads[i]
@@ -94,7 +106,12 @@ func (s *run) hpa(ctx context.Context, i int, minR int32) {
 	prune(h, s.now, policy.DefaultScaleDownWindow+HPASync)
 	cur := w.replicas
 	unready := int32(int(cur) - w.ready)
-	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(i), spec.Request.CPU, spec.Utilization.CPU, spec.EffectiveTolerance(), true)
+	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(0, i), spec.Request.CPU, spec.Utilization.CPU, spec.EffectiveTolerance(), true)
+	if s.hasMem(i) {
+		// A memory metric too: the HPA takes the largest proposal.
+		m, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(1, i), spec.Request.Memory, spec.Utilization.Memory, spec.EffectiveTolerance(), false)
+		rec = max(rec, m)
+	}
 	lo, hi := max(minR, spec.Min), spec.Max
 	if hi < lo {
 		hi = lo
@@ -103,8 +120,14 @@ func (s *run) hpa(ctx context.Context, i int, minR int32) {
 		// No pod reports: the controller only applies the bounds.
 		rec = cur
 	}
-	n := policy.Normalize(s.now, cur, rec, lo, hi, policy.Behavior{}, *h)
 	h.Recommendations = append(h.Recommendations, policy.Recommendation{Time: s.now, Replicas: rec})
+	if rec == cur && lo <= cur && cur <= hi {
+		// Normalize keeps a count that its recommendation repeats: the
+		// stabilized value lies between the window's extremes, which
+		// bracket cur, and the rate limits and bounds hold it.
+		return
+	}
+	n := policy.Normalize(s.now, cur, rec, lo, hi, policy.Behavior{}, policy.History{Recommendations: h.Recommendations[:len(h.Recommendations)-1], Events: h.Events})
 	if n.Replicas != cur {
 		h.Events = append(h.Events, policy.ScaleEvent{Time: s.now, From: cur, To: n.Replicas})
 		s.c.SetReplicas(ctx, s.now, spec.Target, n.Replicas, "hpa")
@@ -154,17 +177,25 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 }
 
 // reactive is the HPA on every workload (15 s sync) and a node autoscaler
-// that adds nodes for pending pods at once and removes unneeded nodes after
-// ScaleDownUnneeded, with no headroom.
+// shaped like the cluster-autoscaler, with no headroom: when pods are
+// pending it adds at once the nodes they need beyond the nodes already
+// coming (packed first-fit onto fresh nodes of the workload's preferred
+// pool); every ScaleDownScan it marks as unneeded the ready nodes under
+// ScaleDownUtilization whose pods the other nodes have room for, and
+// removes the nodes unneeded for ScaleDownUnneeded (the cluster drains the
+// emptiest; their pods restart elsewhere).
 type reactive struct {
-	since  []time.Time // per pool: since when fewer nodes were needed (zero: not)
-	needed []int
-	key    []int32 // replicas the needed sizes were computed for
-	// checked is when needed was last computed: at once for pending pods,
-	// otherwise at most once a minute (for removing nodes).
-	checked time.Time
 	sync    time.Duration
+	scanned time.Time
+	extra   []float64 // scratch
 }
+
+// ScaleDownUtilization and ScaleDownScan are the reactive node autoscaler's
+// --scale-down-utilization-threshold and scan interval.
+const (
+	ScaleDownUtilization = 0.5
+	ScaleDownScan        = time.Minute
+)
 
 func (r *reactive) act(ctx context.Context, s *run, _ bool) {
 	if s.now.Sub(s.start)%r.sync == 0 {
@@ -175,71 +206,116 @@ func (r *reactive) act(ctx context.Context, s *run, _ bool) {
 	if len(s.in.Pools) == 0 {
 		return
 	}
-	s.c.settle()
-	rep := make([]int32, len(s.c.workloads))
-	pending := 0
-	for i, w := range s.c.workloads {
-		rep[i] = w.replicas
-		pending += w.pending()
+	c := s.c
+	c.settle()
+	pending := false
+	for _, w := range c.workloads {
+		pending = pending || w.pending() > 0
 	}
-	stale := r.needed == nil || !equal32(rep, r.key)
-	if stale && (r.needed == nil || pending > 0 || s.now.Sub(r.checked) >= time.Minute) {
-		r.checked = s.now
-		pods := make([]int, len(rep))
-		for i := range rep {
-			pods[i] = int(rep[i])
-		}
-		pools := append([]policy.Pool(nil), s.in.Pools...)
-		groups := make([]policy.PodGroup, len(pods))
-		for i := range pools {
-			pools[i].Headroom = policy.HeadroomNone
-		}
-		for i := range pods {
-			w := &s.in.Workloads[i]
-			groups[i] = policy.PodGroup{Target: w.Spec.Target, Request: w.Spec.Request, Replicas: pods[i], Pool: w.Pool}
-		}
-		pp, err := policy.PlanPools(pools, groups, 0)
-		if err != nil {
-			panic("simulator: planning pools: " + err.Error())
-		}
-		r.needed = make([]int, len(pp.Pools))
-		for i, p := range pp.Pools {
-			r.needed[i] = p.Nodes
-		}
-		r.key = rep
-		if r.since == nil {
-			r.since = make([]time.Time, len(pp.Pools))
-		}
-	}
-	for i, p := range s.c.pools {
-		need := r.needed[i]
-		switch {
-		case need > p.desired && pending > 0:
-			s.c.SetPoolSize(ctx, s.now, p.spec.Name, need, "pending pods")
-			r.since[i] = time.Time{}
-		case need < p.desired:
-			if r.since[i].IsZero() {
-				r.since[i] = s.now
-			} else if s.now.Sub(r.since[i]) >= ScaleDownUnneeded {
-				s.c.SetPoolSize(ctx, s.now, p.spec.Name, need, "unneeded nodes")
-				r.since[i] = time.Time{}
+	if pending {
+		for i, n := range r.scaleUp(c) {
+			if n > 0 {
+				p := c.pools[i]
+				c.SetPoolSize(ctx, s.now, p.spec.Name, min(p.desired+n, p.spec.Max), "pending pods")
 			}
-		default:
-			r.since[i] = time.Time{}
+		}
+	}
+	if r.scanned.IsZero() || s.now.Sub(r.scanned) >= ScaleDownScan {
+		r.scanned = s.now
+		now := s.now.UnixNano()
+		for _, p := range c.pools {
+			k := 0
+			for _, n := range r.unneeded(p, now, pending) {
+				if n.unneeded == 0 {
+					n.unneeded = now
+				}
+				if now-n.unneeded >= int64(ScaleDownUnneeded) {
+					k++
+				}
+			}
+			if k > 0 && p.desired > p.spec.Min {
+				c.SetPoolSize(ctx, s.now, p.spec.Name, max(p.desired-k, p.spec.Min), "unneeded nodes")
+			}
 		}
 	}
 }
 
-func equal32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
+// scaleUp is the nodes to add per pool for the pending pods: each pod goes
+// where the scheduler would put it among the nodes still starting (first
+// fit), else onto fresh nodes of the first of its pools below its maximum.
+func (r *reactive) scaleUp(c *Cluster) []int {
+	now := c.now.UnixNano()
+	add := make([]int, len(c.pools))
+	type bin struct {
+		free policy.Resources
+		pods int
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	bins := make([][]bin, len(c.pools))
+	for i, p := range c.pools {
+		for _, n := range p.nodes {
+			if n.ready > now {
+				bins[i] = append(bins[i], bin{n.free, n.freePods})
+			}
 		}
 	}
-	return true
+	for _, w := range c.workloads {
+	pods:
+		for range w.pending() {
+			for _, pi := range w.prefs {
+				for j := range bins[pi] {
+					b := &bins[pi][j]
+					if b.pods > 0 && w.spec.Request.Fits(b.free) {
+						b.free, b.pods = b.free.Sub(w.spec.Request), b.pods-1
+						continue pods
+					}
+				}
+			}
+			for _, pi := range w.prefs {
+				p := c.pools[pi]
+				if len(p.nodes)+add[pi] < p.spec.Max {
+					add[pi]++
+					bins[pi] = append(bins[pi], bin{p.alloc.Sub(w.spec.Request), p.spec.Pods - 1})
+					continue pods
+				}
+			}
+		}
+	}
+	return add
+}
+
+// unneeded marks the pool's ready nodes that could go: used under
+// ScaleDownUtilization, taken from the emptiest, while the pods on them
+// fit in the free room of the other nodes (in total: CPU, memory and pod
+// slots). Other nodes' marks are cleared. With pods pending, none is.
+func (r *reactive) unneeded(p *simPool, now int64, pending bool) []*simNode {
+	var cand []*simNode
+	var free policy.Resources
+	freePods := 0
+	for _, n := range p.nodes {
+		if n.ready > now {
+			continue
+		}
+		free, freePods = free.Add(n.free), freePods+n.freePods
+		if !pending && n.usedShare() < ScaleDownUtilization {
+			cand = append(cand, n)
+		} else {
+			n.unneeded = 0
+		}
+	}
+	slices.SortStableFunc(cand, func(a, b *simNode) int { return cmp.Compare(a.usedShare(), b.usedShare()) })
+	k := 0
+	for _, n := range cand {
+		used, usedPods := n.alloc.Sub(n.free), p.spec.Pods-n.freePods
+		rest, restPods := free.Sub(n.free), freePods-n.freePods
+		if used.Fits(rest) && usedPods <= restPods {
+			free, freePods = rest.Sub(used), restPods-usedPods
+			cand[k] = n
+			k++
+		} else {
+			n.unneeded = 0
+		}
+	}
+	return cand[:k]
 }
 
 // static holds the replicas and pools it started with (sized for the peak).
@@ -285,98 +361,181 @@ func poolLead(in *Input, i int) time.Duration {
 }
 
 // predictive is headroom: on the planner's interval, policy.Replicas on the
-// forecast (refit every Refit on the history seen so far) and current usage,
-// then PlanPools on the pods planned ahead by the pools' lead times (as
-// headroom plan). Workloads in hpa-floor mode get the decision as their
-// HPA's minimum, and the HPA reacts above it every sync.
+// forecast (refit every Refit on the history seen so far, advanced on each
+// new sample in between) and current usage, then PlanPools on the pods
+// planned ahead by the pools' lead times (as headroom plan). Workloads in
+// hpa-floor mode get the decision as their HPA's minimum, and the HPA
+// reacts above it every sync.
 type predictive struct {
-	fc      []*forecast.Forecast // last fit per workload (nil: none)
-	fcAt    []int                // sample index the fit ended at
-	refitAt time.Time
-	// chosen is the model the last full selection chose per workload ("":
-	// select again); selectAt is when it ran.
-	chosen   []string
-	selectAt time.Time
-	hist     []policy.History
-	floor    []int32
-	sync     time.Duration
-	fits     int
+	// Per resource (cpu, memory) and workload: what the forecaster sees,
+	// the last forecast (nil: none), the bucket it was advanced to, and the
+	// model the last full selection chose ("": select again).
+	view   [2][]*fview
+	fc     [2][]*forecast.Forecast
+	fcAt   [2][]int
+	chosen [2][]string
+	// refitAt and selectAt are when the last refit and full selection ran.
+	refitAt, selectAt time.Time
+	hist              []policy.History
+	floor             []int32
+	sync              time.Duration
+	fits              int
+}
+
+// fview is one resource of one workload as the forecaster sees it: the
+// trace's samples (scenario applied, NaN kept), aggregated by their maximum
+// into buckets of the planner's interval when the trace is finer (the
+// planner covers the peak of each interval; a month of 1-minute samples is
+// five times cheaper to fit at 5 minutes).
+type fview struct {
+	name  string
+	start time.Time
+	step  time.Duration
+	per   int // trace samples per bucket
+	vals  []float64
+}
+
+func newView(d forecast.Series, vals []float64, interval time.Duration) *fview {
+	v := &fview{name: d.Name, start: d.Start, step: d.Step, per: 1, vals: vals}
+	if d.Step >= interval || interval%d.Step != 0 {
+		return v
+	}
+	v.per, v.step = int(interval/d.Step), interval
+	v.vals = make([]float64, (len(vals)+v.per-1)/v.per)
+	for b := range v.vals {
+		m := math.NaN()
+		for _, x := range vals[b*v.per : min((b+1)*v.per, len(vals))] {
+			if !math.IsNaN(x) && !(x <= m) {
+				m = x
+			}
+		}
+		v.vals[b] = m
+	}
+	return v
+}
+
+// seen is the number of whole buckets observed when sample idx is the
+// latest (idx -1: none).
+func (v *fview) seen(idx int) int { return (idx + 1) / v.per }
+
+func (p *predictive) init(s *run) {
+	n := len(s.in.Workloads)
+	for r := range 2 {
+		p.view[r], p.fc[r], p.fcAt[r], p.chosen[r] = make([]*fview, n), make([]*forecast.Forecast, n), make([]int, n), make([]string, n)
+		for i := range n {
+			w := &s.in.Workloads[i]
+			d := w.Demand
+			if r == 1 {
+				d = w.Memory
+			}
+			if len(d.Values) == 0 || r == 0 && w.Spec.Request.CPU <= 0 || r == 1 && w.Spec.Request.Memory <= 0 {
+				continue
+			}
+			p.view[r][i] = newView(d, s.demand[r][i], s.in.interval())
+		}
+	}
+	p.hist, p.floor = make([]policy.History, n), make([]int32, n)
 }
 
 func (p *predictive) refit(s *run) {
 	n := len(s.in.Workloads)
-	if p.fc == nil {
-		p.fc, p.fcAt, p.chosen = make([]*forecast.Forecast, n), make([]int, n), make([]string, n)
-	}
-	full := p.selectAt.IsZero() || s.now.Sub(p.selectAt) >= Reselect
+	full := p.selectAt.IsZero() || s.now.Sub(p.selectAt) >= s.opt.reselect()
 	if full {
 		p.selectAt = s.now
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := range n {
-		k := s.idx[i]
-		if k < 0 {
-			p.fc[i] = nil
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			w := &s.in.Workloads[i]
-			d := w.Demand
-			hz := w.Horizon
-			if hz <= 0 {
-				hz = w.Spec.LeadTime + s.in.interval()
+	for r := range 2 {
+		for i := range n {
+			v := p.view[r][i]
+			if v == nil {
+				continue
 			}
-			steps := int((s.opt.refit()+hz+d.Step-1)/d.Step) + 1
-			// Only samples at or before now: the forecaster cannot see the future.
-			series := forecast.Series{Name: d.Name, Start: d.Start, Step: d.Step, Values: s.demand[i][:k+1]}
-			model := s.in.Model
-			if !full && p.chosen[i] != "" {
-				model = p.chosen[i]
+			k := v.seen(s.idx[r][i])
+			if k <= 0 {
+				p.fc[r][i] = nil
+				continue
 			}
-			fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(d.Step)}
-			if !full && p.chosen[i] != "" {
-				// A refit of the chosen model: its errors over the last day
-				// calibrate the quantiles (the full selection validates on a
-				// quarter of the history).
-				fo.Validation = max(steps, int(24*time.Hour/d.Step))
-			}
-			f, err := forecast.Auto(series, fo)
-			if err != nil {
-				f = nil
-			}
-			if full {
-				p.chosen[i] = ""
-				if f != nil {
-					// The chosen model, or the best single model when a
-					// combination won.
-					for _, m := range append([]string{f.Model}, scoreNames(f)...) {
-						if slices.Contains(forecast.ModelNames, m) {
-							p.chosen[i] = m
-							break
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				w := &s.in.Workloads[i]
+				hz := w.Horizon
+				if hz <= 0 {
+					hz = max(w.Spec.LeadTime, poolLead(s.in, i)) + s.in.interval()
+				}
+				steps := int((hz+v.step-1)/v.step) + 1
+				// Only samples at or before now: the forecaster cannot see the future.
+				series := forecast.Series{Name: v.name, Start: v.start, Step: v.step, Values: v.vals[:k]}
+				model := s.in.Model
+				refit := !full && p.chosen[r][i] != ""
+				if refit {
+					model = p.chosen[r][i]
+				}
+				fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(v.step)}
+				if refit {
+					// A refit of the chosen model: its errors over the last day
+					// calibrate the quantiles (the full selection validates on a
+					// quarter of the history).
+					fo.Validation = max(steps, int(24*time.Hour/v.step))
+				}
+				f, err := forecast.Auto(series, fo)
+				if err != nil {
+					f = nil
+				}
+				if full {
+					p.chosen[r][i] = ""
+					if f != nil {
+						// The chosen model, or the best single model when a
+						// combination won.
+						for _, m := range append([]string{f.Model}, scoreNames(f)...) {
+							if slices.Contains(forecast.ModelNames, m) {
+								p.chosen[r][i] = m
+								break
+							}
 						}
 					}
 				}
-			}
-			p.fc[i], p.fcAt[i] = f, k
-		}()
+				p.fc[r][i], p.fcAt[r][i] = f, k-1
+			}()
+		}
 	}
 	wg.Wait()
 	p.fits++
 	p.refitAt = s.now
 }
 
+// current is workload i's forecast of resource r from the latest whole
+// bucket on, advancing the fitted model over the buckets observed since
+// (forecast.Advance: no refit, the same calibrated quantile offsets, as the
+// live planner does between refits); nil when there is none.
+func (p *predictive) current(s *run, r, i int) []float64 {
+	f, v := p.fc[r][i], p.view[r][i]
+	if f == nil {
+		return nil
+	}
+	if k := v.seen(s.idx[r][i]); k-1 > p.fcAt[r][i] {
+		if g, err := f.Advance(v.vals[p.fcAt[r][i]+1 : k]...); err == nil {
+			p.fc[r][i], p.fcAt[r][i] = g, k-1
+			f = g
+		}
+	}
+	j := v.seen(s.idx[r][i]) - 1 - p.fcAt[r][i]
+	if q := f.Quantile(s.in.quantile()); j < len(q) {
+		return q[j:]
+	}
+	return nil
+}
+
 func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 	n := len(s.in.Workloads)
 	if p.hist == nil {
-		p.hist, p.floor = make([]policy.History, n), make([]int32, n)
+		p.init(s)
 	}
 	if plan {
-		if p.fc == nil || s.now.Sub(p.refitAt) >= s.opt.refit() {
+		if p.refitAt.IsZero() || s.now.Sub(p.refitAt) >= s.opt.refit() {
 			p.refit(s)
 		}
 		pods := make([]int, n)
@@ -384,35 +543,46 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 			spec := s.in.Workloads[i].Spec
 			// A trace sample stands for its whole step: data one step old
 			// is current here, so the staleness limit is at least a step.
-			if step := s.in.Workloads[i].Demand.Step; spec.MaxAge < step && (spec.MaxAge > 0 || step > policy.DefaultMaxAge) {
+			step := s.in.Workloads[i].Demand.Step
+			for r := range 2 {
+				if v := p.view[r][i]; v != nil {
+					step = max(step, v.step)
+				}
+			}
+			if spec.MaxAge < step && (spec.MaxAge > 0 || step > policy.DefaultMaxAge) {
 				spec.MaxAge = step
 			}
 			w := &spec
 			sw := s.c.workloads[i]
 			in := policy.Input{Now: s.now, Current: sw.replicas, CurrentMin: max(p.floor[i], w.Min), History: p.hist[i]}
 			var dem *policy.Demand
-			if f := p.fc[i]; f != nil && s.idx[i] > p.fcAt[i] {
-				// Between refits, the fitted model observes the samples
-				// that arrived since (forecast.Advance: no refit, the same
-				// calibrated quantile offsets), as the live planner does.
-				d := s.in.Workloads[i].Demand
-				first := int(f.Start.Sub(d.Start) / d.Step)
-				if first >= 0 && first <= s.idx[i] {
-					if g, err := f.Advance(s.demand[i][first : s.idx[i]+1]...); err == nil {
-						p.fc[i], p.fcAt[i] = g, s.idx[i]
-					}
+			for r := range 2 {
+				q := p.current(s, r, i)
+				if q == nil {
+					continue
+				}
+				f := p.fc[r][i]
+				if dem == nil {
+					dem = &policy.Demand{Start: f.Start.Add(time.Duration(len(f.Mean)-len(q)) * f.Step), Step: f.Step}
+				}
+				if r == 0 {
+					dem.CPU = q
+				} else {
+					dem.Memory = q
 				}
 			}
-			if f := p.fc[i]; f != nil {
-				// The forecast from the current sample on.
-				j := s.idx[i] - p.fcAt[i]
-				if q := f.Quantile(s.in.quantile()); j < len(q) {
-					dem = &policy.Demand{Start: f.Start.Add(time.Duration(j) * f.Step), Step: f.Step, CPU: q[j:]}
+			if dem != nil && dem.CPU != nil && dem.Memory != nil {
+				// Both on one grid (the same trace's columns).
+				if m := p.fc[1][i]; !m.Start.Add(time.Duration(len(m.Mean)-len(dem.Memory))*m.Step).Equal(dem.Start) || m.Step != dem.Step {
+					dem.Memory = nil
 				}
 			}
 			in.Demand = dem
-			if s.idx[i] >= 0 && sw.ready > 0 {
-				in.Usage = &policy.Usage{Time: s.now, CPU: s.demandNow(i), Reporting: int32(sw.ready), Unready: max(sw.replicas-int32(sw.ready), 0)}
+			if s.idx[0][i] >= 0 && sw.ready > 0 {
+				in.Usage = &policy.Usage{Time: s.now, CPU: s.demandNow(0, i), Reporting: int32(sw.ready), Unready: max(sw.replicas-int32(sw.ready), 0)}
+				if s.hasMem(i) {
+					in.Usage.Memory = s.demandNow(1, i)
+				}
 			}
 			d := policy.Replicas(w, in)
 			h := &p.hist[i]
@@ -446,16 +616,19 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 // staticSizes are the replicas for the peak of the scenario-adjusted
 // demand over the run (hindsight: the baseline knows the peak), and the
 // pools for them with the plan's headroom and budget.
-func staticSizes(in *Input, held [][]float64, from, to []int) ([]int32, []int) {
+func staticSizes(in *Input, held [2][][]float64, from, to [2][]int) ([]int32, []int) {
 	reps := make([]int32, len(in.Workloads))
 	pods := make([]int, len(in.Workloads))
 	for i := range in.Workloads {
 		w := &in.Workloads[i].Spec
-		peak := 0.0
-		for k := max(from[i], 0); k <= to[i] && k < len(held[i]); k++ {
-			peak = max(peak, held[i][k])
+		n := int32(0)
+		for r := range 2 {
+			peak := 0.0
+			for k := max(from[r][i], 0); k <= to[r][i] && k < len(held[r][i]); k++ {
+				peak = max(peak, held[r][i][k])
+			}
+			n = max(n, needed(w, r, peak))
 		}
-		n := int32(math.Ceil(peak/(w.Request.CPU*w.Utilization.CPU) - 1e-9))
 		reps[i] = min(max(n, w.Min), w.Max)
 		pods[i] = int(reps[i])
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
 )
 
 // ScenarioKind and ScenarioAPIVersion identify a scenario document.
@@ -39,7 +40,8 @@ type ScenarioSpec struct {
 	// Growth compounds every workload's demand by PercentPerMonth each
 	// month (730 h) from the start.
 	Growth *Growth `json:"growth,omitempty"`
-	// Spikes multiply (Factor) and then add to (Cores) demand for a while.
+	// Spikes multiply (Factor) and then add to (Cores) demand for a while
+	// (the factor applies to memory demand too).
 	Spikes []Spike `json:"spikes,omitempty"`
 	// Prices change a pool's price per node-hour from a time on.
 	Prices []PriceChange `json:"prices,omitempty"`
@@ -316,6 +318,36 @@ func findWorkload(in *Input, name string) int {
 	return -1
 }
 
+// applyDemand is workload i's demand d with the growth and the spikes
+// (their factor; their cores only to CPU) applied.
+func (s *Scenario) applyDemand(in *Input, i int, d forecast.Series, start time.Time, cpu bool) []float64 {
+	v := append([]float64(nil), d.Values...)
+	for k := range v {
+		t := d.Time(k)
+		if g := s.Spec.Growth; g != nil && t.After(start) {
+			months := t.Sub(start).Hours() / 730
+			v[k] *= math.Pow(1+g.PercentPerMonth/100, months)
+		}
+		for _, sp := range s.Spec.Spikes {
+			if sp.Workload != "" && findWorkload(in, sp.Workload) != i {
+				continue
+			}
+			from := start.Add(sp.At.Duration)
+			if !t.Before(from) && t.Before(from.Add(sp.Duration.Duration)) {
+				f := sp.Factor
+				if f == 0 {
+					f = 1
+				}
+				v[k] *= f
+				if cpu {
+					v[k] += sp.Cores
+				}
+			}
+		}
+	}
+	return v
+}
+
 func qcores(q *resource.Quantity) float64 { return float64(q.MilliValue()) / 1000 }
 
 // apply returns the input with the machine changes and the demand changes
@@ -346,28 +378,10 @@ func (s *Scenario) apply(in *Input, start time.Time) *Input {
 	out.Workloads = append(out.Workloads[:0:0], in.Workloads...)
 	for i := range out.Workloads {
 		w := &out.Workloads[i]
-		v := append([]float64(nil), w.Demand.Values...)
-		for k := range v {
-			t := w.Demand.Time(k)
-			if g := s.Spec.Growth; g != nil && t.After(start) {
-				months := t.Sub(start).Hours() / 730
-				v[k] *= math.Pow(1+g.PercentPerMonth/100, months)
-			}
-			for _, sp := range s.Spec.Spikes {
-				if sp.Workload != "" && findWorkload(in, sp.Workload) != i {
-					continue
-				}
-				from := start.Add(sp.At.Duration)
-				if !t.Before(from) && t.Before(from.Add(sp.Duration.Duration)) {
-					f := sp.Factor
-					if f == 0 {
-						f = 1
-					}
-					v[k] = v[k]*f + sp.Cores
-				}
-			}
+		w.Demand.Values = s.applyDemand(in, i, w.Demand, start, true)
+		if len(w.Memory.Values) > 0 {
+			w.Memory.Values = s.applyDemand(in, i, w.Memory, start, false)
 		}
-		w.Demand.Values = v
 	}
 	return &out
 }

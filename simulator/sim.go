@@ -37,6 +37,17 @@ type Options struct {
 	// History caps the history each forecast fits on; 0 means 15 days
 	// (two weekly periods and a day: enough to detect a weekly season).
 	History time.Duration
+	// Reselect is how often the predictive policy runs the full model
+	// selection; 0 means Reselect (a day). Refits in between refit the
+	// chosen model.
+	Reselect time.Duration
+}
+
+func (o *Options) reselect() time.Duration {
+	if o.Reselect > 0 {
+		return o.Reselect
+	}
+	return Reselect
 }
 
 func (o *Options) maxHistory(step time.Duration) int {
@@ -67,6 +78,8 @@ func (in *Input) quantile() float64 {
 	}
 	return 0.95
 }
+
+const gib = 1 << 30
 
 // SchemaVersion is the version of Result's JSON shape.
 const SchemaVersion = 1
@@ -107,6 +120,10 @@ type PolicyResult struct {
 	TimeShort float64 `json:"time_short"`
 	// WasteCoreHours is capacity above demand, summed over workloads.
 	WasteCoreHours float64 `json:"waste_core_hours"`
+	// UnmetMemoryGiBMinutes and WasteMemoryGiBHours are the same for memory,
+	// over the workloads whose trace has memory demand (2^30 bytes a GiB).
+	UnmetMemoryGiBMinutes float64 `json:"unmet_memory_gib_minutes"`
+	WasteMemoryGiBHours   float64 `json:"waste_memory_gib_hours"`
 	// P95Utilization is the 95th percentile over ticks of total demand over
 	// total requested CPU of ready replicas.
 	P95Utilization float64 `json:"p95_utilization"`
@@ -162,7 +179,10 @@ type WorkloadResult struct {
 	UnmetCoreMinutes float64 `json:"unmet_core_minutes"`
 	TimeShort        float64 `json:"time_short"`
 	WasteCoreHours   float64 `json:"waste_core_hours"`
-	Actions          int     `json:"actions"`
+	// Memory, when the trace has a memory column.
+	UnmetMemoryGiBMinutes float64 `json:"unmet_memory_gib_minutes,omitempty"`
+	WasteMemoryGiBHours   float64 `json:"waste_memory_gib_hours,omitempty"`
+	Actions               int     `json:"actions"`
 	PeakReplicas     int32   `json:"peak_replicas"`
 }
 
@@ -207,6 +227,8 @@ type Series struct {
 	StepSeconds float64        `json:"step_seconds"`
 	Times       []time.Time    `json:"times"`
 	Demand      []Named        `json:"demand_cores"` // per workload
+	// DemandMemory is per workload with a memory column, in bytes.
+	DemandMemory []Named `json:"demand_memory_bytes,omitempty"`
 	Policies    []PolicySeries `json:"policies"`
 }
 
@@ -286,35 +308,20 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 	}
 	ticks := int((end.Sub(start) + opt.Tick - 1) / opt.Tick)
 
-	demand := make([][]float64, len(in.Workloads))
-	held := make([][]float64, len(in.Workloads))
-	first, last := make([]int, len(in.Workloads)), make([]int, len(in.Workloads))
-	for i, w := range in.Workloads {
-		demand[i] = w.Demand.Values
-		h := make([]float64, len(w.Demand.Values))
-		prev := math.NaN()
-		for k, v := range w.Demand.Values {
-			if !math.IsNaN(v) {
-				prev = max(v, 0)
+	var demand, held [2][][]float64
+	var first, last [2][]int
+	for r := range 2 {
+		demand[r], held[r] = make([][]float64, len(in.Workloads)), make([][]float64, len(in.Workloads))
+		first[r], last[r] = make([]int, len(in.Workloads)), make([]int, len(in.Workloads))
+		for i := range in.Workloads {
+			d := in.Workloads[i].series(r)
+			if len(d.Values) == 0 {
+				continue
 			}
-			h[k] = prev
+			demand[r][i], held[r][i] = d.Values, holdLast(d.Values)
+			first[r][i] = sampleAt(d.Start, d.Step, start)
+			last[r][i] = sampleAt(d.Start, d.Step, end.Add(-1))
 		}
-		for k := range h { // leading gap: the first value
-			if !math.IsNaN(h[k]) {
-				for j := range k {
-					h[j] = h[k]
-				}
-				break
-			}
-		}
-		for k := range h {
-			if math.IsNaN(h[k]) {
-				h[k] = 0
-			}
-		}
-		held[i] = h
-		first[i] = sampleAt(w.Demand.Start, w.Demand.Step, start)
-		last[i] = sampleAt(w.Demand.Start, w.Demand.Step, end.Add(-1))
 	}
 
 	var events []event
@@ -364,14 +371,24 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 	for k := range nSeries {
 		res.Series.Times = append(res.Series.Times, start.Add(time.Duration(k)*opt.SeriesStep))
 	}
-	for i, w := range in.Workloads {
-		v := make([]float64, nSeries)
-		for k, t := range res.Series.Times {
-			if j := sampleAt(w.Demand.Start, w.Demand.Step, t); j >= 0 && j < len(held[i]) {
-				v[k] = held[i][j]
+	for r := range 2 {
+		for i, w := range in.Workloads {
+			d := w.series(r)
+			if held[r][i] == nil {
+				continue
+			}
+			v := make([]float64, nSeries)
+			for k, t := range res.Series.Times {
+				if j := sampleAt(d.Start, d.Step, t); j >= 0 && j < len(held[r][i]) {
+					v[k] = held[r][i][j]
+				}
+			}
+			if r == 0 {
+				res.Series.Demand = append(res.Series.Demand, Named{w.Spec.Target.String(), v})
+			} else {
+				res.Series.DemandMemory = append(res.Series.DemandMemory, Named{w.Spec.Target.String(), v})
 			}
 		}
-		res.Series.Demand = append(res.Series.Demand, Named{w.Spec.Target.String(), v})
 	}
 
 	res.Policies = make([]PolicyResult, len(names))
@@ -381,17 +398,19 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: make([]int, len(in.Workloads)), hpaHist: make([]policy.History, len(in.Workloads))}
+			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: [2][]int{make([]int, len(in.Workloads)), make([]int, len(in.Workloads))}, hpaHist: make([]policy.History, len(in.Workloads))}
 			replicas := make([]int32, len(in.Workloads))
 			pods := make([]int, len(in.Workloads))
 			for i, w := range in.Workloads {
 				replicas[i] = w.Initial
 				if replicas[i] <= 0 {
-					dm := 0.0
-					if first[i] >= 0 && first[i] < len(held[i]) {
-						dm = held[i][first[i]]
+					n := int32(0)
+					for r := range 2 {
+						if f := first[r][i]; held[r][i] != nil && f >= 0 && f < len(held[r][i]) {
+							n = max(n, needed(&w.Spec, r, held[r][i][f]))
+						}
 					}
-					replicas[i] = min(max(int32(math.Ceil(dm/(w.Spec.Request.CPU*w.Spec.Utilization.CPU)-1e-9)), w.Spec.Min), w.Spec.Max)
+					replicas[i] = min(max(n, w.Spec.Min), w.Spec.Max)
 				}
 				pods[i] = int(replicas[i])
 			}
@@ -421,6 +440,46 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// holdLast replaces missing values by the last value before them (the
+// first value before it) and clamps at zero: what the world does.
+func holdLast(v []float64) []float64 {
+	h := make([]float64, len(v))
+	prev := math.NaN()
+	for k, x := range v {
+		if !math.IsNaN(x) {
+			prev = max(x, 0)
+		}
+		h[k] = prev
+	}
+	for k := range h { // leading gap: the first value
+		if !math.IsNaN(h[k]) {
+			for j := range k {
+				h[j] = h[k]
+			}
+			break
+		}
+	}
+	for k := range h {
+		if math.IsNaN(h[k]) {
+			h[k] = 0
+		}
+	}
+	return h
+}
+
+// needed is the replicas demand dm of resource r needs at the
+// utilization target (0 without a request for it).
+func needed(w *policy.Workload, r int, dm float64) int32 {
+	req, util := w.Request.CPU, w.Utilization.CPU
+	if r == 1 {
+		req, util = w.Request.Memory, w.Utilization.Memory
+	}
+	if req <= 0 || util <= 0 {
+		return 0
+	}
+	return int32(math.Ceil(dm/(req*util) - 1e-9))
 }
 
 // sampleAt is the index of the sample in effect at t (-1 before the first).
@@ -457,8 +516,18 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 	}
 	var recovering []open
 	ev := 0
-	for i, w := range in.Workloads {
-		s.idx[i] = sampleAt(w.Demand.Start, w.Demand.Step, s.start)
+	var next [2][]int64 // when each workload's next sample takes effect
+	for r := range 2 {
+		next[r] = make([]int64, len(in.Workloads))
+		for i, w := range in.Workloads {
+			d := w.series(r)
+			if len(d.Values) == 0 {
+				s.idx[r][i] = -1
+				continue
+			}
+			s.idx[r][i] = sampleAt(d.Start, d.Step, s.start)
+			next[r][i] = d.Start.UnixNano() + int64(s.idx[r][i]+1)*int64(d.Step)
+		}
 	}
 	for k := range ticks {
 		if k%4096 == 0 && ctx.Err() != nil {
@@ -466,9 +535,13 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		}
 		now := s.start.Add(time.Duration(k) * opt.Tick)
 		s.now, c.now = now, now
-		for i, w := range in.Workloads {
-			for s.idx[i]+1 < len(s.held[i]) && !w.Demand.Time(s.idx[i]+1).After(now) {
-				s.idx[i]++
+		ns := now.UnixNano()
+		for r := range 2 {
+			for i, w := range in.Workloads {
+				for s.idx[r][i]+1 < len(s.held[r][i]) && next[r][i] <= ns {
+					s.idx[r][i]++
+					next[r][i] += int64(w.series(r).Step)
+				}
 			}
 		}
 		for ; ev < len(events) && events[ev].tick <= k; ev++ {
@@ -490,17 +563,30 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		var unmet, capReq, dem float64
 		short := false
 		for i, w := range c.workloads {
-			dm := s.demandNow(i)
+			dm := s.demandNow(0, i)
 			capacity := float64(w.ready) * w.spec.Request.CPU * w.spec.Utilization.CPU
 			u := max(0, dm-capacity)
 			wr := &res.Workloads[i]
+			wShort := false
 			if u > 1e-9 {
 				wr.UnmetCoreMinutes += u * dt * 60
-				shortTicks[i]++
-				short = true
+				wShort = true
 				unmet += u
 			}
 			wr.WasteCoreHours += max(0, capacity-dm) * dt
+			if s.hasMem(i) {
+				mem := s.demandNow(1, i)
+				mcap := float64(w.ready) * w.spec.Request.Memory * w.spec.Utilization.Memory
+				if mu := max(0, mem-mcap); mu > 1e-9*max(1, mem) {
+					wr.UnmetMemoryGiBMinutes += mu / gib * dt * 60
+					wShort = true
+				}
+				wr.WasteMemoryGiBHours += max(0, mcap-mem) / gib * dt
+			}
+			if wShort {
+				shortTicks[i]++
+				short = true
+			}
 			wr.PeakReplicas = max(wr.PeakReplicas, w.replicas)
 			capReq += float64(w.ready) * w.spec.Request.CPU
 			dem += dm
@@ -563,6 +649,8 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		res.Workloads[i].Actions = c.actions[i]
 		res.UnmetCoreMinutes += res.Workloads[i].UnmetCoreMinutes
 		res.WasteCoreHours += res.Workloads[i].WasteCoreHours
+		res.UnmetMemoryGiBMinutes += res.Workloads[i].UnmetMemoryGiBMinutes
+		res.WasteMemoryGiBHours += res.Workloads[i].WasteMemoryGiBHours
 		res.ReplicaActions += c.actions[i]
 	}
 	for i := range res.Pools {
