@@ -12,7 +12,7 @@ import (
 // simPod is a scheduled pod: bound to a node, ready from a time on.
 type simPod struct {
 	node  *simNode // nil when the simulation has no pools (unlimited room)
-	ready int64 // Unix nanoseconds
+	ready int64    // Unix nanoseconds
 }
 
 // simWorkload is a workload's state in the virtual cluster.

@@ -47,11 +47,11 @@ type driver interface {
 
 // run is one policy's simulation state.
 type run struct {
-	in      *Input
-	opt     *Options
-	c       *Cluster
-	now     time.Time
-	start   time.Time
+	in    *Input
+	opt   *Options
+	c     *Cluster
+	now   time.Time
+	start time.Time
 	// Per resource (cpu, memory), per workload: the index of the sample in
 	// effect at now (-1: none yet), the scenario-adjusted demand with NaN
 	// kept (what a forecaster sees), and with NaN replaced by the last

@@ -183,7 +183,7 @@ type WorkloadResult struct {
 	UnmetMemoryGiBMinutes float64 `json:"unmet_memory_gib_minutes,omitempty"`
 	WasteMemoryGiBHours   float64 `json:"waste_memory_gib_hours,omitempty"`
 	Actions               int     `json:"actions"`
-	PeakReplicas     int32   `json:"peak_replicas"`
+	PeakReplicas          int32   `json:"peak_replicas"`
 }
 
 // PoolResult is one node pool's share of a PolicyResult.
@@ -224,12 +224,12 @@ type Recovery struct {
 // Series is the time series of a run at SeriesStep: instantaneous values
 // at each time.
 type Series struct {
-	StepSeconds float64        `json:"step_seconds"`
-	Times       []time.Time    `json:"times"`
-	Demand      []Named        `json:"demand_cores"` // per workload
+	StepSeconds float64     `json:"step_seconds"`
+	Times       []time.Time `json:"times"`
+	Demand      []Named     `json:"demand_cores"` // per workload
 	// DemandMemory is per workload with a memory column, in bytes.
-	DemandMemory []Named `json:"demand_memory_bytes,omitempty"`
-	Policies    []PolicySeries `json:"policies"`
+	DemandMemory []Named        `json:"demand_memory_bytes,omitempty"`
+	Policies     []PolicySeries `json:"policies"`
 }
 
 // Named is one named series.
