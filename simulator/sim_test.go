@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -263,7 +264,7 @@ func TestNoPeeking(t *testing.T) {
 			t.Fatalf("%s: %d actions up to T, %d with the future changed", name, na, nb)
 		}
 		for k := range na {
-			if la[k] != lb[k] {
+			if !reflect.DeepEqual(la[k], lb[k]) {
 				t.Fatalf("%s: action %d differs: %v vs %v", name, k, la[k], lb[k])
 			}
 		}
