@@ -58,8 +58,9 @@
 //
 // # RBAC
 //
-// What Kube calls, by API group (the ClusterRole in deploy/ grants exactly
-// this; namespaces are the plan's):
+// What Kube calls, by API group (KubeRules returns it as rbacv1 rules; the
+// ClusterRole in deploy/ must cover it, and an integration test runs Kube
+// through a service account granted exactly these):
 //
 //	""                                    events                     create            (every action)
 //	""                                    pods                       list              (Converge: Ready pods, reasons)
