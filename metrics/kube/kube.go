@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -56,6 +58,9 @@ func New(kc kubernetes.Interface, mc metricsclient.Interface, o Options) *Source
 // Name returns "metrics-server".
 func (s *Source) Name() string { return "metrics-server" }
 
+// MetricsAPIService is the APIService that serves the metrics API (metrics-server registers it).
+const MetricsAPIService = "v1beta1.metrics.k8s.io"
+
 // listAll pages through a list call.
 func listAll[T any](ctx context.Context, s *Source, what string, list func(metav1.ListOptions) ([]T, string, error)) ([]T, error) {
 	var out []T
@@ -64,7 +69,16 @@ func listAll[T any](ctx context.Context, s *Source, what string, list func(metav
 		s.Requests++
 		items, cont, err := list(opts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: list %s: %w", metrics.ErrUnavailable, what, err)
+			hint := ""
+			if strings.Contains(what, "metrics.k8s.io") {
+				switch {
+				case apierrors.IsServiceUnavailable(err):
+					hint = fmt.Sprintf(" (the APIService %s is registered but not available: is metrics-server running? kubectl get apiservice %s)", MetricsAPIService, MetricsAPIService)
+				case apierrors.IsNotFound(err):
+					hint = " (the metrics API is not served: install metrics-server)"
+				}
+			}
+			return nil, fmt.Errorf("%w: list %s: %w%s", metrics.ErrUnavailable, what, err, hint)
 		}
 		out = append(out, items...)
 		if cont == "" {
