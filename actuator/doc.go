@@ -19,6 +19,10 @@
 // KubeOptions.DryRun every write carries dryRun=All: the API server admits
 // it and persists nothing.
 //
+// In scale mode Kube refuses to change a workload that an HPA scales
+// (ErrHPAManaged): the two would undo each other's counts. It lists the
+// namespace's HPAs before each change (a hold costs nothing more).
+//
 // The mode comes per target from KubeOptions.Targets (the plan's
 // workloads[].mode): in hpa-floor mode Kube never touches the workload's
 // scale; it patches the minReplicas of the workload's HorizontalPodAutoscaler
@@ -70,7 +74,8 @@
 //	apps                                  statefulsets/scale         get, update        and recommend modes and by Converge)
 //	apps                                  deployments, statefulsets  patch             (the last-decision annotation)
 //	apps                                  replicasets                list              (Converge: ReplicaFailure / quota)
-//	autoscaling                           horizontalpodautoscalers   get, list, patch  (hpa-floor mode)
+//	autoscaling                           horizontalpodautoscalers   get, list, patch  (hpa-floor mode; list also before
+//	                                                                                    a scale-mode change: see below)
 //	cluster.x-k8s.io                      machinedeployments/scale   get, update       (Cluster API pools and targets)
 //	cluster.x-k8s.io                      machinedeployments         patch             (annotation)
 //	<any CRD group of a target>           <resource>/scale           get, update

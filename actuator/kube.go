@@ -324,6 +324,11 @@ func (k *Kube) scale(ctx context.Context, now time.Time, r Request, to TargetOpt
 		if cur.Spec.Replicas == desired {
 			return a, ref, nil
 		}
+		if attempt == 0 {
+			if err := k.checkNoHPA(ctx, t); err != nil {
+				return a, ref, err
+			}
+		}
 		if k.opt.BeforeUpdate != nil {
 			k.opt.BeforeUpdate(ctx, t, attempt)
 		}
@@ -398,4 +403,25 @@ func (k *Kube) SetPoolSize(ctx context.Context, now time.Time, pool string, node
 	}
 	k.record(ctx, now, &a, objectRef{}, err)
 	return a, err
+}
+
+// ErrHPAManaged is wrapped by the error of a scale-mode change to a
+// workload that a HorizontalPodAutoscaler scales.
+var ErrHPAManaged = errors.New("actuator: the workload has a HorizontalPodAutoscaler")
+
+// checkNoHPA refuses to scale a workload an HPA scales: the two would
+// fight, each undoing the other's count. hpa-floor mode is the way to plan
+// such a workload. One list of the namespace's HPAs, before a change only
+// (holds write nothing and cost nothing more).
+func (k *Kube) checkNoHPA(ctx context.Context, t policy.Target) error {
+	l, err := k.c.Kube.AutoscalingV2().HorizontalPodAutoscalers(t.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("actuator: %s: list HPAs: %w", t, err)
+	}
+	for i := range l.Items {
+		if scales(&l.Items[i], t) {
+			return fmt.Errorf("%w: %s is scaled by HPA %s; use mode hpa-floor to raise its minReplicas instead of fighting it", ErrHPAManaged, t, l.Items[i].Name)
+		}
+	}
+	return nil
 }

@@ -26,7 +26,7 @@ import (
 // 500 on one workload's scale update fails that one (nothing written,
 // Warning Event, "failed" row) and not the others; a dropped annotation
 // patch leaves the change made and reported as a warning. It also counts
-// the requests: a change costs 4 (read scale, write scale, Event,
+// the requests: a change costs 5 (read scale, list HPAs, write scale, Event,
 // annotation), a hold 2 (read scale, Event), and discovery is read once.
 func TestActuatorFaultsAndRequests(t *testing.T) {
 	s := kube.Server(t)
@@ -99,7 +99,8 @@ func TestActuatorFaultsAndRequests(t *testing.T) {
 	if got := strings.Join(calls(3), ", "); got != "GET /deployments/a/scale, POST /api/v1/namespaces/"+ns+"/events" {
 		t.Fatalf("hold requests: %s", got)
 	}
-	if got := strings.Join(calls(4), ", "); got != "GET /deployments/a/scale, PUT /deployments/a/scale, POST /api/v1/namespaces/"+ns+"/events, PATCH /deployments/a" {
+	if got := strings.Join(calls(4), ", "); got != "GET /deployments/a/scale, GET /apis/autoscaling/v2/namespaces/"+ns+"/horizontalpodautoscalers, "+
+		"PUT /deployments/a/scale, POST /api/v1/namespaces/"+ns+"/events, PATCH /deployments/a" {
 		t.Fatalf("change requests: %s", got)
 	}
 }

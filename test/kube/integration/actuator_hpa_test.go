@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,30 @@ func TestActuatorHPAFloorWithoutHPA(t *testing.T) {
 	}
 	if n, _ := deploymentReplicas(t, c, ns, "lonely"); n != 2 {
 		t.Fatalf("replicas = %d, want 2", n)
+	}
+}
+
+// TestActuatorScaleModeRefusesHPAWorkload: in scale mode, a workload that
+// an HPA scales is not changed (the two would fight); the error says to use
+// hpa-floor. A hold is still fine.
+func TestActuatorScaleModeRefusesHPAWorkload(t *testing.T) {
+	s := kube.Server(t)
+	ns := s.Namespace(t)
+	c := s.Client()
+	ctx := context.Background()
+	createDeployment(t, c, ns, "web", 2)
+	createHPA(t, c, ns, "web-hpa", "web", 2, 10)
+	_, rv := deploymentReplicas(t, c, ns, "web")
+	k := newKube(t, s, actuator.KubeOptions{})
+	tg := policy.Target{Kind: "Deployment", Namespace: ns, Name: "web"}
+	_, err := k.SetReplicas(ctx, actuatorNow, tg, 5, "forecast")
+	if !errors.Is(err, actuator.ErrHPAManaged) || !strings.Contains(err.Error(), "HPA web-hpa") || !strings.Contains(err.Error(), "hpa-floor") {
+		t.Fatalf("err = %v", err)
+	}
+	if n, rv2 := deploymentReplicas(t, c, ns, "web"); n != 2 || rv2 != rv {
+		t.Fatalf("deployment written: %d replicas, resourceVersion %s → %s", n, rv, rv2)
+	}
+	if a, err := k.SetReplicas(ctx, actuatorNow, tg, 2, "forecast"); err != nil || a.Changed {
+		t.Fatalf("hold: %+v %v", a, err)
 	}
 }
