@@ -478,3 +478,105 @@ func TestScheduledWindow(t *testing.T) {
 		t.Errorf("waste %v core-hours, want 2 cores × 1h58m", r.WasteCoreHours)
 	}
 }
+
+// Pods are bound to nodes: a lost node kills the pods that ran there, not
+// a share of every workload's. Two 4-core nodes in one zone; "big" (4 pods
+// of 1 core) is scheduled first and fills the oldest node, "small" (4 pods)
+// the other. Losing the newest node at 1 h kills small's 4 pods and none of
+// big's: small is short 4 cores until the replacement node is ready (4 min)
+// and its pods have started (1 min): 20 core-minutes; big loses nothing.
+// (Spread in proportion, each would have lost 2 pods: 10 core-minutes each.)
+// Recovery: 5 minutes.
+func TestNodeLossKillsItsPods(t *testing.T) {
+	sc, err := ParseScenario("node.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: node-loss}
+spec:
+  failures: [{at: 1h, pool: general, nodes: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Input{Name: "node", Pools: []policy.Pool{testPool(1, policy.HeadroomNone)}, Workloads: []Workload{
+		workload("big", 1, time.Minute, 1, 10, 4, time.Minute, repeat(4, 120)),
+		workload("small", 1, time.Minute, 1, 10, 4, time.Minute, repeat(4, 120)),
+	}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Static}, Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Static)
+	if r.Pools[0].PeakNodes != 2 {
+		t.Fatalf("%d nodes, want 2", r.Pools[0].PeakNodes)
+	}
+	if !near(r.Workloads[0].UnmetCoreMinutes, 0) || !near(r.Workloads[1].UnmetCoreMinutes, 20) {
+		t.Errorf("unmet big %v, small %v core-minutes; want 0 and 20", r.Workloads[0].UnmetCoreMinutes, r.Workloads[1].UnmetCoreMinutes)
+	}
+	if len(r.Failures) != 1 || r.Failures[0].RecoverySeconds != 300 || !near(r.Failures[0].UnmetCoreMinutes, 20) {
+		t.Errorf("failures %+v, want recovery in 300 s with 20 core-minutes unmet", r.Failures)
+	}
+}
+
+// Pods spread over zones: 6 pods on three 4-core nodes, one per zone, run
+// 2 per zone, so losing zone 0 kills 2 pods (a first fit without spreading
+// would have put 4 on the zone-0 node and lost 4). The other nodes have
+// room, so the 2 pods restart at once and are ready after their 1-minute
+// lead time: 2 core-minutes short.
+func TestZoneSpread(t *testing.T) {
+	sc, err := ParseScenario("zone.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: zone-loss}
+spec:
+  failures: [{at: 1h, pool: general, zone: 0}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Input{Name: "spread", Pools: []policy.Pool{testPool(3, policy.HeadroomNone)}, Workloads: []Workload{
+		workload("web", 1, time.Minute, 1, 20, 6, time.Minute, repeat(6, 120)),
+	}}
+	p := in.Pools[0]
+	p.Min = 3
+	in.Pools[0] = p
+	res, err := Run(context.Background(), in, Options{Policies: []string{Static}, Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Static)
+	if !near(r.UnmetCoreMinutes, 2) {
+		t.Errorf("unmet %v core-minutes, want 2 (2 pods for 1 minute)", r.UnmetCoreMinutes)
+	}
+}
+
+// Memory demand: a workload whose memory steps from 2 to 6 GiB (1-GiB
+// requests, target 100%) while its CPU stays at 2 cores. The reactive HPA
+// has a memory metric too: at the step it wants 6 replicas and may add
+// max(4 pods, 100%) per 15 s, so 2 → 6 at once, ready after 2 minutes:
+// 4 GiB short for 2 minutes = 8 GiB-minutes, no CPU short. Static sizes for
+// the memory peak: 6 replicas from the start, nothing short.
+func TestMemoryDemand(t *testing.T) {
+	w := workload("cache", 1, 2*time.Minute, 1, 20, 2, time.Minute, repeat(2, 120))
+	w.Spec.Request.Memory, w.Spec.Utilization.Memory = gib, 1
+	w.Memory = forecast.Series{Name: "cache:mem", Start: t0, Step: time.Minute, Values: append(repeat(2*gib, 60), repeat(6*gib, 60)...)}
+	in := &Input{Name: "mem", Workloads: []Workload{w}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Reactive, Static}, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Reactive)
+	if !near(r.UnmetMemoryGiBMinutes, 8) || r.UnmetCoreMinutes != 0 || r.Workloads[0].PeakReplicas != 6 {
+		t.Errorf("reactive: %v GiB-minutes, %v core-minutes unmet, peak %d replicas; want 8, 0, 6 (%v)", r.UnmetMemoryGiBMinutes, r.UnmetCoreMinutes, r.Workloads[0].PeakReplicas, r.Log)
+	}
+	if want := 2.0 / 120; !near(r.TimeShort, want) {
+		t.Errorf("time short %v, want %v (memory counts)", r.TimeShort, want)
+	}
+	st := policyResult(t, res, Static)
+	if st.UnmetMemoryGiBMinutes != 0 || st.Workloads[0].PeakReplicas != 6 {
+		t.Errorf("static: %v GiB-minutes unmet, %d replicas; want 0 and 6", st.UnmetMemoryGiBMinutes, st.Workloads[0].PeakReplicas)
+	}
+	if len(res.Series.DemandMemory) != 1 || res.Series.DemandMemory[0].Values[len(res.Series.Times)-1] != 6*gib {
+		t.Errorf("memory demand series %v", res.Series.DemandMemory)
+	}
+}
