@@ -60,6 +60,7 @@ type run struct {
 	demand  [2][][]float64
 	held    [2][][]float64
 	hpaHist []policy.History
+	dayErrs []float64 // forecast errors per day for the budget band
 	// poolKey and poolSizes cache planPools: the pods and prices last
 	// planned for, and the sizes planned.
 	poolKey   []float64

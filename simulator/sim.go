@@ -195,16 +195,27 @@ type PoolResult struct {
 	Actions   int     `json:"actions"`
 }
 
-// BudgetBand is the monthly cost as a band from resampling the run's daily
-// costs (a month of days drawn with replacement, Samples times, with the
-// run's seed), against the plan's budget.
+// BudgetBand is the monthly cost as a band from resampling the forecast
+// errors: the day-ahead errors of a backtest of every workload's demand
+// (see dayErrors), summed over workloads per day, drawn a month of days at a
+// time with replacement (Samples months, with the run's seed), moving the
+// month's mean demand; each month is costed with the policy's own cost rate
+// per core of demand (a least-squares line of its cost rate on total demand
+// over the run: a policy whose cost does not follow demand, such as static,
+// gets a band of zero width).
 type BudgetBand struct {
-	P10     float64 `json:"p10"`
-	P50     float64 `json:"p50"`
-	P90     float64 `json:"p90"`
-	Days    int     `json:"days"` // full days resampled
-	Samples int     `json:"samples"`
-	Monthly float64 `json:"monthly_budget"`
+	P10 float64 `json:"p10"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	// Days is the number of days of forecast errors resampled (0: none, and
+	// the band is the run rate).
+	Days    int `json:"days"`
+	Samples int `json:"samples"`
+	// Method names how the band was made: "forecast-errors".
+	Method string `json:"method"`
+	// CostPerCoreHour is the slope of the policy's cost rate on demand.
+	CostPerCoreHour float64 `json:"cost_per_core_hour"`
+	Monthly         float64 `json:"monthly_budget"`
 	// OverP90 is true when the p90 monthly cost exceeds the budget.
 	OverP90 bool `json:"over_p90"`
 }
@@ -391,6 +402,9 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		}
 	}
 
+	days := int(time.Duration(ticks) * opt.Tick / (24 * time.Hour))
+	dayErrs := dayErrors(in, demand[0], start, days, opt.maxHistory)
+
 	res.Policies = make([]PolicyResult, len(names))
 	res.Series.Policies = make([]PolicySeries, len(names))
 	var wg sync.WaitGroup
@@ -398,7 +412,7 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: [2][]int{make([]int, len(in.Workloads)), make([]int, len(in.Workloads))}, hpaHist: make([]policy.History, len(in.Workloads))}
+			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: [2][]int{make([]int, len(in.Workloads)), make([]int, len(in.Workloads))}, hpaHist: make([]policy.History, len(in.Workloads)), dayErrs: dayErrs}
 			replicas := make([]int32, len(in.Workloads))
 			pods := make([]int, len(in.Workloads))
 			for i, w := range in.Workloads {
@@ -508,7 +522,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 	utils := make([]float64, 0, ticks)
 	shortTicks := make([]int, len(in.Workloads))
 	anyShort := 0
-	daily := []float64{}
+	var fit line // cost rate on total demand
 	type open struct {
 		r      int // index into res.Failures
 		start  time.Time
@@ -617,11 +631,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			}
 			allUp = allUp && c.lastReady[i] >= p.desired
 		}
-		day := int(now.Sub(s.start) / (24 * time.Hour))
-		for len(daily) <= day {
-			daily = append(daily, 0)
-		}
-		daily[day] += costRate * dt
+		fit.add(dem, costRate)
 		if k%everySeries == 0 {
 			j := k / everySeries
 			ser.CapacityCores[j] = capReq
@@ -672,28 +682,53 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 	if p, ok := d.(*predictive); ok {
 		res.ForecastFits = p.fits
 	}
-	full := int(time.Duration(ticks) * opt.Tick / (24 * time.Hour))
-	res.Budget = budgetBand(daily[:min(full, len(daily))], res.MonthlyCost, in.Budget, opt.Seed, opt.BandSamples)
+	res.Budget = budgetBand(s.dayErrs, fit, res.MonthlyCost, in.Budget, opt.Seed, opt.BandSamples)
 	return res, ser
 }
 
-// budgetBand resamples full days' costs into months (730 h) with a
-// seeded generator; with no full day, the band is the run rate.
-func budgetBand(daily []float64, runRate, budget float64, seed uint64, samples int) *BudgetBand {
-	b := &BudgetBand{Days: len(daily), Monthly: budget}
-	if len(daily) == 0 {
+// line accumulates a least-squares line y = a + b·x.
+type line struct{ n, sx, sy, sxx, sxy float64 }
+
+func (l *line) add(x, y float64) {
+	l.n++
+	l.sx += x
+	l.sy += y
+	l.sxx += x * x
+	l.sxy += x * y
+}
+
+// coef returns the intercept and the slope, the slope clamped at zero (a
+// flat line through the mean when x does not vary).
+func (l *line) coef() (a, b float64) {
+	if l.n == 0 {
+		return 0, 0
+	}
+	mx, my := l.sx/l.n, l.sy/l.n
+	if v := l.sxx/l.n - mx*mx; v > 1e-12*max(1, mx*mx) {
+		b = max(0, (l.sxy/l.n-mx*my)/v)
+	}
+	return my - b*mx, b
+}
+
+// budgetBand resamples days of forecast errors (cores, summed over
+// workloads) into months of 730 h with a seeded generator: a month's cost
+// is the run rate moved by the cost slope times the month's mean error.
+// With no day of errors, the band is the run rate.
+func budgetBand(dayErrs []float64, fit line, runRate, budget float64, seed uint64, samples int) *BudgetBand {
+	_, slope := fit.coef()
+	b := &BudgetBand{Days: len(dayErrs), Monthly: budget, Method: "forecast-errors", CostPerCoreHour: slope}
+	if len(dayErrs) == 0 {
 		b.P10, b.P50, b.P90 = runRate, runRate, runRate
 	} else {
 		rng := rand.New(rand.NewPCG(seed, 0x6865616472))
-		const daysPerMonth = policy.HoursPerMonth / 24.0
-		n := int(math.Ceil(daysPerMonth))
+		n := int(math.Round(policy.HoursPerMonth / 24.0))
 		months := make([]float64, samples)
 		for s := range months {
-			t := 0.0
+			e := 0.0
 			for range n {
-				t += daily[rng.IntN(len(daily))]
+				e += dayErrs[rng.IntN(len(dayErrs))]
 			}
-			months[s] = t / float64(n) * daysPerMonth
+			months[s] = max(0, runRate+slope*e/float64(n)*policy.HoursPerMonth)
 		}
 		slices.Sort(months)
 		q := func(p float64) float64 { return months[min(len(months)-1, int(p*float64(len(months))))] }

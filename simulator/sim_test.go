@@ -349,7 +349,9 @@ spec:
 		t.Fatal(err)
 	}
 	for _, p := range res.Policies {
-		if len(p.Failures) != 1 || p.Budget == nil || p.Budget.Days != 3 || !(p.Budget.P10 <= p.Budget.P50 && p.Budget.P50 <= p.Budget.P90) {
+		// Three days: the first has no history before it to forecast from,
+		// so two days of forecast errors make the budget band.
+		if len(p.Failures) != 1 || p.Budget == nil || p.Budget.Days != 2 || !(p.Budget.P10 <= p.Budget.P50 && p.Budget.P50 <= p.Budget.P90) {
 			t.Errorf("%s: failures %+v, budget %+v", p.Name, p.Failures, p.Budget)
 		}
 	}
@@ -578,5 +580,77 @@ func TestMemoryDemand(t *testing.T) {
 	}
 	if len(res.Series.DemandMemory) != 1 || res.Series.DemandMemory[0].Values[len(res.Series.Times)-1] != 6*gib {
 		t.Errorf("memory demand series %v", res.Series.DemandMemory)
+	}
+}
+
+// The budget band by hand: a cost rate of 0.1 an hour per core of demand
+// (two points, (10 cores, 1/h) and (20 cores, 2/h)), a run rate of 730 a
+// month, and every day's forecast error +2 cores: every resampled month
+// costs 730 + 0.1 × 2 × 730 = 876. Errors of -1, 0 and +1 (equally likely)
+// give months within 730 ± 73; errors ten times as large a band ten times
+// as wide (the same draws with the same seed), and the same seed the same band.
+func TestBudgetBand(t *testing.T) {
+	var fit line
+	fit.add(10, 1)
+	fit.add(20, 2)
+	if a, b := fit.coef(); !near(a, 0) || !near(b, 0.1) {
+		t.Fatalf("line %v + %v x, want 0 + 0.1 x", a, b)
+	}
+	b := budgetBand([]float64{2, 2, 2}, fit, 730, 800, 1, 500)
+	if !near(b.P10, 876) || !near(b.P50, 876) || !near(b.P90, 876) || !b.OverP90 || b.Days != 3 || b.Samples != 500 {
+		t.Errorf("band %+v, want 876 at every level, over a budget of 800", b)
+	}
+	narrow := budgetBand([]float64{-1, 0, 1}, fit, 730, 0, 7, 2000)
+	again := budgetBand([]float64{-1, 0, 1}, fit, 730, 0, 7, 2000)
+	wide := budgetBand([]float64{-10, 0, 10}, fit, 730, 0, 7, 2000)
+	if *narrow != *again {
+		t.Errorf("same seed, different bands: %+v, %+v", narrow, again)
+	}
+	if !(narrow.P10 < 730 && narrow.P90 > 730 && narrow.P10 >= 730-73 && narrow.P90 <= 730+73) {
+		t.Errorf("band %+v, want around 730 within ± 73", narrow)
+	}
+	if w, n := wide.P90-wide.P10, narrow.P90-narrow.P10; !near(w, 10*n) {
+		t.Errorf("width %v with errors ten times as large, want 10 × %v", w, n)
+	}
+	if other := budgetBand([]float64{-1, 0, 1}, fit, 730, 0, 8, 2000); *other == *narrow {
+		t.Errorf("seeds 7 and 8 gave the same band %+v", other)
+	}
+	// No day of errors: the run rate.
+	if b := budgetBand(nil, fit, 730, 0, 1, 100); b.P10 != 730 || b.P90 != 730 || b.Days != 0 {
+		t.Errorf("band %+v without errors, want the run rate", b)
+	}
+}
+
+// The band comes from the forecast errors: the same daily cycle with noise
+// of 5 % and of 40 % gives the reactive policy (whose cost follows demand)
+// a wider band for the noisier trace, and the same seed the same band.
+func TestBudgetBandFromNoise(t *testing.T) {
+	step := 5 * time.Minute
+	mk := func(noise float64) *Input {
+		rng := rand.New(rand.NewPCG(3, 9))
+		v := make([]float64, 6*288)
+		for k := range v {
+			h := float64(k%288) / 288
+			v[k] = max(0, 20*(1+0.5*math.Sin(2*math.Pi*h))*(1+noise*rng.NormFloat64()))
+		}
+		return &Input{Name: "noise", Interval: step, Pools: []policy.Pool{testPool(1, policy.HeadroomNone)},
+			Workloads: []Workload{workload("web", 0.7, time.Minute, 1, 200, 30, step, v)}}
+	}
+	band := func(noise float64) *BudgetBand {
+		res, err := Run(context.Background(), mk(noise), Options{Policies: []string{Reactive}, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return policyResult(t, res, Reactive).Budget
+	}
+	calm, noisy, again := band(0.05), band(0.4), band(0.4)
+	if *noisy != *again {
+		t.Errorf("same input and seed, different bands: %+v, %+v", noisy, again)
+	}
+	if calm.Days != 5 || calm.CostPerCoreHour <= 0 {
+		t.Fatalf("band %+v: want 5 days of errors and a positive cost per core", calm)
+	}
+	if !(noisy.P90-noisy.P10 > calm.P90-calm.P10) {
+		t.Errorf("noisy band %v – %v is not wider than the calm %v – %v", noisy.P10, noisy.P90, calm.P10, calm.P90)
 	}
 }

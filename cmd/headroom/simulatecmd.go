@@ -143,19 +143,27 @@ func writeSimTable(w io.Writer, r *simulator.Result) error {
 	fmt.Fprintf(w, ": %s to %s (%.1f days), planner every %s, forecasts refit every %s\n\n",
 		r.Start.UTC().Format("2006-01-02T15:04Z"), r.End.UTC().Format("2006-01-02T15:04Z"), span.Hours()/24,
 		time.Duration(r.IntervalSeconds*float64(time.Second)), time.Duration(r.RefitSeconds*float64(time.Second)))
+	mem := len(r.Series.DemandMemory) > 0 // some trace has memory demand
 	t := &table{header: []string{"POLICY", "COST", "COST/MONTH", "NODE_HOURS", "UNMET_CORE_MIN", "TIME_SHORT", "WASTE_CORE_H", "P95_UTIL", "ACTIONS", "WORST_SHORTFALL"}}
+	if mem {
+		t.header = slices.Insert(t.header, 5, "UNMET_MEM_GIB_MIN")
+	}
 	for _, p := range r.Policies {
 		worst := "-"
 		if p.WorstShortfallAt != nil {
 			worst = fmt.Sprintf("%s cores at %s", fmtNum(p.WorstShortfallCores), p.WorstShortfallAt.UTC().Format("2006-01-02T15:04Z"))
 		}
-		t.add(p.Name, fmt.Sprintf("%.2f", p.Cost), fmt.Sprintf("%.2f", p.MonthlyCost), fmtNum(p.NodeHours), fmtNum(p.UnmetCoreMinutes),
-			fmt.Sprintf("%.1f%%", 100*p.TimeShort), fmtNum(p.WasteCoreHours), fmt.Sprintf("%.0f%%", 100*p.P95Utilization), fmt.Sprint(p.Actions), worst)
+		row := []string{p.Name, fmt.Sprintf("%.2f", p.Cost), fmt.Sprintf("%.2f", p.MonthlyCost), fmtNum(p.NodeHours), fmtNum(p.UnmetCoreMinutes),
+			fmt.Sprintf("%.1f%%", 100*p.TimeShort), fmtNum(p.WasteCoreHours), fmt.Sprintf("%.0f%%", 100*p.P95Utilization), fmt.Sprint(p.Actions), worst}
+		if mem {
+			row = slices.Insert(row, 5, fmtNum(p.UnmetMemoryGiBMinutes))
+		}
+		t.add(row...)
 	}
 	if err := t.write(w, "table"); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nmonthly cost (p10 / p50 / p90 from resampling the run's days, seed %d)", r.Seed)
+	fmt.Fprintf(w, "\nmonthly cost (p10 / p50 / p90 from resampling the forecasts' day-ahead errors, seed %d)", r.Seed)
 	if r.MonthlyBudget > 0 {
 		fmt.Fprintf(w, " against a budget of %.2f", r.MonthlyBudget)
 	}
