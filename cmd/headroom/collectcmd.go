@@ -398,6 +398,8 @@ type collectJSON struct {
 	Compacted   struct {
 		Hours      int `json:"hours"`
 		RawDeleted int `json:"raw_deleted"`
+		Merged     int `json:"late_merged"`  // late samples merged into hours already aggregated
+		Skipped    int `json:"late_skipped"` // samples of minutes an aggregated hour had counted already
 	} `json:"compacted"`
 	Nodes               []metrics.Node `json:"nodes,omitempty"`
 	ControlPlaneVersion string         `json:"control_plane_version,omitempty"`
@@ -423,6 +425,7 @@ func printCollect(w io.Writer, format string, cs *collectSetup, b *metrics.Batch
 	}
 	doc.StepSeconds = b.Window.Step.Seconds()
 	doc.Compacted.Hours, doc.Compacted.RawDeleted = comp.Hours, comp.RawDeleted
+	doc.Compacted.Merged, doc.Compacted.Skipped = comp.Merged, comp.Skipped
 	byWL := map[string]*workloadJSON{}
 	for _, s := range b.Series {
 		k := s.Key.Workload.String()
@@ -465,6 +468,9 @@ func printCollect(w io.Writer, format string, cs *collectSetup, b *metrics.Batch
 	fmt.Fprintf(w, "stored %d workloads, %d series, %d samples", len(doc.Workloads), doc.Series, doc.Samples)
 	if comp.Hours > 0 {
 		fmt.Fprintf(w, "; rolled %d raw samples into %d hourly aggregates", comp.RawDeleted, comp.Hours)
+	}
+	if comp.Merged > 0 {
+		fmt.Fprintf(w, "; merged %d late samples into hours already aggregated", comp.Merged)
 	}
 	fmt.Fprintln(w)
 	if doc.ControlPlaneVersion != "" {

@@ -60,8 +60,10 @@ func newStoreExportCmd() *cobra.Command {
 		Use:   "export --store DB [--workload KIND/NS/NAME] [--from T] [--to T] [--out FILE]",
 		Short: "Write stored series as a trace file",
 		Long: `Writes every stored series (or one workload's) over [--from, --to) as one trace
-file. Hours older than the raw retention come from the hourly aggregates: their
-mean, stamped at the start of the hour.`,
+file. Hours older than the raw retention come from the hourly aggregates,
+stamped at the start of the hour: the series' column holds the hour's mean, and
+the columns SERIES@count, SERIES@max and SERIES@p95 its sample count, maximum
+and 95th percentile, which headroom store import reads back as aggregates.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var filter metrics.Workload
 			if workload != "" {

@@ -6,7 +6,7 @@
 //
 //	series       id, kind, namespace, name, resource, labels   (one row per metrics.Key)
 //	chunks       series_id, hour (Unix ms), n, first, last, data (the raw samples of one UTC hour)
-//	hourly       series_id, ts (hour start), count, mean, max, p95
+//	hourly       series_id, ts (hour start), count, mean, max, p95, minutes (bit m: minute m had samples)
 //	collections  one row per Write: source, window, series and samples written, warnings
 //	decisions    the decision log: time, workload, action, reason, detail (JSON)
 //
@@ -34,6 +34,8 @@
 //
 // [Store.Compact] rolls raw samples older than Retention.Raw (default 8 days) into hourly aggregates that
 // keep the count, mean, maximum and 95th percentile (nearest rank) of each UTC hour, and deletes hourly
-// aggregates older than Retention.Hourly (default 400 days). Compaction is idempotent: an hour is aggregated
-// once, and raw samples that arrive later for an hour already aggregated are dropped at the next Compact.
+// aggregates older than Retention.Hourly (default 400 days). Raw samples that arrive after their hour was
+// aggregated are merged into it at the next Compact (count, mean and max exactly; the p95 as an upper bound:
+// the larger of the two p95s), at minute resolution: the aggregate records which minutes it counted, and
+// samples in those minutes are a re-collection of the same data, skipped, so compaction stays idempotent.
 package store

@@ -62,4 +62,9 @@ CREATE TABLE inventory (
 	data TEXT NOT NULL
 );
 `,
+	// 3: which minutes of each aggregated hour had raw samples (bit m for minute m), so that samples arriving
+	// after the hour was compacted merge into it instead of being dropped; 0 on older rows: unknown.
+	`
+ALTER TABLE hourly ADD COLUMN minutes INTEGER NOT NULL DEFAULT 0;
+`,
 }

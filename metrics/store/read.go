@@ -213,14 +213,26 @@ func (s *Store) LastCollection(ctx context.Context, source string) (Collection, 
 
 // CompactStats says what Compact did.
 type CompactStats struct {
-	Hours       int // hourly aggregates written
+	Hours       int // hourly aggregates written for hours that had none
 	RawDeleted  int // raw samples rolled up and deleted
 	HourDeleted int // hourly aggregates past retention deleted
+	// Merged counts late samples merged into an hour that was already aggregated (in minutes it had not
+	// counted); Skipped counts samples not merged: their minute was already counted (a re-collection), or
+	// the hour was aggregated before minutes were recorded (schema 2) or imported.
+	Merged, Skipped int
 }
 
 // Compact rolls raw samples older than the raw retention (counted back from now, rounded down to the hour)
 // into hourly aggregates, deletes them, and deletes aggregates older than the hourly retention. It is one
-// transaction. An hour that already has an aggregate keeps it.
+// transaction.
+//
+// Raw samples of an hour that already has an aggregate (they arrived after it was compacted) are merged into
+// it at minute resolution: samples in minutes the aggregate has not counted are added — count, mean and max
+// exactly, the p95 as the larger of the two p95s, an upper bound of the merged hour's p95 (in each part at
+// most 5% of the samples lie above its p95, so at most 5% of the union lie above the larger) — and samples
+// in minutes it has counted are taken for a re-collection of the same data and skipped, so re-collecting a
+// window never counts it twice. Series sampled more often than once a minute merge late samples only into
+// minutes the hour had none in.
 func (s *Store) Compact(ctx context.Context, now time.Time) (CompactStats, error) {
 	var st CompactStats
 	s.mu.Lock()
@@ -254,21 +266,31 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (CompactStats, error
 		return st, s.classify(err)
 	}
 	defer sel.Close()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95) VALUES (?,?,?,?,?,?)
-		ON CONFLICT (series_id, ts) DO NOTHING`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95, minutes) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (series_id, ts) DO UPDATE SET count=excluded.count, mean=excluded.mean, max=excluded.max,
+			p95=excluded.p95, minutes=excluded.minutes`)
 	if err != nil {
 		return st, s.classify(err)
 	}
 	defer ins.Close()
-	var ss []sample
+	old, err := tx.PrepareContext(ctx, `SELECT ts, count, mean, max, p95, minutes FROM hourly WHERE series_id = ? AND ts >= ? AND ts < ?`)
+	if err != nil {
+		return st, s.classify(err)
+	}
+	defer old.Close()
+	type hourAgg struct {
+		a       Aggregate
+		minutes int64
+	}
 	var vals []float64
-	var aggs []Aggregate
+	var aggs []hourAgg
 	for _, id := range ids {
 		rows, err := sel.QueryContext(ctx, id, ms(cut))
 		if err != nil {
 			return st, s.classify(err)
 		}
 		aggs = aggs[:0]
+		var parts [][]sample
 		for rows.Next() {
 			var h int64
 			var blob []byte
@@ -276,30 +298,73 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (CompactStats, error
 				rows.Close()
 				return st, s.classify(err)
 			}
-			if ss, err = decodeChunk(ss[:0], h, blob); err != nil || len(ss) == 0 {
+			var chunk []sample
+			if chunk, err = decodeChunk(nil, h, blob); err != nil || len(chunk) == 0 {
 				rows.Close()
 				return st, fmt.Errorf("store %s: %w: series %d hour %v: %v", s.path, ErrCorrupt, id, fromMS(h), err)
 			}
-			vals = vals[:0]
-			for _, x := range ss {
-				vals = append(vals, x.v)
-			}
-			a := aggregate(vals)
-			a.T = fromMS(h)
-			aggs = append(aggs, a)
-			st.RawDeleted += len(ss)
+			parts = append(parts, chunk)
+			st.RawDeleted += len(chunk)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return st, s.classify(err)
 		}
-		for _, a := range aggs {
-			r, err := ins.ExecContext(ctx, id, ms(a.T), a.Count, a.Mean, a.Max, a.P95)
-			if err != nil {
+		if len(parts) == 0 {
+			continue
+		}
+		// The hours already aggregated that these chunks fall in.
+		existing := map[int64]hourAgg{}
+		orows, err := old.QueryContext(ctx, id, hourOf(parts[0][0].ts), ms(cut))
+		if err != nil {
+			return st, s.classify(err)
+		}
+		for orows.Next() {
+			var ts int64
+			var e hourAgg
+			if err := orows.Scan(&ts, &e.a.Count, &e.a.Mean, &e.a.Max, &e.a.P95, &e.minutes); err != nil {
+				orows.Close()
 				return st, s.classify(err)
 			}
-			if n, _ := r.RowsAffected(); n > 0 {
+			existing[ts] = e
+		}
+		orows.Close()
+		if err := orows.Err(); err != nil {
+			return st, s.classify(err)
+		}
+		for _, chunk := range parts {
+			h := hourOf(chunk[0].ts)
+			e, had := existing[h]
+			vals = vals[:0]
+			var mask int64
+			for _, x := range chunk {
+				bit := int64(1) << ((x.ts - h) / 60000)
+				if had && (e.minutes == 0 || e.minutes&bit != 0) {
+					st.Skipped++
+					continue
+				}
+				vals = append(vals, x.v)
+				mask |= bit
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			a := aggregate(vals)
+			if had {
+				st.Merged += len(vals)
+				n := e.a.Count + a.Count
+				a = Aggregate{Count: n, Mean: (e.a.Mean*float64(e.a.Count) + a.Mean*float64(a.Count)) / float64(n),
+					Max: max(e.a.Max, a.Max), P95: max(e.a.P95, a.P95)}
+				mask |= e.minutes
+			} else {
 				st.Hours++
+			}
+			a.T = fromMS(h)
+			aggs = append(aggs, hourAgg{a, mask})
+		}
+		for _, g := range aggs {
+			if _, err := ins.ExecContext(ctx, id, ms(g.a.T), g.a.Count, g.a.Mean, g.a.Max, g.a.P95, g.minutes); err != nil {
+				return st, s.classify(err)
 			}
 		}
 	}

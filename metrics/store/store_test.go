@@ -482,3 +482,100 @@ func TestWriteStoresTheInventory(t *testing.T) {
 		t.Errorf("latest inventory at %v, want %v", got.At, at)
 	}
 }
+
+func TestLateSamplesMergeIntoCompactedHours(t *testing.T) {
+	s := open(t, tempDB(t), &Options{Retention: Retention{Raw: time.Hour, Hourly: 72 * time.Hour}})
+	hour := t0.Add(10 * time.Hour)
+	now := hour.Add(3 * time.Hour) // raw kept from 12:00: hour 10:00 is compacted
+	// Minutes 0..29 of the hour, values 1..30: count 30, mean 15.5, max 30, p95 = the 29th of 30 = 29.
+	if _, err := s.Write(ctx, batch(webCPU, hour, time.Minute, 30, func(i int) float64 { return float64(i + 1) }), hour); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Compact(ctx, now); err != nil || st.Hours != 1 || st.Merged != 0 {
+		t.Fatalf("first compact %+v %v", st, err)
+	}
+	// Late: minutes 30..39 with values 100..109, and minute 5 again (a re-collection).
+	late := batch(webCPU, hour.Add(30*time.Minute), time.Minute, 10, func(i int) float64 { return float64(100 + i) })
+	late.Series[0].Points = append(late.Series[0].Points, metrics.Point{T: hour.Add(5 * time.Minute), V: 999})
+	if _, err := s.Write(ctx, late, now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Compact(ctx, now)
+	if err != nil || st.Hours != 0 || st.Merged != 10 || st.Skipped != 1 || st.RawDeleted != 11 {
+		t.Fatalf("merge compact %+v %v", st, err)
+	}
+	// count 30 + 10 = 40; mean (15.5 × 30 + 104.5 × 10) / 40 = 1510 / 40 = 37.75; max 109; p95 max(29, 109)
+	// = 109, at or above the exact p95 of the 40 samples (the 38th: 107).
+	hours, err := s.ReadHourly(ctx, webCPU, time.Time{}, time.Time{})
+	if err != nil || len(hours) != 1 {
+		t.Fatalf("%v %v", hours, err)
+	}
+	if h := hours[0]; h.Count != 40 || h.Mean != 37.75 || h.Max != 109 || h.P95 != 109 || h.P95 < 107 {
+		t.Fatalf("merged hour %+v", h)
+	}
+	// Re-collecting the same late window counts nothing twice.
+	if _, err := s.Write(ctx, late, now); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Compact(ctx, now); err != nil || st.Merged != 0 || st.Skipped != 11 {
+		t.Fatalf("re-collected compact %+v %v", st, err)
+	}
+	if h, _ := s.ReadHourly(ctx, webCPU, time.Time{}, time.Time{}); h[0] != hours[0] {
+		t.Fatalf("hour changed on a re-collection: %+v → %+v", hours[0], h[0])
+	}
+	// An hour aggregated before minutes were recorded (schema 2) keeps its aggregate.
+	legacy := hour.Add(-time.Hour)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95) SELECT id, ?, 60, 5, 9, 8 FROM series`, ms(legacy)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, batch(webCPU, legacy, time.Minute, 3, func(int) float64 { return 50 }), now); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Compact(ctx, now); err != nil || st.Merged != 0 || st.Skipped != 3 {
+		t.Fatalf("legacy compact %+v %v", st, err)
+	}
+	if h, _ := s.ReadHourly(ctx, webCPU, legacy, hour); len(h) != 1 || h[0].Count != 60 || h[0].Max != 9 {
+		t.Fatalf("legacy hour %+v", h)
+	}
+}
+
+func TestExportImportCompactedHours(t *testing.T) {
+	s := open(t, tempDB(t), &Options{Retention: Retention{Raw: time.Hour, Hourly: 72 * time.Hour}})
+	// Two hours of minutes, values = minute of the hour (0..59) + 100 × hour; the first is compacted:
+	// count 60, mean 29.5, max 59, p95 = the 57th of 60 = 56.
+	if _, err := s.Write(ctx, batch(webCPU, t0, time.Minute, 120, func(i int) float64 { return float64(i%60) + 100*float64(i/60) }), t0); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Compact(ctx, t0.Add(2*time.Hour)); err != nil || st.Hours != 1 {
+		t.Fatalf("compact %+v %v", st, err)
+	}
+	var buf bytes.Buffer
+	st, err := s.Export(ctx, &buf, metrics.Workload{}, time.Time{}, time.Time{})
+	if err != nil || st.Series != 1 || st.Samples != 61 || st.Rows != 61 {
+		t.Fatalf("export %+v %v", st, err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	if lines[0] != "timestamp,Deployment/shop/web/cpu,Deployment/shop/web/cpu@count,Deployment/shop/web/cpu@max,Deployment/shop/web/cpu@p95" ||
+		lines[1] != "2026-03-01T00:00:00Z,29.5,60,59,56" || lines[2] != "2026-03-01T01:00:00Z,100,,," {
+		t.Fatalf("export begins\n%s\n%s\n%s", lines[0], lines[1], lines[2])
+	}
+	s2 := open(t, tempDB(t), nil)
+	for range 2 { // twice: the second import changes nothing
+		if _, err := s2.Import(ctx, bytes.NewReader(buf.Bytes()), "backup.csv", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s2.ReadHourly(ctx, webCPU, time.Time{}, time.Time{})
+	if err != nil || len(h) != 1 || h[0] != (Aggregate{T: t0, Count: 60, Mean: 29.5, Max: 59, P95: 56}) {
+		t.Fatalf("imported hours %+v %v", h, err)
+	}
+	raw, err := s2.Read(ctx, webCPU, time.Time{}, time.Time{})
+	if err != nil || len(raw) != 60 || !raw[0].T.Equal(t0.Add(time.Hour)) || raw[0].V != 100 || raw[59].V != 159 {
+		t.Fatalf("imported raw %d samples %v", len(raw), err)
+	}
+	// An aggregate without a count is refused with the file and column named.
+	bad := "timestamp,Deployment/shop/web/cpu,Deployment/shop/web/cpu@count\n2026-03-01T00:00:00Z,,60\n2026-03-01T01:00:00Z,1,\n"
+	if _, err := s2.Import(ctx, strings.NewReader(bad), "bad.csv", t0); err == nil || !strings.Contains(err.Error(), "bad.csv: column Deployment/shop/web/cpu at 2026-03-01T00:00:00Z") {
+		t.Fatalf("bad aggregate: %v", err)
+	}
+}

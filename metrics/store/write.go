@@ -26,6 +26,18 @@ const rowsPerInsert = 256
 // workload states or nodes (a metrics-server collection) also stores them, in the same transaction, as the
 // inventory snapshot at b.Window.End (see PutInventory).
 func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (WriteStats, error) {
+	return s.write(ctx, b, at, nil)
+}
+
+// seriesHours are hourly aggregates of one series.
+type seriesHours struct {
+	key   metrics.Key
+	hours []Aggregate
+}
+
+// write is Write plus hourly aggregates (an import of compacted hours), in the same transaction; an hour
+// that has an aggregate already keeps it. They count in WriteStats.Samples as one sample each.
+func (s *Store) write(ctx context.Context, b *metrics.Batch, at time.Time, hourly []seriesHours) (WriteStats, error) {
 	var st WriteStats
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,6 +116,30 @@ func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (Writ
 				return st, s.classify(err)
 			}
 			lo = hi
+		}
+	}
+	if len(hourly) > 0 {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO hourly (series_id, ts, count, mean, max, p95) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (series_id, ts) DO NOTHING`)
+		if err != nil {
+			return st, s.classify(err)
+		}
+		defer ins.Close()
+		for _, sh := range hourly {
+			id, _, err := s.seriesID(ctx, tx, sh.key, newIDs)
+			if err != nil {
+				return st, s.classify(err)
+			}
+			for _, a := range sh.hours {
+				if !metrics.Finite(a.Mean) || !metrics.Finite(a.Max) || !metrics.Finite(a.P95) {
+					st.Skipped++
+					continue
+				}
+				if _, err := ins.ExecContext(ctx, id, ms(a.T.UTC().Truncate(time.Hour)), a.Count, a.Mean, a.Max, a.P95); err != nil {
+					return st, s.classify(err)
+				}
+				st.Samples++
+			}
 		}
 	}
 	if len(b.States) > 0 || len(b.Nodes) > 0 {
