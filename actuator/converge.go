@@ -450,3 +450,16 @@ func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Converge
 		c.Warnings = append(c.Warnings, "decision log: "+err.Error())
 	}
 }
+
+// NotConverged maps the changes that did not converge to their reasons
+// joined by "; ", by target (a pool as Target{Kind: metrics.KindNodePool,
+// Name: pool}).
+func NotConverged(cs []Convergence) map[policy.Target]string {
+	out := map[policy.Target]string{}
+	for _, c := range cs {
+		if !c.Converged {
+			out[policy.Target{Kind: c.Workload.Kind, Namespace: c.Workload.Namespace, Name: c.Workload.Name}] = strings.Join(c.Reasons, "; ")
+		}
+	}
+	return out
+}

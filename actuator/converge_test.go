@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
+	"github.com/headroom-dev/headroom/policy"
 )
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -101,5 +102,18 @@ func TestPendingChanges(t *testing.T) {
 	want := "Deployment/shop/a@10:00→5 Deployment/shop/b@10:10→4 NodePool/gpu@10:00→2"
 	if strings.Join(s, " ") != want {
 		t.Fatalf("pending = %v, want %s", s, want)
+	}
+}
+
+func TestNotConverged(t *testing.T) {
+	cs := []Convergence{
+		{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "a"}, Converged: true},
+		{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "b"}, Reasons: []string{"1 pod unschedulable: x", "only 2 of 3 pods exist"}},
+		{Workload: metrics.Workload{Kind: metrics.KindNodePool, Name: "gpu"}, Reasons: []string{"1 of 2 nodes Ready"}},
+	}
+	got := NotConverged(cs)
+	if len(got) != 2 || got[policy.Target{Kind: "Deployment", Namespace: "shop", Name: "b"}] != "1 pod unschedulable: x; only 2 of 3 pods exist" ||
+		got[policy.Target{Kind: "NodePool", Name: "gpu"}] != "1 of 2 nodes Ready" {
+		t.Fatalf("NotConverged = %v", got)
 	}
 }

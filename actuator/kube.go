@@ -192,6 +192,15 @@ type Request struct {
 	Replan Replan
 }
 
+// Applier is an Actuator that re-plans on conflicts (Kube does): a
+// caller holding an Actuator type-asserts to it to pass a Replan.
+type Applier interface {
+	Actuator
+	Apply(ctx context.Context, now time.Time, r Request) (Action, error)
+}
+
+var _ Applier = (*Kube)(nil)
+
 // SetReplicas sets the target's replicas (or its HPA's minReplicas in
 // hpa-floor mode), without re-planning on conflicts.
 func (k *Kube) SetReplicas(ctx context.Context, now time.Time, t policy.Target, replicas int32, reason string) (Action, error) {
