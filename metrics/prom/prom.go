@@ -69,11 +69,13 @@ type WorkloadQuery struct {
 
 // Options configure the source. Zero values mean the defaults given.
 type Options struct {
-	URL        string          // Prometheus base URL, e.g. http://prometheus.monitoring:9090; required
-	Namespaces []string        // only these namespaces; empty means all
-	CPU        string          // replaces DefaultCPU; "" keeps it
-	Memory     string          // replaces DefaultMemory; "" keeps it
-	Workloads  []WorkloadQuery // further per-workload queries (overrides for some workloads)
+	URL        string   // Prometheus base URL, e.g. http://prometheus.monitoring:9090; required
+	Namespaces []string // only these namespaces; empty means all
+	CPU        string   // replaces DefaultCPU; "" keeps it
+	Memory     string   // replaces DefaultMemory; "" keeps it
+	// Workloads are per-workload queries: each replaces the plan-wide query of its resource for its
+	// workload, which that query then leaves out (see Collect).
+	Workloads []WorkloadQuery
 	// RateWindow is the rate() window of the CPU counter; it must span at least two scrapes, four to be
 	// safe. 0 means 5m (scrapes every 75 s or faster). Collect widens it to two steps when the step is longer.
 	RateWindow time.Duration
@@ -186,6 +188,10 @@ func (s *Source) Name() string { return "prometheus" }
 
 // Collect runs every query over the window. The step must be positive; a window longer than MaxPoints steps
 // is split into consecutive requests. Warnings from Prometheus (partial results) come back in the batch.
+//
+// A workload with its own query (Options.Workloads) for a resource is left out of the plan-wide query of
+// that resource inside Prometheus — the query becomes (QUERY) unless on (namespace, workload_kind,
+// workload) (a constant series per such workload) — so its default series is neither computed nor sent.
 func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch, error) {
 	if w.Step <= 0 || w.End.Before(w.Start) {
 		return nil, fmt.Errorf("%w: prometheus: window %v to %v step %v", metrics.ErrInvalid, w.Start, w.End, w.Step)
@@ -206,9 +212,13 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 		if err := q.tmpl.Execute(&text, data); err != nil {
 			return nil, fmt.Errorf("%w: prometheus query %s: %v", metrics.ErrInvalid, q.tmpl.Name(), err)
 		}
+		expr := text.String()
+		if q.workload == nil {
+			expr = s.without(expr, q.resource)
+		}
 		series := map[string]*metrics.Series{}
 		for _, r := range Chunks(w, s.opt.MaxPoints) {
-			m, warnings, err := s.queryRange(ctx, text.String(), r)
+			m, warnings, err := s.queryRange(ctx, expr, r)
 			if err != nil {
 				return nil, fmt.Errorf("prometheus query %s from %s to %s: %w", q.tmpl.Name(),
 					r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), err)
@@ -235,6 +245,27 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 		}
 	}
 	return b, nil
+}
+
+// without returns a plan-wide query of a resource with the workloads that have their own query for it left out.
+func (s *Source) without(expr string, res metrics.Resource) string {
+	var vecs []string
+	seen := map[metrics.Workload]bool{}
+	for _, wq := range s.opt.Workloads {
+		if wq.Resource != res || seen[wq.Workload] {
+			continue
+		}
+		seen[wq.Workload] = true
+		v := "vector(1)"
+		for _, l := range [][2]string{{"namespace", wq.Workload.Namespace}, {"workload_kind", wq.Workload.Kind}, {"workload", wq.Workload.Name}} {
+			v = fmt.Sprintf("label_replace(%s, %q, %q, \"\", \"\")", v, l[0], l[1])
+		}
+		vecs = append(vecs, v)
+	}
+	if len(vecs) == 0 {
+		return expr
+	}
+	return fmt.Sprintf("(%s) unless on (namespace, workload_kind, workload) (%s)", expr, strings.Join(vecs, " or "))
 }
 
 // add files a matrix's series under their workload keys.

@@ -238,7 +238,9 @@ func TestQueriesAndWorkloadOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(queries) != 3 || !strings.Contains(queries[0], `namespace=~"shop|a\\.b"`) || !strings.Contains(queries[0], "[5m]") ||
-		!strings.Contains(queries[1], "container_memory_working_set_bytes") || queries[2] != `custom{x="5m"}` {
+		!strings.Contains(queries[1], "container_memory_working_set_bytes") || queries[2] != `custom{x="5m"}` ||
+		!strings.HasSuffix(queries[0], `) unless on (namespace, workload_kind, workload) (label_replace(label_replace(label_replace(vector(1), "namespace", "shop", "", ""), "workload_kind", "Deployment", "", ""), "workload", "api", "", ""))`) ||
+		strings.Contains(queries[1], "unless") {
 		t.Fatalf("queries:\n%s", strings.Join(queries, "\n---\n"))
 	}
 	last := b.Series[len(b.Series)-1]

@@ -2,14 +2,18 @@ package prom
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,11 +251,91 @@ func TestRealPrometheus(t *testing.T) {
 	if len(webCPU.Points) < steps*9/10 || len(got["StatefulSet/shop/db/memory"].Points) < steps*9/10 {
 		t.Fatalf("%d cpu points of %d steps", len(webCPU.Points), steps)
 	}
+	// A per-workload query for web's CPU: the plan-wide CPU query leaves web out inside Prometheus (its
+	// response carries db only), and web's CPU comes from the override, the same numbers by another query.
+	rec := &recorder{}
+	web := metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"}
+	s3, err := New(Options{URL: url, Namespaces: []string{"shop"}, RateWindow: 15 * time.Minute, RoundTripper: rec,
+		Workloads: []WorkloadQuery{{Workload: web, Resource: metrics.CPU,
+			Query: `sum(rate(container_cpu_usage_seconds_total{container!="", pod=~"web-6d4f-.*"{{.Selector}}}[{{.Rate}}]))`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := metrics.Window{Start: w.Start, End: w.Start.Add(24 * time.Hour), Step: step}
+	b3, err := s3.Collect(context.Background(), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got3 := map[string]metrics.Series{}
+	for _, ser := range b3.Series {
+		if _, dup := got3[ser.Key.String()]; dup {
+			t.Fatalf("series %s twice", ser.Key)
+		}
+		got3[ser.Key.String()] = ser
+	}
+	if len(got3) != 4 || len(rec.bodies) != 3 {
+		t.Fatalf("series %v from %d requests", keys(got3), len(rec.bodies))
+	}
+	if cpuBody := rec.bodies[0]; !strings.Contains(rec.queries[0], "unless on (namespace, workload_kind, workload)") ||
+		strings.Contains(cpuBody, `"workload":"web"`) || !strings.Contains(cpuBody, `"workload":"db"`) {
+		t.Fatalf("the default CPU query returned web (or not db):\n%s\n%.300s", rec.queries[0], cpuBody)
+	}
+	if memBody := rec.bodies[1]; strings.Contains(rec.queries[1], "unless") || !strings.Contains(memBody, `"workload":"web"`) {
+		t.Fatalf("the memory query left web out:\n%s", rec.queries[1])
+	}
+	over := got3["Deployment/shop/web/cpu"].Points
+	n = 0
+	for _, p := range webCPU.Points {
+		if p.T.After(day.End) {
+			break
+		}
+		if n >= len(over) || !over[n].T.Equal(p.T) || math.Abs(over[n].V-p.V) > 1e-9 {
+			t.Fatalf("override web cpu point %d: %v, default query's %v", n, over[min(n, len(over)-1)], p)
+		}
+		n++
+	}
+	if n < 600 || n != len(over) {
+		t.Fatalf("override web cpu: %d points, %d compared", len(over), n)
+	}
 	// Namespaces outside the plan see nothing.
 	s2, _ := New(Options{URL: url, Namespaces: []string{"other"}})
 	if b, err := s2.Collect(context.Background(), metrics.Window{Start: w.Start, End: w.Start.Add(time.Hour), Step: step}); err != nil || len(b.Series) != 0 {
 		t.Fatalf("other namespace: %v %v", b.Series, err)
 	}
+}
+
+// recorder is a RoundTripper that keeps each query_range request's query and response body.
+type recorder struct {
+	queries, bodies []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.ParseForm(); err != nil {
+		return nil, err
+	}
+	q := req.Form.Get("query")
+	if req.GetBody != nil { // the client POSTs the form
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(body)
+		if v, err := neturl.ParseQuery(string(b)); err == nil && v.Get("query") != "" {
+			q = v.Get("query")
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	r.queries, r.bodies = append(r.queries, q), append(r.bodies, string(b))
+	return resp, nil
 }
 
 func keys(m map[string]metrics.Series) []string {
