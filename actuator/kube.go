@@ -213,7 +213,9 @@ func (k *Kube) SetReplicas(ctx context.Context, now time.Time, t policy.Target, 
 // r.Replan) and retries up to KubeOptions.Conflicts times. It records the
 // action (Event, annotation on change, decision-log row) whatever the
 // outcome; recording failures are returned in Action.Warnings, not as the
-// error. An error means nothing was changed.
+// error. An error means nothing was changed, or, when the connection was
+// lost or timed out during the write itself, that the change is
+// unconfirmed (the next read shows which).
 func (k *Kube) Apply(ctx context.Context, now time.Time, r Request) (Action, error) {
 	to := k.opt.Targets[r.Target]
 	var (

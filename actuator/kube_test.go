@@ -2,8 +2,10 @@ package actuator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,7 +46,10 @@ type memScaleNS struct {
 	ns string
 }
 
-func (s memScaleNS) Get(_ context.Context, gr schema.GroupResource, name string, _ metav1.GetOptions) (*autoscalingv1.Scale, error) {
+func (s memScaleNS) Get(ctx context.Context, gr schema.GroupResource, name string, _ metav1.GetOptions) (*autoscalingv1.Scale, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.m.gets.Add(1)
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
@@ -194,5 +199,21 @@ func TestKubeRecommendAndPools(t *testing.T) {
 	}
 	if _, err := NewKubeFromClients(KubeClients{}, KubeOptions{}); err == nil {
 		t.Fatal("no clients: no error")
+	}
+}
+
+// TestKubeRecordsAfterDeadline: an action that fails because the run's
+// context is done is still in the decision log.
+func TestKubeRecordsAfterDeadline(t *testing.T) {
+	log := &memLog{}
+	k, _, _ := fakeKube(t, "shop", []string{"web"}, KubeOptions{Log: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := k.SetReplicas(ctx, t0, policy.Target{Kind: "Deployment", Namespace: "shop", Name: "web"}, 3, "forecast")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(log.rows) != 1 || log.rows[0].Action != LogFailed || !strings.Contains(string(log.rows[0].Detail), "context canceled") {
+		t.Fatalf("rows: %+v", log.rows)
 	}
 }

@@ -132,10 +132,15 @@ func actionWorkload(a *Action) metrics.Workload {
 	return metrics.Workload{Kind: a.Target.Kind, Namespace: a.Target.Namespace, Name: a.Target.Name}
 }
 
+// appendLog writes decision-log rows. The rows are written even when ctx
+// is already done (an action that failed on the run's deadline is still
+// recorded), within a few seconds of their own.
 func (k *Kube) appendLog(ctx context.Context, rows ...store.Decision) error {
 	if k.opt.Log == nil || len(rows) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	return k.opt.Log.AppendDecisions(ctx, rows)
 }
 
