@@ -194,11 +194,22 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 			}
 		}
 		for _, u := range planPeak.Unschedulable {
-			r.Findings = append(r.Findings, Finding{Critical, KindRunway, u.Target.String(), fmt.Sprintf("at the forecast peak %d pods fit in no pool: %s", u.Pods, u.Reason)})
+			r.Findings = append(r.Findings, Finding{Critical, KindNoRoom, u.Target.String(), fmt.Sprintf("at the forecast peak %d pods fit in no pool: %s", u.Pods, u.Reason)})
 		}
 	}
+	// The pool of a workload in the inventory: the plan's pin, else where
+	// most of its pods run.
+	invPool := func(w metrics.WorkloadState) string {
+		if j, ok := planIdx[w.Workload]; ok && plan.Spec.Workloads[j].NodePool != "" {
+			return plan.Spec.Workloads[j].NodePool
+		}
+		if p := majorityPool(&w, nodePool); p != "" || len(pools) != 1 {
+			return p
+		}
+		return pools[0].Name
+	}
 	for i := range pools {
-		r.Pools = append(r.Pools, buildPool(r, &pools[i], i, ws, d, inv, planNow, planPeak, levels, horizon, plan.Spec.Forecast.Model, now, o))
+		r.Pools = append(r.Pools, buildPool(r, &pools[i], i, ws, d, inv, invPool, planNow, planPeak, levels, horizon, plan.Spec.Forecast.Model, now, o))
 	}
 
 	for _, s := range ws {
@@ -463,8 +474,8 @@ func argmax(v []float64) int {
 	return best
 }
 
-func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *metrics.Inventory, planNow, planPeak *policy.PoolPlan,
-	levels []float64, horizon int, model string, now time.Time, o Options) Pool {
+func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *metrics.Inventory, invPool func(metrics.WorkloadState) string,
+	planNow, planPeak *policy.PoolPlan, levels []float64, horizon int, model string, now time.Time, o Options) Pool {
 	alloc := p.Machine.Sub(p.Overhead)
 	out := Pool{Name: p.Name, Zones: p.Zones, Headroom: p.Headroom.String(), Min: p.Min, Max: p.Max, Price: p.PricePerHour,
 		AllocatableCPU: 0, CapacityMaxCPU: Num(float64(p.Max) * alloc.CPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan}
@@ -562,16 +573,14 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 
 	// Headroom with the nodes there now and the pods running now.
 	if p.Headroom != policy.HeadroomNone && inv != nil && out.Nodes > 0 {
+		// Every workload running in the pool now, with or without history.
 		var groups []policy.PodGroup
-		for _, s := range ws {
-			if s.pool == p.Name && s.inv != nil && s.inv.Pods > 0 {
-				req := policy.Resources{CPU: s.inv.CPURequest, Memory: s.inv.MemoryRequest}
-				if s.spec != nil && (s.spec.Request.CPU > 0 || s.spec.Request.Memory > 0) {
-					req = s.spec.Request
-				}
-				groups = append(groups, policy.PodGroup{Target: policy.Target{Kind: s.data.Workload.Kind, Namespace: s.data.Workload.Namespace, Name: s.data.Workload.Name},
-					Request: req, Replicas: s.inv.Pods, Pool: p.Name})
+		for _, w := range inv.Workloads {
+			if w.Pods <= 0 || invPool(w) != p.Name {
+				continue
 			}
+			groups = append(groups, policy.PodGroup{Target: policy.Target{Kind: w.Workload.Kind, Namespace: w.Workload.Namespace, Name: w.Workload.Name},
+				Request: policy.Resources{CPU: w.CPURequest, Memory: w.MemoryRequest}, Replicas: w.Pods, Pool: p.Name})
 		}
 		fixed := *p
 		fixed.Min, fixed.Max = out.Nodes, out.Nodes

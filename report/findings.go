@@ -53,6 +53,7 @@ const (
 	KindStale         = "stale-metrics"
 	KindMissing       = "missing-metrics"
 	KindRunway        = "short-runway"
+	KindNoRoom        = "no-room-at-peak"
 	KindUnpredictable = "unpredictable-demand"
 	KindHeadroom      = "headroom-not-met"
 	KindSkew          = "version-skew"

@@ -1,0 +1,205 @@
+package report
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/metrics"
+)
+
+func loadPlan(t *testing.T, doc string) *config.Plan {
+	t.Helper()
+	p, err := config.Load("plan.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const rampPlan = `apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: ramp}
+spec:
+  history: {source: metrics-server, maxAge: 2h}
+  forecast: {quantile: 0.95, model: fourier-trend}
+  workloads:
+    - target: {kind: Deployment, namespace: shop, name: web}
+      resources: {cpu: "1", memory: 1Gi}
+      utilization: {cpu: 0.5}
+      replicas: {min: 2, max: 100}
+      nodePool: general
+  nodePools:
+    - name: general
+      machine: {cpu: 4, memory: 64Gi, pods: 110, pricePerHour: 0.1}
+      size: {min: 1, max: 5}
+      zones: 1
+`
+
+// rampData is hourly CPU usage on a noise-free ramp, cpu_k = 1.005 +
+// slope·k cores at Start + k hours. The plan forecasts with fourier-trend,
+// whose linear trend recovers a ramp exactly (automatic selection ties
+// between several exact fits on noise-free data and may pick a damped one).
+func rampData(n int, slope float64) *Data {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	cpu := make([]float64, n)
+	pods := make([]float64, n)
+	for k := range cpu {
+		cpu[k] = 1.005 + slope*float64(k)
+		pods[k] = 4
+	}
+	last := start.Add(time.Duration(n-1) * time.Hour)
+	return &Data{Newest: last, Start: start, Step: time.Hour, Workloads: []WorkloadData{{
+		Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"},
+		CPU:      cpu, Pods: pods, Last: last, LastCPU: cpu[n-1], LastMemory: math.NaN()}}}
+}
+
+// Worked by hand: the pool's demand is usage over the 0.5 utilization
+// target, 2.01 + 0.02·k cores; at its maximum of 5 nodes of 4 cores it
+// holds 20. The forecast of a noise-free ramp is the ramp itself with no
+// spread, so demand first exceeds 20 at k = 900 (19.99 at 899, 20.01 at
+// 900): Start + 900 h, which is 900 − 335 = 565 h = 23.54 days after the
+// newest sample (k = 335). With a 30-day threshold that is a warning, not
+// critical (above 10 days).
+func TestBuildRunwayOnARamp(t *testing.T) {
+	d := rampData(14*24, 0.01)
+	r, err := Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Pools[0]
+	if float64(p.CapacityMaxCPU) != 20 {
+		t.Fatalf("capacity at max %v, want 20", p.CapacityMaxCPU)
+	}
+	if want := 2.01 + 0.02*335; math.Abs(float64(p.DemandCPU)-want) > 1e-9 {
+		t.Errorf("demand now %v, want %v", p.DemandCPU, want)
+	}
+	want := d.Start.Add(900 * time.Hour)
+	if p.Runway == nil || !p.Runway.Equal(want) {
+		t.Fatalf("runway %v, want %v (forecast model %s)", p.Runway, want, r.Workloads[0].Forecast.Model)
+	}
+	if math.Abs(float64(p.RunwayDays)-565.0/24) > 1e-9 {
+		t.Errorf("runway days %v, want %v", p.RunwayDays, 565.0/24)
+	}
+	var runway []Finding
+	for _, f := range r.Findings {
+		if f.Kind == KindRunway {
+			runway = append(runway, f)
+		}
+	}
+	if len(runway) != 1 || runway[0].Severity != Warning || runway[0].Subject != "general" || !strings.Contains(runway[0].Message, "23.5 days") {
+		t.Errorf("runway findings %v, want one warning of 23.5 days for general", runway)
+	}
+
+	// A runway threshold of 90 days makes 23.5 days critical (below 30).
+	r, _ = Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1, RunwayWarn: 90 * 24 * time.Hour})
+	if f := findingOf(r, KindRunway); f == nil || f.Severity != Critical {
+		t.Errorf("runway finding %v, want critical", f)
+	}
+	// A 20-day horizon does not reach the crossing: no runway, no finding.
+	r, _ = Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1, Horizon: 20 * 24 * time.Hour})
+	if r.Pools[0].Runway != nil || findingOf(r, KindRunway) != nil || r.Pools[0].Horizon != "20d" {
+		t.Errorf("runway %v horizon %s finding %v, want none within 20d", r.Pools[0].Runway, r.Pools[0].Horizon, findingOf(r, KindRunway))
+	}
+}
+
+// Worked by hand: a steeper ramp, 1.005 + 0.05·k, needs 2.01 + 0.1·335 =
+// 35.51 cores now, already above the 20 the pool holds at its maximum: the
+// runway is now, 0 days, critical.
+func TestBuildRunwayExhausted(t *testing.T) {
+	d := rampData(14*24, 0.05)
+	r, err := Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Pools[0]
+	if p.Runway == nil || !p.Runway.Equal(d.Newest) || p.RunwayDays != 0 {
+		t.Fatalf("runway %v (%v days), want now", p.Runway, p.RunwayDays)
+	}
+	if f := findingOf(r, KindRunway); f == nil || f.Severity != Critical {
+		t.Errorf("runway finding %v, want critical", f)
+	}
+}
+
+func findingOf(r *Report, kind string) *Finding {
+	for i := range r.Findings {
+		if r.Findings[i].Kind == kind {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+// Worked by hand: n+1 headroom on a pool of two 4-core nodes (one zone)
+// running web's 4 pods of 1 core (plus api's 2 of 1 core) — 6 cores on 8:
+// losing a node evicts up to 4 cores that the other's 0 to 2 free cores
+// cannot take, so n+1 does not hold now. With 3 nodes (12 cores, 6 used)
+// it holds: any one node's pods fit in the other two's free 6 cores.
+func TestBuildHeadroomNow(t *testing.T) {
+	doc := strings.Replace(rampPlan, "headroom: none", "", 1) + "      headroom: n+1\n"
+	for _, tc := range []struct {
+		nodes int
+		holds bool
+	}{{2, false}, {3, true}} {
+		d := rampData(3*24, 0)
+		var nodes []metrics.Node
+		names := map[string]int{}
+		for i := range tc.nodes {
+			n := string(rune('a'+i)) + "1"
+			nodes = append(nodes, metrics.Node{Name: n, Pool: "general", Zone: "z", Ready: true, KubeletVersion: "v1.31.0", CPU: 4, Memory: 64 << 30})
+			names[n] = 0
+		}
+		d.Inventory = &metrics.Inventory{At: d.Newest, ControlPlaneVersion: "v1.31.0", Nodes: nodes, Workloads: []metrics.WorkloadState{
+			{Workload: d.Workloads[0].Workload, Pods: 4, Ready: 4, CPURequest: 1, MemoryRequest: 1 << 30, Nodes: map[string]int{"a1": 2, "b1": 2}},
+			{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "api"}, Pods: 2, Ready: 2, CPURequest: 1, MemoryRequest: 1 << 30, Nodes: map[string]int{"a1": 1, "b1": 1}},
+		}}
+		r, err := Build(loadPlan(t, doc), d, Options{Now: d.Newest, Backtest: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := r.Pools[0]
+		if (p.HeadroomNow == "holds") != tc.holds {
+			t.Errorf("%d nodes: headroom now %q, want holds=%v", tc.nodes, p.HeadroomNow, tc.holds)
+		}
+		if f := findingOf(r, KindHeadroom); (f == nil) != tc.holds {
+			t.Errorf("%d nodes: headroom finding %v", tc.nodes, f)
+		}
+		if p.Nodes != tc.nodes || p.MonthlyCostNow != float64(tc.nodes)*0.1*730 {
+			t.Errorf("%d nodes: pool %d nodes costing %v", tc.nodes, p.Nodes, p.MonthlyCostNow)
+		}
+	}
+}
+
+// Same inputs, same bytes, in every format.
+func TestBuildDeterministic(t *testing.T) {
+	render := func() []byte {
+		r := storeReport(t)
+		var b bytes.Buffer
+		if err := r.WriteJSON(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteHTML(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	if a, b := render(), render(); !bytes.Equal(a, b) {
+		t.Error("two reports of the same store differ")
+	}
+}
+
+func TestHTMLStore(t *testing.T) {
+	r := storeReport(t)
+	var b bytes.Buffer
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkHTML(t, b.Bytes())
+	// 3 workloads with CPU history (ghost has none) and 2 pools with demand.
+	if n := strings.Count(b.String(), "<svg"); n != 5 {
+		t.Errorf("%d charts, want 5", n)
+	}
+}
