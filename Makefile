@@ -52,13 +52,14 @@ eval: build ## Backtest every shipped trace: MASE, sMAPE, coverage per model and
 	$(BIN)/headroom eval --traces $(TRACES)
 
 .PHONY: demo
-demo: build ## The main job on shipped traces, no cluster: a forecast, a plan, and a what-if simulation with a zone loss.
+demo: build ## The main job on shipped traces, no cluster: a forecast, a plan, a what-if simulation with a zone loss, and its report (bin/report.html).
 	@echo "== headroom forecast: the next 6 hours of NYC taxi demand, with calibrated quantiles"
 	$(BIN)/headroom forecast --input $(TRACES)/nab-realKnownCause-nyc_taxi.csv --horizon 6h -o table
 	@echo; echo "== headroom plan: replicas, node pools and cost for the example plan (changes nothing)"
 	$(BIN)/headroom plan --config testdata/plans/example.yaml
 	@echo; echo "== headroom simulate: predictive vs reactive vs static vs scheduled, losing a zone and a node"
-	$(BIN)/headroom simulate --config testdata/plans/example.yaml --scenario testdata/scenarios/zone-loss.yaml
+	$(BIN)/headroom simulate --config testdata/plans/example.yaml --scenario testdata/scenarios/zone-loss.yaml --report $(BIN)/report.html
+	@echo; echo "== the capacity-review report of that simulation: $(BIN)/report.html (one self-contained file; open it in a browser)"
 
 .PHONY: fuzz
 fuzz: ## Fuzz the trace reader for 30 s.

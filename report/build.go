@@ -119,6 +119,15 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 		ws[i] = s
 	}
 	horizon := max(1, int(o.Horizon/d.Step))
+	wHorizon := max(1, int(o.WorkloadHorizon/d.Step))
+	backtest := o.Backtest
+	if backtest == 0 {
+		backtest = 4
+		if len(ws) > BacktestLimit {
+			backtest = -1
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%d workloads: no rolling-origin backtests (more than %d; --backtest N runs them)", len(ws), BacktestLimit))
+		}
+	}
 	levels := []float64{1 - q, q}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, o.Parallel)
@@ -133,11 +142,11 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			series := d.series(s.data.Workload.String(), s.data.CPU)
-			if f, err := forecast.Auto(series, forecast.Options{Horizon: horizon, Quantiles: levels, Model: plan.Spec.Forecast.Model}); err == nil {
+			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model}); err == nil {
 				s.fc = f
 			}
-			if o.Backtest > 0 {
-				if e, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: o.Backtest, Level: q}); err == nil {
+			if backtest > 0 {
+				if e, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: backtest, Level: q}); err == nil {
 					evals[i] = e
 				}
 			}

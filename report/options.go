@@ -11,6 +11,10 @@ import (
 
 const hoursPerMonth = policy.HoursPerMonth
 
+// BacktestLimit is the number of workloads up to which a report backtests
+// every workload with forecast.Evaluate by default (Options.Backtest).
+const BacktestLimit = 100
+
 // Options configure a report. The zero value of each field is documented.
 type Options struct {
 	// Now is the report's time (GeneratedAt); the report reads no clock.
@@ -22,9 +26,13 @@ type Options struct {
 	History time.Duration
 	// Step is the grid the history is averaged onto; 0 means 1 h.
 	Step time.Duration
-	// Horizon is how far ahead demand is forecast (runway, peaks); 0 means
-	// 30 days.
+	// Horizon is how far ahead the pools' demand is forecast (runway, peak
+	// nodes); 0 means 30 days.
 	Horizon time.Duration
+	// WorkloadHorizon is how far ahead each workload's demand is forecast
+	// (its chart, peak replicas, headroom at the peak); 0 means 7 days or
+	// Horizon when shorter. The forecast's cost grows with its length.
+	WorkloadHorizon time.Duration
 	// Quantile is the forecast level planned for; 0 means the plan's.
 	Quantile float64
 	// RunwayWarn is the runway below which a pool gets a finding (Critical
@@ -35,8 +43,11 @@ type Options struct {
 	// maxAge (10 min by default).
 	StaleAfter time.Duration
 	// Backtest is the number of rolling origins of forecast.Evaluate per
-	// workload (24 steps ahead each); 0 means 4, negative means none (the
-	// report then shows only the fit's own validation accuracy).
+	// workload (24 steps ahead each), which gives the relative MASE against
+	// seasonal naive; 0 means 4 when the report has at most
+	// BacktestLimit workloads and none above (an Evaluate costs several
+	// fits), negative means none. The fit's own validation accuracy
+	// (forecast.Auto's backtest) is always shown.
 	Backtest int
 	// Unpredictable is the backtest sMAPE (percent) above which a
 	// workload's demand is called unpredictable; 0 means 40.
@@ -64,8 +75,8 @@ func (o Options) withDefaults() Options {
 	if o.RunwayWarn <= 0 {
 		o.RunwayWarn = 30 * 24 * time.Hour
 	}
-	if o.Backtest == 0 {
-		o.Backtest = 4
+	if o.WorkloadHorizon <= 0 {
+		o.WorkloadHorizon = min(7*24*time.Hour, o.Horizon)
 	}
 	if o.Unpredictable <= 0 {
 		o.Unpredictable = 40
