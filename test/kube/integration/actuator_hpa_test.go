@@ -227,3 +227,28 @@ func TestActuatorScaleModeRefusesHPAWorkload(t *testing.T) {
 		t.Fatalf("hold: %+v %v", a, err)
 	}
 }
+
+// TestActuatorHPAFloorDryRun: the HPA patch goes with dryRun=All; the API
+// server admits it and persists nothing.
+func TestActuatorHPAFloorDryRun(t *testing.T) {
+	s := kube.Server(t)
+	ns := s.Namespace(t)
+	c := s.Client()
+	ctx := context.Background()
+	createDeployment(t, c, ns, "web", 2)
+	createHPA(t, c, ns, "web", "web", 2, 10)
+	rv := hpa(t, c, ns, "web").ResourceVersion
+	tg := policy.Target{Kind: "Deployment", Namespace: ns, Name: "web"}
+	k := newKube(t, s, actuator.KubeOptions{DryRun: true, Targets: map[policy.Target]actuator.TargetOptions{tg: {Mode: policy.ModeHPAFloor}}})
+	a, err := k.SetReplicas(ctx, actuatorNow, tg, 6, "forecast")
+	if err != nil || !a.Changed || !a.DryRun || a.From != 2 || a.To != 6 {
+		t.Fatalf("dry run: %+v %v", a, err)
+	}
+	h := hpa(t, c, ns, "web")
+	if h.ResourceVersion != rv || *h.Spec.MinReplicas != 2 || len(h.Annotations) != 0 {
+		t.Fatalf("dry run wrote the HPA: rv %s → %s, min %d, annotations %v", rv, h.ResourceVersion, *h.Spec.MinReplicas, h.Annotations)
+	}
+	if evs := events(t, c, ns, "HorizontalPodAutoscaler", "web"); len(evs) != 0 {
+		t.Fatalf("dry run wrote events: %+v", evs)
+	}
+}
