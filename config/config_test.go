@@ -233,3 +233,28 @@ func TestLeadTimeAutoAndTolerances(t *testing.T) {
 		t.Errorf("marshal %s %v", b, err)
 	}
 }
+
+func TestSeasonalPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want []time.Duration
+	}{
+		{yaml: "", want: nil},
+		{yaml: "  forecast: {seasonality: []}\n", want: []time.Duration{}},
+		{yaml: "  forecast: {seasonality: [24h, 1w]}\n", want: []time.Duration{24 * time.Hour, 7 * 24 * time.Hour}},
+	} {
+		p, err := Load("p.yaml", []byte(strings.Replace(minimal, "spec:\n", "spec:\n"+tc.yaml, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.SeasonalPeriods()
+		if (got == nil) != (tc.want == nil) || len(got) != len(tc.want) {
+			t.Fatalf("%q: %#v, want %#v", tc.yaml, got, tc.want)
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%q: %v, want %v", tc.yaml, got, tc.want)
+			}
+		}
+	}
+}

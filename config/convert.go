@@ -157,3 +157,16 @@ func (p *Plan) Horizon(i int) time.Duration {
 	w := &p.Spec.Workloads[i]
 	return max(p.Spec.Forecast.Horizon.Duration, w.LeadTime.Duration+p.Spec.Interval.Duration)
 }
+
+// SeasonalPeriods is spec.forecast.seasonality for forecast.Options.Seasonality:
+// nil when the plan leaves the periods to detection.
+func (p *Plan) SeasonalPeriods() []time.Duration {
+	if p.Spec.Forecast.Seasonality == nil {
+		return nil
+	}
+	out := make([]time.Duration, len(p.Spec.Forecast.Seasonality))
+	for i, d := range p.Spec.Forecast.Seasonality {
+		out[i] = d.Duration
+	}
+	return out
+}

@@ -130,7 +130,9 @@ type Forecast struct {
 	Quantile float64 `json:"quantile,omitempty"`
 	// Model is auto or one of forecast.ModelNames. Default auto.
 	Model string `json:"model,omitempty"`
-	// Seasonality lists periods to consider (24h, 168h). Optional: detected.
+	// Seasonality lists the seasonal periods to forecast with (24h, 168h),
+	// used whatever their detected strength when the history spans two of
+	// them; [] means none. Optional: detected among an hour, a day and a week.
 	Seasonality []Duration `json:"seasonality,omitempty"`
 }
 

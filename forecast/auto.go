@@ -33,6 +33,12 @@ type Options struct {
 	Validation int
 	// KeepCandidates returns every candidate's forecast in Forecast.Candidates.
 	KeepCandidates bool
+	// Seasonality, when not nil, replaces the detection of seasonal periods
+	// among CandidatePeriods: each period listed is used (whatever its
+	// strength) when it is a whole number of at least 4 steps and the
+	// fitting history spans two of it; the others are left out (compare
+	// Forecast.Seasonality). An empty, non-nil slice means no seasonality.
+	Seasonality []time.Duration
 }
 
 // ModelNames lists the models Options.Model accepts besides "auto".
@@ -152,9 +158,14 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	fitN := n - v
 
 	logOK, offset := logScale(y[:fitN])
-	seas := Detect(y[:fitN], ps.Step)
-	if logOK {
-		seas = mergeSeasons(seas, Detect(logValues(y[:fitN], offset), ps.Step))
+	var seas []Seasonality
+	if opt.Seasonality != nil {
+		seas = Periods(y[:fitN], ps.Step, opt.Seasonality)
+	} else {
+		seas = Detect(y[:fitN], ps.Step)
+		if logOK {
+			seas = mergeSeasons(seas, Detect(logValues(y[:fitN], offset), ps.Step))
+		}
 	}
 	f := &Forecast{
 		Seasonality: seas,

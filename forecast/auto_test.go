@@ -388,3 +388,44 @@ func TestAdvanceMatchesRefitState(t *testing.T) {
 		approx(t, "mean", v, l, 1e-9)
 	}
 }
+
+func TestAutoSeasonalityOption(t *testing.T) {
+	periods := func(f *Forecast) []time.Duration {
+		var out []time.Duration
+		for _, s := range f.Seasonality {
+			out = append(out, s.Period)
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	noise := make([]float64, 288*7)
+	for i := range noise {
+		noise[i] = 50 + rng.NormFloat64()
+	}
+	sine := daily(288*7, 10, 3, 0.1, 7)
+	tests := []struct {
+		name  string
+		y     []float64
+		given []time.Duration
+		want  []time.Duration
+	}{
+		{"detected without the option", sine, nil, []time.Duration{24 * time.Hour}},
+		{"forced on noise", noise, []time.Duration{24 * time.Hour}, []time.Duration{24 * time.Hour}},
+		{"restricted: the daily cycle left out", sine, []time.Duration{time.Hour}, []time.Duration{time.Hour}},
+		{"none", sine, []time.Duration{}, nil},
+		{"periods that do not fit are left out", sine, []time.Duration{7*time.Minute + 30*time.Second, 30 * 24 * time.Hour, 24 * time.Hour, 24 * time.Hour},
+			[]time.Duration{24 * time.Hour}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Auto(series(tc.y, 5*time.Minute), Options{Horizon: 12, Quantiles: []float64{0.9}, Seasonality: tc.given})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFinite(t, f)
+			if got := periods(f); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("seasonality %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

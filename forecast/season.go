@@ -52,6 +52,29 @@ func Detect(y []float64, step time.Duration) []Seasonality {
 	return out
 }
 
+// Periods is Detect for given periods, used whatever their strength: each
+// that is a whole number of at least 4 steps (within 1%) and that y spans
+// twice, strongest first.
+func Periods(y []float64, step time.Duration, periods []time.Duration) []Seasonality {
+	var out []Seasonality
+	if step <= 0 || len(y) == 0 {
+		return nil
+	}
+	x := clipOutliers(y)
+	seen := map[int]bool{}
+	for _, period := range periods {
+		ratio := float64(period) / float64(step)
+		p := int(math.Round(ratio))
+		if p < 4 || math.Abs(ratio-float64(p)) > 0.01*ratio || len(x) < 2*p || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, Seasonality{Period: period, Steps: p, Strength: seasonStrength(x, p)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Strength > out[j].Strength })
+	return out
+}
+
 func seasonStrength(x []float64, p int) float64 {
 	trend := movingAverage(x, p)
 	shape := make([]float64, p)

@@ -48,7 +48,7 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 	warnings := append([]string(nil), in.Warnings...)
 	pin := in.Input
 	q := p.Spec.Forecast.Quantile
-	opt := forecast.Options{Quantiles: []float64{q}, Model: p.Spec.Forecast.Model}
+	opt := forecast.Options{Quantiles: []float64{q}, Model: p.Spec.Forecast.Model, Seasonality: p.SeasonalPeriods()}
 	steps := func(s *forecast.Series) int { return max(1, int((p.Horizon(i)+s.Step-1)/s.Step)) }
 	if cpu := in.CPU; cpu != nil {
 		opt.Horizon = steps(cpu)

@@ -140,10 +140,6 @@ type planEnv struct {
 // depend on the order), then the node pools.
 func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, error) {
 	res := &planResult{plan: p, workloads: make([]*planned, len(p.Spec.Workloads))}
-	if len(p.Spec.Forecast.Seasonality) > 0 {
-		res.warnings = append(res.warnings, fmt.Sprintf("%s:%d: spec.forecast.seasonality is not used yet: the forecaster detects the seasons itself",
-			p.File(), p.Line("spec.forecast.seasonality")))
-	}
 	var inv planinput.Inventory
 	if env.store != nil {
 		var err error
