@@ -122,6 +122,7 @@ func (p *Plan) Default() {
 			}
 		}
 	}
+	p.defaultRun()
 	for i := range s.NodePools {
 		np := &s.NodePools[i]
 		if np.Provider == "" {

@@ -46,6 +46,8 @@ type Spec struct {
 	Workloads []Workload `json:"workloads"`
 	NodePools []NodePool `json:"nodePools,omitempty"`
 	Budget    *Budget    `json:"budget,omitempty"`
+	// Run configures headroom run and serve (see run.go). Optional.
+	Run *Run `json:"run,omitempty"`
 }
 
 // History says where usage history comes from and how long it is kept.

@@ -104,6 +104,7 @@ func (p *Plan) Validate() error {
 			targets[key] = i
 		}
 	}
+	v.run(s.Run)
 	if s.Budget != nil && !(s.Budget.Monthly >= 0) {
 		v.errf("spec.budget.monthly", "must not be negative, got %v", s.Budget.Monthly)
 	}
