@@ -36,6 +36,9 @@ type Planned struct {
 	Skipped string
 	// Advice is the rightsizing advice (headroom plan only).
 	Advice *policy.Advice
+	// Input is what the policy decided from (with the forecast demand), so a
+	// caller can re-decide on a changed current count (a conflict's re-plan).
+	Input policy.Input `json:"-"`
 }
 
 // PlanWorkload forecasts spec.workloads[i]'s demand from in.CPU and
@@ -76,7 +79,7 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 	}
 	d := policy.Replicas(w, pin)
 	d.Warnings = append(warnings, d.Warnings...)
-	out.Decision = d
+	out.Decision, out.Input = d, pin
 	switch w.Mode {
 	case policy.ModeScale:
 		out.Pods = int(d.Desired)

@@ -457,6 +457,11 @@ func (r *Runner) collect(ctx context.Context, now time.Time) (int, error) {
 	return ws.Samples, nil
 }
 
+// applier is an actuator that re-plans on conflicts (actuator.Kube).
+type applier interface {
+	Apply(ctx context.Context, now time.Time, r actuator.Request) (actuator.Action, error)
+}
+
 // Check is the safety check of a decision before it is applied: the target
 // is named in the plan, the count is not negative, it goes to zero only when
 // the plan's minimum is 0, and it stays within the decision's own bounds and
@@ -504,7 +509,31 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 		tr.Outcome, tr.Note = OutcomeFailed, "not applied: "+err.Error()
 		return
 	}
-	a, err := r.Actuator.SetReplicas(ctx, now, d.Target, d.Desired, d.Reason())
+	var a actuator.Action
+	var err error
+	if ap, ok := r.Actuator.(applier); ok {
+		// On a conflict the actuator re-reads the count and asks again: the
+		// same policy on the same inputs at the new count, under the same checks.
+		w, in := tr.Planned.Workload, tr.Planned.Input
+		replan := func(current int32) (int32, string) {
+			if w.Mode == policy.ModeHPAFloor {
+				in.CurrentMin = current
+			} else {
+				in.Current = current
+			}
+			nd := policy.Replicas(w, in)
+			if !nd.Apply || nd.Rule == policy.RuleHold {
+				return current, nd.Reason()
+			}
+			if why := Check(named, nd); why != "" {
+				return current, "refused after a conflict: " + why
+			}
+			return nd.Desired, nd.Reason()
+		}
+		a, err = ap.Apply(ctx, now, actuator.Request{Target: d.Target, Desired: d.Desired, Reason: d.Reason(), Replan: replan})
+	} else {
+		a, err = r.Actuator.SetReplicas(ctx, now, d.Target, d.Desired, d.Reason())
+	}
 	if err != nil {
 		tr.Outcome, tr.Note = OutcomeFailed, err.Error()
 		if r.Metrics != nil {
