@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%d workloads: no rolling-origin backtests (more than %d; --backtest N runs them)", len(ws), BacktestLimit))
 		}
 	}
-	levels := []float64{1 - q, q}
+	levels := []float64{math.Round((1-q)*1e9) / 1e9, q}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, o.Parallel)
 	evals := make([]*forecast.SeriesEval, len(ws))
@@ -444,7 +445,7 @@ func workloadChart(s *wstate, d *Data, levels []float64) *Chart {
 	if f := s.fc; f != nil {
 		ft := forecastTimes(f)
 		c.Lines = append(c.Lines, Line{Name: "forecast", Times: ft, Values: f.Mean, Dashed: true, Color: 1})
-		c.Band = &Band{Name: fmt.Sprintf("q%g–q%g", levels[0], levels[1]), Times: ft, Lo: f.Q[0], Hi: f.Q[1]}
+		c.Band = &Band{Name: fmt.Sprintf("q%s–q%s", fmtQ(levels[0]), fmtQ(levels[1])), Times: ft, Lo: f.Q[0], Hi: f.Q[1]}
 	}
 	if sp := s.spec; sp != nil {
 		per := sp.Request.CPU * sp.Utilization.CPU
@@ -557,7 +558,7 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 		if fc != nil {
 			ft := forecastTimes(fc)
 			chart.Lines = append(chart.Lines, Line{Name: "forecast", Times: ft, Values: fc.Mean, Dashed: true, Color: 1})
-			chart.Band = &Band{Name: fmt.Sprintf("q%g–q%g", levels[0], levels[1]), Times: ft, Lo: fc.Q[0], Hi: fc.Q[1]}
+			chart.Band = &Band{Name: fmt.Sprintf("q%s–q%s", fmtQ(levels[0]), fmtQ(levels[1])), Times: ft, Lo: fc.Q[0], Hi: fc.Q[1]}
 		}
 		if out.Runway != nil {
 			chart.Marker, chart.MarkerLabel = *out.Runway, "runway "+out.Runway.Format("2006-01-02")
@@ -572,8 +573,8 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			if days < warn/3 {
 				sev = Critical
 			}
-			r.Findings = append(r.Findings, Finding{sev, KindRunway, p.Name, fmt.Sprintf("runway %.1f days: forecast demand (q%g) exceeds the pool at its maximum of %d nodes (%s cores) on %s",
-				days, levels[1], p.Max, fmtF(float64(out.CapacityMaxCPU)), out.Runway.Format("2006-01-02 15:04"))})
+			r.Findings = append(r.Findings, Finding{sev, KindRunway, p.Name, fmt.Sprintf("runway %.1f days: forecast demand (q%s) exceeds the pool at its maximum of %d nodes (%s cores) on %s",
+				days, fmtQ(levels[1]), p.Max, fmtF(float64(out.CapacityMaxCPU)), out.Runway.Format("2006-01-02 15:04"))})
 		}
 	}
 	if inv != nil && out.Nodes > 0 && len(zones) == 1 && p.Zones > 1 {
@@ -695,8 +696,20 @@ func buildSummary(r *Report, plan *config.Plan, pools []policy.Pool, poolIdx map
 				nodeUsage = false
 			}
 		}
+		unpriced := map[string]int{}
 		for _, g := range groups {
 			s.NodeGroups = append(s.NodeGroups, *g)
+			if _, ok := poolIdx[g.Pool]; !ok {
+				unpriced[poolName(g.Pool)] += g.Nodes
+			}
+		}
+		if len(unpriced) > 0 {
+			names := make([]string, 0, len(unpriced))
+			for p, n := range unpriced {
+				names = append(names, fmt.Sprintf("%s (%s)", p, plural(n, "node")))
+			}
+			sort.Strings(names)
+			r.Warnings = append(r.Warnings, "nodes in pools the plan does not list, not counted in the cost: "+strings.Join(names, ", "))
 		}
 		sort.Slice(s.NodeGroups, func(i, j int) bool {
 			a, b := s.NodeGroups[i], s.NodeGroups[j]

@@ -110,10 +110,19 @@ func (c *Chart) SVG(width, height vg.Length) (string, error) {
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	var lo, hi = math.Inf(1), math.Inf(-1)
-	for _, l := range c.Lines {
-		for _, t := range l.Times {
-			lo, hi = math.Min(lo, float64(t.Unix())), math.Max(hi, float64(t.Unix()))
+	// The time range of the data (NaN points aside), for the limits.
+	span := func(ts []time.Time, vs ...[]float64) {
+		for i, t := range ts {
+			for _, v := range vs {
+				if i < len(v) && !math.IsNaN(v[i]) {
+					lo, hi = math.Min(lo, float64(t.Unix())), math.Max(hi, float64(t.Unix()))
+					break
+				}
+			}
 		}
+	}
+	for _, l := range c.Lines {
+		span(l.Times, l.Values)
 	}
 	if b := c.Band; b != nil && len(b.Times) > 0 {
 		up := reduce(b.Times, b.Hi, MaxChartPoints)
@@ -133,9 +142,7 @@ func (c *Chart) SVG(width, height vg.Length) (string, error) {
 			p.Add(poly)
 			p.Legend.Add(b.Name, poly)
 		}
-		for _, t := range b.Times {
-			lo, hi = math.Min(lo, float64(t.Unix())), math.Max(hi, float64(t.Unix()))
-		}
+		span(b.Times, b.Lo, b.Hi)
 	}
 	for _, l := range c.Lines {
 		xy := reduce(l.Times, l.Values, MaxChartPoints)

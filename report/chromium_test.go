@@ -49,63 +49,74 @@ func runChromium(t *testing.T, bin, file string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
-// TestChromiumRenders renders the simulation report in real headless
-// Chromium: the DOM after the inline script ran must still hold every
-// table and chart, and a screenshot must show a page, not a blank one.
+// TestChromiumRenders renders the simulation and the store reports in real
+// headless Chromium: the DOM after the inline script ran must still hold
+// every table and chart, and a screenshot must show a page, not a blank one.
 func TestChromiumRenders(t *testing.T) {
 	bin := chromium(t)
-	r := simReport(t)
-	var b bytes.Buffer
-	if err := r.WriteHTML(&b); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	for _, tc := range []struct {
+		name   string
+		r      *Report
+		charts int
+		text   string
+	}{
+		{"simulation", simReport(t), 8, "predictive"},
+		{"store", storeReport(t), 5, "short-runway"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.r.WriteHTML(&b); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			page := filepath.Join(dir, "report.html")
+			if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dom := runChromium(t, bin, page, "--dump-dom")
+			root, err := html.Parse(bytes.NewReader(dom))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := countElements(root, "table"), len(tc.r.Tables()); got != want {
+				t.Errorf("rendered DOM has %d tables, want %d", got, want)
+			}
+			if got := countElements(root, "svg"); got != tc.charts {
+				t.Errorf("rendered DOM has %d SVG charts, want %d", got, tc.charts)
+			}
+			if !strings.Contains(string(dom), tc.text) {
+				t.Errorf("rendered DOM lacks %q", tc.text)
+			}
 
-	dom := runChromium(t, bin, page, "--dump-dom")
-	root, err := html.Parse(bytes.NewReader(dom))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := countElements(root, "table"), len(r.Tables()); got != want {
-		t.Errorf("rendered DOM has %d tables, want %d", got, want)
-	}
-	if got := countElements(root, "svg"); got != 8 {
-		t.Errorf("rendered DOM has %d SVG charts, want 8", got)
-	}
-	if !strings.Contains(string(dom), "predictive") {
-		t.Error("rendered DOM lacks the policy table's rows")
-	}
-
-	shot := filepath.Join(dir, "shot.png")
-	runChromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,2000")
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bd := img.Bounds(); bd.Dx() != 1280 || bd.Dy() != 2000 {
-		t.Errorf("screenshot is %v, want 1280×2000", bd)
-	}
-	colours, inked := paletteOf(img)
-	// Text, table shading, the findings' severity colours and the charts'
-	// lines give hundreds of colours; a blank or error page has a handful.
-	if colours < 50 {
-		t.Errorf("screenshot has %d distinct colours: the page looks blank", colours)
-	}
-	if inked < 0.02 {
-		t.Errorf("only %.1f%% of the screenshot is not white", 100*inked)
-	}
-	if os.Getenv("HEADROOM_KEEP_SCREENSHOT") != "" {
-		data, _ := os.ReadFile(shot)
-		os.WriteFile(os.Getenv("HEADROOM_KEEP_SCREENSHOT"), data, 0o644)
+			shot := filepath.Join(dir, "shot.png")
+			runChromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,2000")
+			f, err := os.Open(shot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bd := img.Bounds(); bd.Dx() != 1280 || bd.Dy() != 2000 {
+				t.Errorf("screenshot is %v, want 1280×2000", bd)
+			}
+			colours, inked := paletteOf(img)
+			// Text, table shading, the findings' severity colours and the
+			// charts' lines give hundreds of colours; a blank or error page
+			// has a handful.
+			if colours < 50 {
+				t.Errorf("screenshot has %d distinct colours: the page looks blank", colours)
+			}
+			if inked < 0.02 {
+				t.Errorf("only %.1f%% of the screenshot is not white", 100*inked)
+			}
+			if keep := os.Getenv("HEADROOM_KEEP_SCREENSHOT"); keep != "" {
+				data, _ := os.ReadFile(shot)
+				os.WriteFile(keep+"-"+tc.name+".png", data, 0o644)
+			}
+		})
 	}
 }
 

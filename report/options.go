@@ -131,3 +131,9 @@ func fmtDur(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// fmtQ writes a quantile level without floating-point noise (0.05, not
+// 0.050000000000000044).
+func fmtQ(q float64) string {
+	return strconv.FormatFloat(math.Round(q*1e6)/1e6, 'g', -1, 64)
+}

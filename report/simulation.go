@@ -207,7 +207,7 @@ func FromSimulation(res *simulator.Result, opt Options) (*Report, error) {
 			r.Findings = append(r.Findings, Finding{Warning, KindPoolOneZone, p.Name, "the pool has one zone: a zone outage takes it down"})
 		}
 		if rp.PeakNodes >= p.Max && p.Max > 0 {
-			r.Findings = append(r.Findings, Finding{Warning, KindRunway, p.Name, fmt.Sprintf("under %s the pool reached its maximum of %d nodes: no room left to grow", pp.Name, p.Max)})
+			r.Findings = append(r.Findings, Finding{Warning, KindNoRoom, p.Name, fmt.Sprintf("under %s the pool reached its maximum of %d nodes: no room left to grow", pp.Name, p.Max)})
 		}
 	}
 
