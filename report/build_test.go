@@ -203,3 +203,31 @@ func TestHTMLStore(t *testing.T) {
 		t.Errorf("%d charts, want 5", n)
 	}
 }
+
+// A node in a pool the plan does not list is shown but not priced, and
+// the report says so; a store without an inventory says that too.
+func TestBuildUnpricedAndNoInventory(t *testing.T) {
+	d := rampData(3*24, 0)
+	r, err := Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "no inventory snapshot") {
+		t.Errorf("warnings %q lack the missing inventory", r.Warnings)
+	}
+	d.Inventory = &metrics.Inventory{At: d.Newest, Nodes: []metrics.Node{
+		{Name: "g1", Pool: "general", Zone: "z", Ready: true, CPU: 4},
+		{Name: "s1", Pool: "spare", Zone: "z", Ready: true, CPU: 4},
+		{Name: "s2", Pool: "spare", Zone: "z", Ready: true, CPU: 4},
+	}}
+	r, err = Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "not counted in the cost: spare (2 nodes)") {
+		t.Errorf("warnings %q lack the unpriced pool", r.Warnings)
+	}
+	if want := 0.1 * 730; math.Abs(r.Summary.MonthlyCost-want) > 1e-9 {
+		t.Errorf("monthly cost %v, want %v (one priced node)", r.Summary.MonthlyCost, want)
+	}
+}

@@ -116,3 +116,51 @@ func storeReport(t testing.TB) *Report {
 func TestGoldenStore(t *testing.T) {
 	formats(t, storeReport(t), "store")
 }
+
+// The fixture's findings, worked out from how it was written: worker's
+// newest sample is 2 h behind the others (stale after the plan's 15 min),
+// ghost never reported (in the plan: critical), kubelet v1.27.3 is 4
+// minors behind v1.31.2 (at most 3) and v1.32.0 is ahead, highmem-a-1 is
+// NotReady, debug requests nothing and its pod is pending, api runs one
+// pod with a minimum of 1, worker's two pods share one node, coredns's two
+// pods are both in zone-a, and the nodes running now (3 × 0.2 + 1 × 0.5 an
+// hour × 730 = 803) cost more than the 600 budget.
+func TestStoreFindings(t *testing.T) {
+	r := storeReport(t)
+	want := []Finding{
+		{Warning, KindStale, "StatefulSet/batch/worker", ""},
+		{Critical, KindMissing, "Deployment/shop/ghost", ""},
+		{Warning, KindSkew, "kubelet v1.27.3", ""},
+		{Warning, KindSkew, "kubelet v1.32.0", ""},
+		{Warning, KindNotReady, "highmem/zone-a", ""},
+		{Warning, KindNoRequests, "Deployment/tools/debug", ""},
+		{Warning, KindPending, "Deployment/tools/debug", ""},
+		{Critical, KindOneReplica, "Deployment/shop/api", ""},
+		{Critical, KindOneNode, "StatefulSet/batch/worker", ""},
+		{Warning, KindOneZone, "Deployment/kube-system/coredns", ""},
+		{Warning, KindBudget, "cluster", ""},
+	}
+	for _, w := range want {
+		found := false
+		for _, f := range r.Findings {
+			if f.Kind == w.Kind && f.Subject == w.Subject && f.Severity == w.Severity {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no %s %s finding for %s", w.Severity, w.Kind, w.Subject)
+		}
+	}
+	if r.Summary.MonthlyCost != 803 {
+		t.Errorf("monthly cost of the nodes now %v, want 803", r.Summary.MonthlyCost)
+	}
+	// Requested: web 6 × 0.5 + api 0.25 + worker 2 × 2 + coredns 2 × 0.1 = 7.45 cores.
+	if got := float64(r.Summary.CPU.Requested); got < 7.45-1e-9 || got > 7.45+1e-9 {
+		t.Errorf("requested CPU %v, want 7.45", got)
+	}
+	for i := 1; i < len(r.Findings); i++ {
+		if r.Findings[i].Severity > r.Findings[i-1].Severity {
+			t.Fatalf("findings not ordered by severity at %d: %v", i, r.Findings)
+		}
+	}
+}
