@@ -19,12 +19,16 @@ import (
 	"github.com/headroom-dev/headroom/policy"
 )
 
-// ConvergeOptions configure Converge. The zero value reads a day of the log
-// and checks every workload and pool in it.
+// ConvergeOptions configure Converge. The zero value reads two hours of the
+// log, follows a change for a day, and checks every workload and pool.
 type ConvergeOptions struct {
-	// Lookback is how far back the decision log is read; 0 means 24 h. A change older than that
-	// which never converged is no longer reported.
+	// Lookback is how far back the decision log is read; 0 means DefaultLookback. It must
+	// exceed the time between runs: a change that has not converged is carried from run to
+	// run by the "not-converged" row each check writes, so only the last run's rows are needed,
+	// and the log (one row per workload and run, and the runner's own) is not read for a day.
 	Lookback time.Duration
+	// MaxAge is how long a change that does not converge is followed; 0 means DefaultMaxAge.
+	MaxAge time.Duration
 	// Include, when set, limits the check to the workloads (and pools: Kind metrics.KindNodePool)
 	// it accepts, e.g. a shard's share.
 	Include func(metrics.Workload) bool
@@ -53,6 +57,12 @@ type Convergence struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// Defaults of ConvergeOptions.
+const (
+	DefaultLookback = 2 * time.Hour
+	DefaultMaxAge   = 24 * time.Hour
+)
+
 // LeadTimeDetail is the Detail JSON of "lead-time" decision-log rows (the
 // policy reads it for leadTime: auto).
 type LeadTimeDetail struct {
@@ -61,12 +71,17 @@ type LeadTimeDetail struct {
 	DecidedAt string  `json:"decidedAt"` // RFC 3339
 }
 
-// ConvergeDetail is the Detail JSON of "converged" and "not-converged" rows.
+// ConvergeDetail is the Detail JSON of "converged" and "not-converged"
+// rows: the change checked (a not-converged row carries it to the next run)
+// and what was found.
 type ConvergeDetail struct {
-	Desired   int      `json:"desired"`
-	Ready     int      `json:"ready"`
-	DecidedAt string   `json:"decidedAt"` // RFC 3339
-	Reasons   []string `json:"reasons,omitempty"`
+	DecidedAt  string   `json:"decidedAt"` // RFC 3339
+	Mode       string   `json:"mode,omitempty"`
+	APIVersion string   `json:"apiVersion,omitempty"`
+	From       int      `json:"from"`
+	Desired    int      `json:"desired"`
+	Ready      int      `json:"ready"`
+	Reasons    []string `json:"reasons,omitempty"`
 }
 
 // pending is a change not yet seen to converge.
@@ -79,7 +94,8 @@ type pending struct {
 // pendingChanges returns, from decision-log rows in time order, the latest change
 // (scale or floor) of each workload and pool that no later "converged" row
 // closed. A later change replaces an earlier one; holds, failures and
-// dry runs are not changes.
+// dry runs are not changes. A "not-converged" row stands for the change it
+// checked, so a change older than the rows read is still followed.
 func pendingChanges(rows []store.Decision) []pending {
 	latest := map[metrics.Workload]*pending{}
 	for _, r := range rows {
@@ -90,6 +106,19 @@ func pendingChanges(rows []store.Decision) []pending {
 				continue // not a row Kube wrote
 			}
 			latest[r.Workload] = p
+		case LogNotConverged:
+			var d ConvergeDetail
+			if json.Unmarshal(r.Detail, &d) != nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, d.DecidedAt)
+			if err != nil {
+				continue
+			}
+			if p, ok := latest[r.Workload]; ok && p.at.After(at) {
+				continue // a newer change than the one this row checked
+			}
+			latest[r.Workload] = &pending{w: r.Workload, at: at, det: ActionDetail{Mode: d.Mode, APIVersion: d.APIVersion, From: d.From, To: d.Desired}}
 		case LogConverged:
 			if p, ok := latest[r.Workload]; ok && !r.T.Before(p.at) {
 				delete(latest, r.Workload)
@@ -111,12 +140,16 @@ func pendingChanges(rows []store.Decision) []pending {
 // change that converged it writes a "converged" row and, for an increase, a
 // "lead-time" row (LeadTimeDetail); for each that did not, a Warning Event
 // (HeadroomNotConverged) on the workload and a "not-converged" row with the
-// reasons. Rows go to KubeOptions.Log. Call it each run before applying the
-// run's own decisions. The error is about reading the log; a workload that
+// reasons (which carries the change to the next run's check, so only the
+// last ConvergeOptions.Lookback of the log is read). Rows go to
+// KubeOptions.Log. Call it each run before applying the run's own decisions. The error is about reading the log; a workload that
 // cannot be checked is reported in its Convergence.
 func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, o ConvergeOptions) ([]Convergence, error) {
 	if o.Lookback <= 0 {
-		o.Lookback = 24 * time.Hour
+		o.Lookback = DefaultLookback
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
 	}
 	rows, err := log.Decisions(ctx, metrics.Workload{}, now.Add(-o.Lookback), now)
 	if err != nil {
@@ -126,7 +159,7 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 	nodesRead := false
 	var out []Convergence
 	for _, p := range pendingChanges(rows) {
-		if o.Include != nil && !o.Include(p.w) {
+		if now.Sub(p.at) > o.MaxAge || (o.Include != nil && !o.Include(p.w)) {
 			continue
 		}
 		c := Convergence{Workload: p.w, Mode: p.det.Mode, DecidedAt: p.at, From: p.det.From, Desired: p.det.To}
@@ -155,7 +188,7 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 				c.LeadTime, c.Measured = leadTime(readyAt, c.Desired, p.at)
 			}
 		}
-		k.recordConvergence(ctx, now, &c, ref)
+		k.recordConvergence(ctx, now, &c, ref, p.det.APIVersion)
 		out = append(out, c)
 	}
 	return out, nil
@@ -419,9 +452,9 @@ func (k *Kube) poolOf(labels map[string]string) string {
 
 // recordConvergence writes the rows (and, when not converged, the Warning
 // Event) of one check.
-func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Convergence, ref objectRef) {
+func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Convergence, ref objectRef, apiVersion string) {
 	at := c.DecidedAt.UTC().Format(time.RFC3339Nano)
-	det, _ := json.Marshal(ConvergeDetail{Desired: c.Desired, Ready: c.Ready, DecidedAt: at, Reasons: c.Reasons})
+	det, _ := json.Marshal(ConvergeDetail{DecidedAt: at, Mode: c.Mode, APIVersion: apiVersion, From: c.From, Desired: c.Desired, Ready: c.Ready, Reasons: c.Reasons})
 	var rows []store.Decision
 	if c.Converged {
 		reason := fmt.Sprintf("%d of %d Ready", c.Ready, c.Desired)

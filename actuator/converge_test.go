@@ -94,12 +94,23 @@ func TestPendingChanges(t *testing.T) {
 		{T: at(10), Workload: a, Action: LogNotConverged},
 		{T: at(10), Workload: a, Action: LogDryRun, Detail: det(5, 9)},
 	}
+	// c's change is older than the rows read: its not-converged row carries it.
+	cw := metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "c"}
+	nc := func(decided, to int) json.RawMessage {
+		j, _ := json.Marshal(ConvergeDetail{DecidedAt: at(decided).Format(time.RFC3339Nano), From: 1, Desired: to, Mode: "scale"})
+		return j
+	}
+	rows = append(rows,
+		store.Decision{T: at(10), Workload: cw, Action: LogNotConverged, Detail: nc(-100, 6)},
+		// A not-converged row about a's change before the one at 0 is stale.
+		store.Decision{T: at(10), Workload: a, Action: LogNotConverged, Detail: nc(-50, 9)},
+	)
 	got := pendingChanges(rows)
 	var s []string
 	for _, p := range got {
 		s = append(s, p.w.String()+"@"+p.at.Format("15:04")+"→"+string(rune('0'+p.det.To)))
 	}
-	want := "Deployment/shop/a@10:00→5 Deployment/shop/b@10:10→4 NodePool/gpu@10:00→2"
+	want := "Deployment/shop/a@10:00→5 Deployment/shop/b@10:10→4 Deployment/shop/c@08:20→6 NodePool/gpu@10:00→2"
 	if strings.Join(s, " ") != want {
 		t.Fatalf("pending = %v, want %s", s, want)
 	}

@@ -229,4 +229,22 @@ func TestActuatorConverge(t *testing.T) {
 	if strings.Join(names, " ") != "stuck "+poolB {
 		t.Fatalf("second check: %v", names)
 	}
+
+	// Runs two hours apart read two hours of the log: the changes made at D are out of the window
+	// by the second of them, and are followed through the not-converged rows each check writes.
+	for _, h := range []time.Duration{2 * time.Hour, 4 * time.Hour} {
+		got, err = k.Converge(ctx, D.Add(h), st, actuator.ConvergeOptions{Include: only})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Workload.Name != "stuck" || !got[0].DecidedAt.Equal(D) || got[0].Desired != 4 || got[0].From != 1 ||
+			got[1].Workload.Name != poolB || !got[1].DecidedAt.Equal(D) || got[1].Desired != 3 {
+			t.Fatalf("check at D+%v: %+v", h, got)
+		}
+	}
+	// A change is followed for MaxAge only.
+	got, err = k.Converge(ctx, D.Add(6*time.Hour), st, actuator.ConvergeOptions{Include: only, Lookback: 3 * time.Hour, MaxAge: 5 * time.Hour})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("past MaxAge: %+v %v", got, err)
+	}
 }
