@@ -21,6 +21,8 @@ const (
 	DefaultTolerance        = 0.1
 	DefaultNamespace        = "default"
 	DefaultTargetAPIVersion = "apps/v1"
+	DefaultBalloonNamespace = "headroom"
+	DefaultBalloonPriority  = "headroom-balloon"
 )
 
 // Default fills every unset field with its documented default. It is
@@ -139,6 +141,38 @@ func (p *Plan) Default() {
 		}
 		if np.LeadTime == nil {
 			np.LeadTime = dur(DefaultNodeLeadTime)
+		}
+		switch np.Provider {
+		case "cluster-api":
+			if np.ClusterAPI == nil {
+				np.ClusterAPI = &ClusterAPIPool{}
+			}
+			if np.ClusterAPI.Namespace == "" {
+				np.ClusterAPI.Namespace = DefaultNamespace
+			}
+			if np.ClusterAPI.Name == "" {
+				np.ClusterAPI.Name = np.Name
+			}
+		case "gke":
+			if np.GKE != nil && np.GKE.NodePool == "" {
+				np.GKE.NodePool = np.Name
+			}
+		case "balloon":
+			if np.Balloon == nil {
+				np.Balloon = &BalloonPool{}
+			}
+			if np.Balloon.Namespace == "" {
+				np.Balloon.Namespace = DefaultBalloonNamespace
+			}
+			if np.Balloon.Name == "" {
+				np.Balloon.Name = "headroom-balloon-" + np.Name
+			}
+			if np.Balloon.PriorityClass == "" {
+				np.Balloon.PriorityClass = DefaultBalloonPriority
+			}
+			if np.Balloon.PodsPerNode == 0 {
+				np.Balloon.PodsPerNode = 1
+			}
 		}
 	}
 }

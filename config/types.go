@@ -259,6 +259,49 @@ type NodePool struct {
 	Zones    int       `json:"zones,omitempty"`    // default 1
 	Headroom string    `json:"headroom,omitempty"` // none (default), n+1, zone
 	LeadTime *Duration `json:"leadTime,omitempty"` // node provisioning; default 4m
+	// ClusterAPI names the MachineDeployment of a cluster-api pool. Default:
+	// {namespace: default, name: the pool's name}.
+	ClusterAPI *ClusterAPIPool `json:"clusterAPI,omitempty"`
+	// GKE locates a gke pool; required with provider gke.
+	GKE *GKEPool `json:"gke,omitempty"`
+	// Balloon configures a balloon pool. Default: {namespace: headroom,
+	// name: headroom-balloon-<pool>, priorityClass: headroom-balloon}.
+	Balloon *BalloonPool `json:"balloon,omitempty"`
+}
+
+// ClusterAPIPool names a Cluster API MachineDeployment, scaled through its
+// /scale subresource.
+type ClusterAPIPool struct {
+	Namespace string `json:"namespace,omitempty"` // default "default"
+	Name      string `json:"name,omitempty"`      // default: the pool's name
+}
+
+// GKEPool locates a GKE node pool:
+// projects/{project}/locations/{location}/clusters/{cluster}/nodePools/{nodePool}.
+type GKEPool struct {
+	Project  string `json:"project"`
+	Location string `json:"location"` // a region or a zone
+	Cluster  string `json:"cluster"`
+	NodePool string `json:"nodePool,omitempty"` // default: the pool's name
+	// Autoscaling: the pool runs GKE's cluster autoscaler, so headroom raises
+	// its autoscaling minimum (setAutoscaling) instead of setting its size
+	// (setSize).
+	Autoscaling bool `json:"autoscaling,omitempty"`
+}
+
+// BalloonPool is a placeholder Deployment of pause pods at a negative
+// priority that holds a pool's headroom nodes, so that cluster-autoscaler or
+// Karpenter bring nodes up before real pods need them; real pods preempt it.
+type BalloonPool struct {
+	Namespace     string `json:"namespace,omitempty"`     // default "headroom"
+	Name          string `json:"name,omitempty"`          // the Deployment; default headroom-balloon-<pool>
+	PriorityClass string `json:"priorityClass,omitempty"` // default "headroom-balloon"
+	// NodeSelector pins the balloon pods to the pool's nodes
+	// (cloud.google.com/gke-nodepool: general). Optional.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// PodsPerNode splits each headroom node into this many pods, each
+	// requesting its share of the node's allocatable. Default 1.
+	PodsPerNode int `json:"podsPerNode,omitempty"`
 }
 
 // Machine is a node shape and its price.

@@ -363,4 +363,69 @@ func (v *validator) nodePool(path string, np *NodePool) {
 	if np.LeadTime.Duration < 0 {
 		v.errf(path+".leadTime", "must not be negative, got %v", np.LeadTime.Duration)
 	}
+	v.poolProvider(path, np)
+}
+
+// poolProvider checks the provider's own block, and that no other
+// provider's block is set.
+func (v *validator) poolProvider(path string, np *NodePool) {
+	blocks := []struct {
+		provider, field string
+		set             bool
+	}{
+		{"cluster-api", "clusterAPI", np.ClusterAPI != nil},
+		{"gke", "gke", np.GKE != nil},
+		{"balloon", "balloon", np.Balloon != nil},
+	}
+	for _, b := range blocks {
+		if b.set && b.provider != np.Provider {
+			v.errf(path+"."+b.field, "set, but the provider is %q (%s is for provider %s)", np.Provider, b.field, b.provider)
+		}
+	}
+	dnsName := func(field, name string, label bool) {
+		errs := validation.IsDNS1123Subdomain(name)
+		if label {
+			errs = validation.IsDNS1123Label(name)
+		}
+		if len(errs) > 0 {
+			v.errf(field, "%q is not a valid Kubernetes name: %s", name, strings.Join(errs, "; "))
+		}
+	}
+	switch np.Provider {
+	case "cluster-api":
+		if c := np.ClusterAPI; c != nil {
+			dnsName(path+".clusterAPI.namespace", c.Namespace, true)
+			dnsName(path+".clusterAPI.name", c.Name, false)
+		}
+	case "gke":
+		g := np.GKE
+		if g == nil {
+			v.errf(path+".gke", "required with provider gke: {project, location, cluster}")
+			return
+		}
+		for _, f := range []struct{ name, val string }{{"project", g.Project}, {"location", g.Location}, {"cluster", g.Cluster}, {"nodePool", g.NodePool}} {
+			if f.val == "" {
+				v.errf(path+".gke."+f.name, "required with provider gke")
+			} else if strings.ContainsAny(f.val, "/ ") {
+				v.errf(path+".gke."+f.name, "%q must be a single name (no '/' or spaces)", f.val)
+			}
+		}
+	case "balloon":
+		if b := np.Balloon; b != nil {
+			dnsName(path+".balloon.namespace", b.Namespace, true)
+			dnsName(path+".balloon.name", b.Name, false)
+			dnsName(path+".balloon.priorityClass", b.PriorityClass, false)
+			if b.PodsPerNode < 1 {
+				v.errf(path+".balloon.podsPerNode", "must be at least 1, got %d", b.PodsPerNode)
+			}
+			for k, val := range b.NodeSelector {
+				if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+					v.errf(path+".balloon.nodeSelector", "%q is not a label key: %s", k, strings.Join(errs, "; "))
+				}
+				if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+					v.errf(path+".balloon.nodeSelector", "%q is not a label value: %s", val, strings.Join(errs, "; "))
+				}
+			}
+		}
+	}
 }
