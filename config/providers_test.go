@@ -46,7 +46,9 @@ func TestPoolProviderDefaults(t *testing.T) {
 }
 
 func TestPoolProviderErrors(t *testing.T) {
-	pool := func(s string) string { return minimal + "  nodePools:\n    - name: a\n      machine: {cpu: 4, memory: 16Gi}\n      size: {max: 3}\n" + s }
+	pool := func(s string) string {
+		return minimal + "  nodePools:\n    - name: a\n      machine: {cpu: 4, memory: 16Gi}\n      size: {max: 3}\n" + s
+	}
 	tests := []struct {
 		name, yaml string
 		want       []string
