@@ -118,13 +118,14 @@ func (b *Balloon) podSpec() corev1.PodSpec {
 // now holds, From the demand plus what it held before (-1 when the
 // Deployment did not exist).
 func (b *Balloon) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action, error) {
-	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes}
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, DryRun: b.DryRun}
 	if r.DemandNodes < 0 {
 		a.Reason = joinReason(r.Reason, "held: the pool's demand is unknown, so its headroom cannot be sized")
 		return a, nil
 	}
 	fail := func(err error) (Action, error) {
-		return Action{}, fmt.Errorf("actuator: pool %s: balloon %s/%s: %w", r.Pool, b.Namespace, b.Name, err)
+		a.Changed = false
+		return a, fmt.Errorf("actuator: pool %s: balloon %s/%s: %w", r.Pool, b.Namespace, b.Name, err)
 	}
 	headroom := max(r.Nodes-r.DemandNodes, 0)
 	ppn := b.podsPerNode()

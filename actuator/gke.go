@@ -114,10 +114,13 @@ func (g *GKE) call(ctx context.Context, fn func() error) error {
 }
 
 // SetPool reads the pool and, when the size (or autoscaling minimum)
-// differs, changes it and waits for the operation to be DONE.
+// differs, changes it and waits for the operation to be DONE. On an error
+// the Action says what was attempted, with Changed false.
 func (g *GKE) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action, error) {
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, Reason: r.Reason, DryRun: g.DryRun}
 	fail := func(format string, args ...any) (Action, error) {
-		return Action{}, fmt.Errorf("actuator: pool %s: gke %s: %s", r.Pool, g.name(), fmt.Sprintf(format, args...))
+		a.Changed = false
+		return a, fmt.Errorf("actuator: pool %s: gke %s: %s", r.Pool, g.name(), fmt.Sprintf(format, args...))
 	}
 	pools := g.Service.Projects.Locations.Clusters.NodePools
 	var np *container.NodePool
@@ -130,7 +133,6 @@ func (g *GKE) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action
 	}
 	zones := max(len(np.Locations), 1)
 	perZone := (r.Nodes + zones - 1) / zones
-	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, Reason: r.Reason}
 	var do func() (*container.Operation, error)
 	as := np.Autoscaling
 	switch {

@@ -306,7 +306,7 @@ func TestGKERefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "pool general: gke projects/acme/") {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
-			if a != (Action{}) || f.posts() != 0 {
+			if a.Changed || f.posts() != 0 {
 				t.Errorf("action %+v, %d writes; want nothing", a, f.posts())
 			}
 		})
@@ -332,8 +332,8 @@ func TestGKEFailedOperation(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "operation-1") {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
-			if a != (Action{}) {
-				t.Errorf("a failed operation reported %+v", a)
+			if a.Changed || a.To != 9 || a.Pool != "general" {
+				t.Errorf("a failed operation reported %+v, want the attempt unchanged", a)
 			}
 			if f.pool.InitialNodeCount != 2 {
 				t.Errorf("size changed to %d", f.pool.InitialNodeCount)

@@ -78,6 +78,17 @@ func (p *Pools) Provider(pool string) PoolProvider {
 	return p.providers[pool]
 }
 
+// Sizers maps every pool to p, for KubeOptions.Pools: Kube.SetPoolSize
+// then records each pool action (Event-less: a decision-log row) and
+// delegates here.
+func (p *Pools) Sizers() map[string]PoolSizer {
+	out := map[string]PoolSizer{}
+	for _, n := range p.Names() {
+		out[n] = p
+	}
+	return out
+}
+
 // SetDemand records the nodes the real pods of a pool need this run
 // (policy.PoolResult.DemandNodes), which balloon pools need to size their
 // placeholder. Call it, or SetPlan, before SetPoolSize.
@@ -101,13 +112,13 @@ func (p *Pools) SetPoolSize(ctx context.Context, now time.Time, pool string, nod
 	demand, known := p.demand[pool]
 	p.mu.Unlock()
 	if !ok {
-		return Action{}, fmt.Errorf("%w: %q", ErrUnknownPool, pool)
+		return Action{Time: now, Kind: KindPoolSize, Pool: pool, From: -1, To: nodes, Reason: reason}, fmt.Errorf("%w: %q", ErrUnknownPool, pool)
 	}
 	if !known {
 		demand = -1
 	}
 	if nodes < 0 {
-		return Action{}, fmt.Errorf("actuator: pool %s: negative size %d", pool, nodes)
+		return Action{Time: now, Kind: KindPoolSize, Pool: pool, From: -1, To: nodes, Reason: reason}, fmt.Errorf("actuator: pool %s: negative size %d", pool, nodes)
 	}
 	return pr.SetPool(ctx, now, PoolRequest{Pool: pool, Nodes: nodes, DemandNodes: demand, Reason: reason})
 }

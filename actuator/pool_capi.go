@@ -39,7 +39,8 @@ type ClusterAPI struct {
 
 // SetPool reads the scale subresource and, when spec.replicas differs,
 // updates it with the resourceVersion it read; a conflict (someone else
-// wrote in between) re-reads and retries, a bounded number of times.
+// wrote in between) re-reads and retries, a bounded number of times. On an
+// error the Action says what was attempted, with Changed false.
 func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action, error) {
 	gr := c.Resource
 	if gr.Empty() {
@@ -49,7 +50,7 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 	if backoff.Steps == 0 {
 		backoff = ConflictRetry
 	}
-	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, Reason: r.Reason}
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, Reason: r.Reason, DryRun: c.DryRun}
 	opts := metav1.UpdateOptions{}
 	if c.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
@@ -77,7 +78,8 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 		if apierrors.IsConflict(err) {
 			what = "scale (conflicts persisted)"
 		}
-		return Action{}, fmt.Errorf("actuator: pool %s: %s %s %s/%s: %w", r.Pool, what, gr, c.Namespace, c.Name, err)
+		a.Changed = false
+		return a, fmt.Errorf("actuator: pool %s: %s %s %s/%s: %w", r.Pool, what, gr, c.Namespace, c.Name, err)
 	}
 	return a, nil
 }
