@@ -41,8 +41,10 @@
 // (on a max segment tree, so 10,000 workloads plan in tens of milliseconds).
 // Demand that fits nowhere is reported as Unschedulable, never dropped. Then
 // minimums, balanced zones and headroom (n+1, zone), each with its cost; over
-// budget, headroom is trimmed in a stated order and the rest is reported
-// loudly — replicas are never cut to fit.
+// budget, optional headroom is trimmed in a stated order — zone → n+1 →
+// none, then the forecast at the median, then without the lead-time window
+// (PodGroup.Leaner, worked out by Trims) — and the rest is reported loudly:
+// replicas are never cut below the minimums or the reactive floors to fit.
 //
 // Where to start reading: Replicas (replicas.go), then Normalize
 // (behavior.go), then PlanPools (pools.go).

@@ -89,12 +89,23 @@ type PodGroup struct {
 	Replicas int
 	// Floor is the part of Replicas that is not forecast headroom: the
 	// larger of the minimum replicas (with windows) and the reactive floor.
-	// 0 means all of Replicas. Over budget, PlanPools reports what the
-	// pools would cost at the floors; it never cuts replicas itself.
+	// 0 means all of Replicas. Over budget, PlanPools plans no group below
+	// it, and reports what the pools would cost at the floors.
 	Floor int
 	// Pool pins the pods to the named pool; "" lets the planner choose.
 	Pool string
+	// Leaner are the group's planned pods with optional forecast headroom
+	// trimmed, in the budget's order (TrimSteps): [0] planned at the median
+	// forecast, [1] also without the lead-time window (see Trims). Over
+	// budget, PlanPools may plan these instead, never below Floor; nil or
+	// shorter: nothing to trim at that step.
+	Leaner []int
 }
+
+// TrimSteps name the budget's trims of forecast headroom, in order, after
+// the availability headroom (zone → n+1 → none): PodGroup.Leaner[k] is the
+// group after TrimSteps[k].
+var TrimSteps = []string{"quantile → median", "lead-time window"}
 
 // Unschedulable is demand that fits in no pool. It is reported, never dropped.
 type Unschedulable struct {
@@ -145,6 +156,9 @@ type PoolResult struct {
 
 // PoolPlan is the plan for all pools.
 type PoolPlan struct {
+	// Replicas are the pods planned per group (index-aligned with the
+	// PodGroups): each group's Replicas unless a budget trim planned fewer.
+	Replicas      []int           `json:"replicas"`
 	Pools         []PoolResult    `json:"pools"`
 	Unschedulable []Unschedulable `json:"unschedulable,omitempty"`
 	MonthlyCost   float64         `json:"monthly_cost"`
@@ -160,6 +174,9 @@ type BudgetResult struct {
 	Over float64 `json:"over"`
 	// Trimmed lists the headroom removed to meet the budget, in order.
 	Trimmed []string `json:"trimmed,omitempty"`
+	// LeanSteps is how many of TrimSteps were applied (0: none): the groups
+	// are planned at their Leaner[LeanSteps-1].
+	LeanSteps int `json:"lean_steps"`
 	// Needed is the budget the plan needs with no trims at all.
 	Needed float64 `json:"needed"`
 	// FloorCost, computed only when over budget, is what the pools would
@@ -578,8 +595,14 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 // lost node fit on the others, zone adds a node per zone until the pods of
 // any one lost zone fit on the others — never beyond the maximum (a warning
 // says so). Headroom is optional: over budget, it is trimmed in this order,
-// the most expensive pool first each time: zone → n+1, then n+1 → none.
-// Replicas are never cut to meet a budget; the result says how far over it is.
+// the most expensive pool first each time: zone → n+1, then n+1 → none; then
+// the forecast headroom of every group, as the caller worked it out in
+// PodGroup.Leaner (TrimSteps): the forecast at the median instead of the
+// planned quantile, then also without the lead-time window. A step that would
+// save nothing is not taken; a later one includes it. No group goes below its
+// Floor (the minimum replicas and the reactive floor): when the budget cannot
+// be met above the floors, the result says how far over it is, loudly.
+// PoolPlan.Replicas says what each group was planned at.
 func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, error) {
 	plan := &PoolPlan{}
 	byName := map[string]int{}
@@ -776,10 +799,51 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 				b.Trimmed = append(b.Trimmed, fmt.Sprintf("%s: %s → %s headroom saves %.2f a month", pools[best].Name, step[0], step[1], before-results[best].MonthlyCost))
 			}
 		}
+		// Then the forecast headroom, every group at once, re-planning the pools.
+		for k := 0; k < len(TrimSteps) && total > budget; k++ {
+			lean := make([]PodGroup, len(groups))
+			cut := 0
+			for g := range groups {
+				lean[g] = groups[g]
+				if k < len(groups[g].Leaner) {
+					r := min(groups[g].Replicas, max(groups[g].Leaner[k], groups[g].Floor))
+					cut += groups[g].Replicas - r
+					lean[g].Replicas = r
+				}
+				lean[g].Leaner = nil
+			}
+			if cut == 0 {
+				continue
+			}
+			cur := make([]Pool, len(pools))
+			for i := range pools {
+				cur[i] = pools[i]
+				cur[i].Headroom = modes[i]
+			}
+			// The leaner plan, with the availability headroom trimmed again as it needs (a mode
+			// that was free with more pods may cost a node with fewer).
+			lp, err := PlanPools(cur, lean, budget)
+			if err != nil || lp.MonthlyCost >= total {
+				continue // saves nothing: not taken
+			}
+			b.Trimmed = append(b.Trimmed, fmt.Sprintf("forecast headroom: %s plans %d pods fewer and, with the trims that follow, saves %.2f a month",
+				TrimSteps[k], cut, total-lp.MonthlyCost))
+			for i := range lp.Pools {
+				modes[i] = lp.Pools[i].Headroom
+			}
+			if lp.Budget != nil {
+				b.Trimmed = append(b.Trimmed, lp.Budget.Trimmed...)
+			}
+			b.Warnings = append(b.Warnings, fmt.Sprintf("BUDGET: planned below the forecast (%s): %d pods fewer than the plan's quantile and lead time ask for, never below the minimum replicas or the reactive floor", TrimSteps[k], cut))
+			b.LeanSteps = k + 1
+			results, total = lp.Pools, lp.MonthlyCost
+			plan.Unschedulable, plan.Warnings = lp.Unschedulable, lp.Warnings
+			plan.Replicas = lp.Replicas
+		}
 		b.Cost = total
 		if total > budget {
 			b.Over = total - budget
-			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; the planned replicas are NOT cut to fit",
+			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; replicas are NOT cut below the minimums or the reactive floors to fit",
 				b.Over, total, budget))
 			floors := make([]PodGroup, len(groups))
 			bare := make([]Pool, len(pools))
@@ -808,5 +872,11 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 	}
 	plan.Pools = results
 	plan.MonthlyCost = total
+	if plan.Replicas == nil {
+		plan.Replicas = make([]int, len(groups))
+		for g := range groups {
+			plan.Replicas[g] = groups[g].Replicas
+		}
+	}
 	return plan, nil
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -39,6 +40,9 @@ type Planned struct {
 	// Input is what the policy decided from (with the forecast demand), so a
 	// caller can re-decide on a changed current count (a conflict's re-plan).
 	Input policy.Input `json:"-"`
+	// Trims are the leaner plans a budget may choose (policy.Trims);
+	// PlanPools swaps one in when the budget takes it.
+	Trims []policy.Trim
 }
 
 // PlanWorkload forecasts spec.workloads[i]'s demand from in.CPU and
@@ -51,7 +55,9 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 	warnings := append([]string(nil), in.Warnings...)
 	pin := in.Input
 	q := p.Spec.Forecast.Quantile
-	opt := forecast.Options{Quantiles: []float64{q}, Model: p.Spec.Forecast.Model, Seasonality: p.SeasonalPeriods()}
+	// The median too, for the budget's trims (policy.Trims).
+	opt := forecast.Options{Quantiles: []float64{q, 0.5}, Model: p.Spec.Forecast.Model, Seasonality: p.SeasonalPeriods()}
+	var median *policy.Demand
 	steps := func(s *forecast.Series) int { return max(1, int((p.Horizon(i)+s.Step-1)/s.Step)) }
 	if cpu := in.CPU; cpu != nil {
 		opt.Horizon = steps(cpu)
@@ -60,6 +66,7 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 			warnings = append(warnings, "cpu forecast: "+err.Error())
 		} else {
 			pin.Demand = &policy.Demand{Start: f.Start, Step: f.Step, CPU: f.Quantile(q)}
+			median = &policy.Demand{Start: f.Start, Step: f.Step, CPU: f.Quantile(0.5)}
 			out.Model, out.MASE = f.Model, f.Backtest.MASE
 		}
 	}
@@ -71,8 +78,10 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 			warnings = append(warnings, "memory forecast: "+err.Error())
 		case pin.Demand == nil:
 			pin.Demand = &policy.Demand{Start: fm.Start, Step: fm.Step, Memory: fm.Quantile(q)}
+			median = &policy.Demand{Start: fm.Start, Step: fm.Step, Memory: fm.Quantile(0.5)}
 		case fm.Start.Equal(pin.Demand.Start) && fm.Step == pin.Demand.Step:
 			pin.Demand.Memory = fm.Quantile(q)
+			median.Memory = fm.Quantile(0.5)
 		default:
 			warnings = append(warnings, "memory forecast is on another grid than CPU: not used")
 		}
@@ -80,6 +89,9 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 	d := policy.Replicas(w, pin)
 	d.Warnings = append(warnings, d.Warnings...)
 	out.Decision, out.Input = d, pin
+	if d.Rule != policy.RuleHold {
+		out.Trims = policy.Trims(w, pin, median, NodeLead(p, cw.NodePool))
+	}
 	switch w.Mode {
 	case policy.ModeScale:
 		out.Pods = int(d.Desired)
@@ -103,6 +115,7 @@ func PlanPools(p *config.Plan, planned []*Planned) (*policy.PoolPlan, error) {
 		return nil, err
 	}
 	groups := make([]policy.PodGroup, 0, len(planned))
+	members := make([]*Planned, 0, len(planned))
 	for _, w := range planned {
 		if w == nil || w.Skipped != "" {
 			continue
@@ -111,9 +124,31 @@ func PlanPools(p *config.Plan, planned []*Planned) (*policy.PoolPlan, error) {
 		if n := w.Decision.Numbers; w.Workload.Mode == policy.ModeScale && w.Decision.Rule != policy.RuleHold {
 			floor = int(max(n.Min, n.ReactiveReplicas))
 		}
-		groups = append(groups, policy.PodGroup{Target: w.Workload.Target, Request: w.Workload.Request, Replicas: w.Pods, Floor: max(1, floor), Pool: w.Pool})
+		g := policy.PodGroup{Target: w.Workload.Target, Request: w.Workload.Request, Replicas: w.Pods, Floor: max(1, floor), Pool: w.Pool}
+		for _, t := range w.Trims {
+			g.Leaner = append(g.Leaner, t.Pods)
+		}
+		groups = append(groups, g)
+		members = append(members, w)
 	}
-	return policy.PlanPools(pools, groups, p.MonthlyBudget())
+	pp, err := policy.PlanPools(pools, groups, p.MonthlyBudget())
+	if err != nil {
+		return nil, err
+	}
+	// A budget that trimmed forecast headroom plans the workloads it cut at their leaner decision, loudly.
+	if b := pp.Budget; b != nil && b.LeanSteps > 0 {
+		for g, w := range members {
+			if pp.Replicas[g] >= w.Pods || len(w.Trims) < b.LeanSteps {
+				continue
+			}
+			t := w.Trims[b.LeanSteps-1]
+			d := t.Decision
+			d.Warnings = append(append([]string{}, d.Warnings...), fmt.Sprintf("BUDGET: planned %d pods instead of %d (%s; the forecast at q%g wanted %d replicas)",
+				pp.Replicas[g], w.Pods, t.Step, w.Decision.Numbers.Quantile, w.Decision.Desired))
+			w.Decision, w.Pods = d, pp.Replicas[g]
+		}
+	}
+	return pp, nil
 }
 
 // NodeLead is the provisioning time of the named pool, or the longest of

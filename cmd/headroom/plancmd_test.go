@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,5 +228,89 @@ spec:
 	}
 	if code, _, errOut := runCLI(t, "plan", "--config", plan, "--at", "noon"); code != 2 || !strings.Contains(errOut, "--at") {
 		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestPlanBudgetTrimsForecastHeadroom: a noisy workload whose 0.95 forecast
+// is well above its median and its reactive floor, on a budget the
+// availability headroom alone cannot meet: the plan trims the forecast to
+// the median or further, says so on the decision, and never plans below the
+// floor. The numbers of each step are worked by hand in policy's tests.
+func TestPlanBudgetTrimsForecastHeadroom(t *testing.T) {
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("timestamp,cpu\n")
+	x := uint64(42)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 * 288 {
+		x = x*6364136223846793005 + 1442695040888963407
+		noise := float64(x>>40)/float64(1<<24)*16 - 8 // uniform in [-8, 8)
+		fmt.Fprintf(&csv, "%s,%g\n", start.Add(time.Duration(i)*5*time.Minute).Format(time.RFC3339), 20+noise)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cpu.csv"), []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(budget int) string {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.yaml", budget))
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: x}
+spec:
+  forecast: {model: median}
+  workloads:
+    - target: {kind: Deployment, namespace: shop, name: web}
+      trace: {file: cpu.csv, replicas: 20}
+      resources: {cpu: "1", memory: 1Gi}
+      utilization: {cpu: 0.5}
+      replicas: {min: 2, max: 200}
+  nodePools:
+    - {name: p, machine: {cpu: 4, memory: 16Gi, pricePerHour: 1}, size: {max: 100}, zones: 2, headroom: zone}
+  budget: {monthly: %d}
+`, budget)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	type doc struct {
+		Decisions []struct {
+			Desired     int32    `json:"desired"`
+			PlannedPods int      `json:"planned_pods"`
+			Warnings    []string `json:"warnings"`
+			Numbers     struct {
+				Min              int32 `json:"min"`
+				ReactiveReplicas int32 `json:"reactive_replicas"`
+			} `json:"numbers"`
+		} `json:"decisions"`
+		Pools struct {
+			Replicas []int `json:"replicas"`
+			Budget   struct {
+				LeanSteps int      `json:"lean_steps"`
+				Trimmed   []string `json:"trimmed"`
+			} `json:"budget"`
+		} `json:"node_pools"`
+	}
+	read := func(budget int) doc {
+		code, out, errOut := runCLI(t, "plan", "--config", plan(budget), "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	free, tight := read(100000), read(1)
+	f, g := free.Decisions[0], tight.Decisions[0]
+	if free.Pools.Budget.LeanSteps != 0 || tight.Pools.Budget.LeanSteps == 0 {
+		t.Fatalf("lean steps %d and %d", free.Pools.Budget.LeanSteps, tight.Pools.Budget.LeanSteps)
+	}
+	floor := int(max(g.Numbers.Min, g.Numbers.ReactiveReplicas))
+	if !(g.PlannedPods < f.PlannedPods) || g.PlannedPods < floor || g.PlannedPods != tight.Pools.Replicas[0] || int(g.Desired) != g.PlannedPods {
+		t.Fatalf("planned %d (desired %d) against %d untrimmed, floor %d", g.PlannedPods, g.Desired, f.PlannedPods, floor)
+	}
+	t.Logf("planned %d pods (untrimmed %d, floor %d); trims %q", g.PlannedPods, f.PlannedPods, floor, tight.Pools.Budget.Trimmed)
+	if !strings.Contains(strings.Join(g.Warnings, "\n"), "BUDGET: planned") {
+		t.Errorf("warnings %q", g.Warnings)
 	}
 }
