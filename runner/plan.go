@@ -42,7 +42,7 @@ type Planned struct {
 	Input policy.Input `json:"-"`
 	// Trims are the leaner plans a budget may choose (policy.Trims);
 	// PlanPools swaps one in when the budget takes it.
-	Trims []policy.Trim
+	Trims []policy.Trim `json:"-"`
 }
 
 // PlanWorkload forecasts spec.workloads[i]'s demand from in.CPU and
