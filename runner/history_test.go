@@ -7,28 +7,8 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/forecast"
-	"github.com/headroom-dev/headroom/metrics"
-	"github.com/headroom-dev/headroom/policy"
+		"github.com/headroom-dev/headroom/policy"
 )
-
-func TestGrid(t *testing.T) {
-	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
-	// Samples at 0, 5, 11 (rounds to the 10-minute cell), 12 (same cell, larger) and 25 min;
-	// the 15 and 20 cells are empty.
-	s, ok := Grid("x", []metrics.Point{{T: at(0), V: 1}, {T: at(5), V: 2}, {T: at(11), V: 3}, {T: at(12), V: 4}, {T: at(25), V: 5}}, 5*time.Minute)
-	if !ok || !s.Start.Equal(at(0)) || s.Step != 5*time.Minute || len(s.Values) != 6 {
-		t.Fatalf("%+v", s)
-	}
-	want := []float64{1, 2, 4, math.NaN(), math.NaN(), 5}
-	for i, v := range want {
-		if !(v == s.Values[i] || math.IsNaN(v) && math.IsNaN(s.Values[i])) {
-			t.Fatalf("values %v, want %v", s.Values, want)
-		}
-	}
-	if _, ok := Grid("x", nil, time.Minute); ok {
-		t.Fatal("no points must not make a series")
-	}
-}
 
 func TestTrendAndRunway(t *testing.T) {
 	// 1 core + 0.5 core/day on an hourly grid for 3 days: slope 0.5/day.
@@ -57,32 +37,35 @@ func TestTrendAndRunway(t *testing.T) {
 	}
 }
 
-// TestDecisionHistory: the next cycle's history holds the first cycle's
-// recommendations and its one change as a scale event; holds give no
-// recommendation.
-func TestDecisionHistory(t *testing.T) {
-	r, _, clk, _ := setup(t)
+// TestCycleReadsItsLog: four minutes after web was scaled 2 → 4, its
+// usage drops to a quarter: alone, the policy would scale down (1 core
+// needs 4, 0.25 needs 1), but the next cycle reads the first cycle's
+// recommendation of 4 from the decision log, and the default 5-minute
+// scale-down stabilization window keeps 4.
+func TestCycleReadsItsLog(t *testing.T) {
+	r, d, clk, src := setup(t)
 	if _, err := r.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	clk.Step(5 * time.Minute)
-	h, err := DecisionHistory(context.Background(), r.Store, clk.Now())
+	if d.Replicas[web] != 4 {
+		t.Fatalf("first cycle: %v", d.Replicas)
+	}
+	clk.Step(4 * time.Minute)
+	src.cpu[web] = 0.25
+	src.pods[web] = 4
+	res, err := r.Cycle(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw := h[web]
-	if len(hw.Recommendations) != 1 || hw.Recommendations[0] != (policy.Recommendation{Time: t0, Replicas: 4}) {
-		t.Errorf("web recommendations %+v", hw.Recommendations)
+	for _, tr := range res.Targets {
+		if tr.Target != web {
+			continue
+		}
+		dd := tr.Planned.Decision
+		if dd.Rule != policy.RuleStabilization || dd.Desired != 4 || dd.Recommendation >= 4 || tr.Outcome != OutcomeUnchanged {
+			t.Fatalf("web: %v %+v", tr.Outcome, dd)
+		}
+		return
 	}
-	if len(hw.Events) != 1 || hw.Events[0] != (policy.ScaleEvent{Time: t0, From: 2, To: 4}) {
-		t.Errorf("web events %+v", hw.Events)
-	}
-	if ha := h[api]; len(ha.Recommendations) != 0 || len(ha.Events) != 0 {
-		t.Errorf("api (held) %+v", ha)
-	}
-	// An hour and a bit later the rows are out of the window.
-	h, _ = DecisionHistory(context.Background(), r.Store, t0.Add(HistoryWindow+time.Second))
-	if len(h[web].Recommendations) != 0 {
-		t.Errorf("old rows kept: %+v", h[web])
-	}
+	t.Fatal("web not in the results")
 }

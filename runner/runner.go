@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
+	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -163,6 +165,10 @@ type Runner struct {
 	Shard     Shard
 	// DryRun leaves the decision log alone (the actuator is a dry-run one).
 	DryRun bool
+	// ActuatorLogs says that the actuator writes its own decision-log rows
+	// for the changes it makes (actuator.Kube with a Log); otherwise the
+	// runner writes the "scale" rows the next cycles' rate limits read.
+	ActuatorLogs bool
 	// Parallel bounds concurrent forecasts (default GOMAXPROCS).
 	Parallel int
 }
@@ -319,16 +325,13 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 		}
 	}
 
-	hist, err := DecisionHistory(ctx, r.Store, now)
-	if err != nil {
-		return err
-	}
 	var cur map[policy.Target]Current
 	if r.Cluster != nil {
 		cur = r.Cluster.Current(ctx, ws)
 	}
 
-	// Plan every target (in parallel; results do not depend on the order).
+	// Plan every target (in parallel; results do not depend on the order)
+	// from the store and the decision log, as headroom plan does.
 	res.Targets = make([]TargetResult, len(ws))
 	planned := make([]*Planned, len(ws))
 	trend := make([]float64, len(ws))
@@ -357,16 +360,19 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			in, err := StoreInputs(ctx, r.Store, w, now, r.step())
+			in, err := planinput.FromStore(ctx, r.Store, w, now, &planinput.Current{Replicas: c.Replicas, HPAMin: c.HPAMin}, nil)
+			if err == nil {
+				err = planinput.FromLog(ctx, r.Store, &p.Spec.Workloads[idx[k]], w, in)
+			}
 			if err != nil {
 				errs[k] = err
 				return
 			}
-			in.Input.Now, in.Input.Current, in.Input.CurrentMin, in.Input.History = now, c.Replicas, c.HPAMin, hist[w.Target]
-			if u := in.Input.Usage; u != nil && u.Reporting == 0 && u.Missing == 0 {
-				u.Reporting = max(c.Replicas, 1) // a source without pod coverage (Prometheus)
+			if in.Skipped != "" {
+				planned[k] = &Planned{Index: idx[k], Workload: w, Pool: p.Spec.Workloads[idx[k]].NodePool, MASE: math.NaN(), Skipped: in.Skipped}
+				return
 			}
-			planned[k] = PlanWorkload(p, idx[k], w, in)
+			planned[k] = PlanWorkload(p, idx[k], w, Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings})
 			trend[k] = TrendPerDay(in.CPU)
 		}()
 	}
@@ -457,11 +463,6 @@ func (r *Runner) collect(ctx context.Context, now time.Time) (int, error) {
 	return ws.Samples, nil
 }
 
-// applier is an actuator that re-plans on conflicts (actuator.Kube).
-type applier interface {
-	Apply(ctx context.Context, now time.Time, r actuator.Request) (actuator.Action, error)
-}
-
 // Check is the safety check of a decision before it is applied: the target
 // is named in the plan, the count is not negative, it goes to zero only when
 // the plan's minimum is 0, and it stays within the decision's own bounds and
@@ -488,6 +489,10 @@ func Check(named map[policy.Target]*policy.Workload, d policy.Decision) string {
 }
 
 func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Target]*policy.Workload, tr *TargetResult) {
+	if tr.Planned.Skipped != "" {
+		tr.Outcome, tr.Note = OutcomeHeld, "not planned: "+tr.Planned.Skipped
+		return
+	}
 	d := tr.Planned.Decision
 	switch {
 	case d.Mode == policy.ModeRecommend:
@@ -511,7 +516,7 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 	}
 	var a actuator.Action
 	var err error
-	if ap, ok := r.Actuator.(applier); ok {
+	if ap, ok := r.Actuator.(actuator.Applier); ok {
 		// On a conflict the actuator re-reads the count and asks again: the
 		// same policy on the same inputs at the new count, under the same checks.
 		w, in := tr.Planned.Workload, tr.Planned.Input
@@ -552,7 +557,7 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 func (r *Runner) record(ctx context.Context, now time.Time, res *Result) error {
 	var rows []store.Decision
 	for _, t := range res.Targets {
-		if t.Planned == nil {
+		if t.Planned == nil || t.Planned.Skipped != "" {
 			continue
 		}
 		det := LogDetail{Outcome: t.Outcome, Decision: t.Planned.Decision, Action: logged(t.Action)}
@@ -567,8 +572,13 @@ func (r *Runner) record(ctx context.Context, now time.Time, res *Result) error {
 		if t.Note != "" && t.Outcome != OutcomeHeld {
 			reason = t.Note + "; " + reason
 		}
-		rows = append(rows, store.Decision{T: now, Workload: metrics.Workload{Kind: t.Target.Kind, Namespace: t.Target.Namespace, Name: t.Target.Name},
-			Action: ActionDecision, Reason: reason, Detail: b})
+		wl := planinput.WorkloadOf(t.Target)
+		rows = append(rows, store.Decision{T: now, Workload: wl, Action: ActionDecision, Reason: reason, Detail: b})
+		if a := t.Action; a != nil && a.Changed && !r.ActuatorLogs {
+			// The scale event the next cycles' rate limits count (an actuator that logs writes its own).
+			ev, _ := json.Marshal(planinput.ScaleDetail{From: int32(a.From), To: int32(a.To)})
+			rows = append(rows, store.Decision{T: now, Workload: wl, Action: planinput.ActionScale, Reason: reason, Detail: ev})
+		}
 	}
 	return r.Store.AppendDecisions(ctx, rows)
 }

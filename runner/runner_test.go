@@ -195,11 +195,17 @@ func TestCycle(t *testing.T) {
 	}
 	// The decision log has one row per target with the outcome.
 	rows, err := r.Store.Decisions(context.Background(), metrics.Workload{}, time.Time{}, time.Time{})
-	if err != nil || len(rows) != 4 {
+	if err != nil || len(rows) != 5 {
 		t.Fatalf("%d rows, %v", len(rows), err)
 	}
 	actions := map[string]string{}
 	for _, row := range rows {
+		if row.Action == "scale" {
+			if row.Workload.Name != "web" || string(row.Detail) != `{"from":2,"to":4}` {
+				t.Errorf("scale row %s %s", row.Workload, row.Detail)
+			}
+			continue
+		}
 		var det LogDetail
 		if err := json.Unmarshal(row.Detail, &det); err != nil || det.Decision.Target.Name != row.Workload.Name || row.Action != ActionDecision {
 			t.Errorf("%s: %s detail %s: %v", row.Workload.Name, row.Action, row.Detail, err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/headroom-dev/headroom/actuator"
 	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/policy"
 	"github.com/headroom-dev/headroom/runner"
@@ -244,7 +245,21 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	r := &runner.Runner{
 		Plan: p, Source: cs.source, Backfill: cs.backfill, Store: st,
 		Cluster:  &runner.KubeCluster{Client: kc, Scales: sc, Mapper: mapper},
-		Actuator: kube, Clock: clock.RealClock{}, Log: lg, Metrics: runner.NewMetrics(reg), Shard: shard, DryRun: f.dryRun,
+		Actuator: kube, ActuatorLogs: true, Clock: clock.RealClock{}, Log: lg, Metrics: runner.NewMetrics(reg), Shard: shard, DryRun: f.dryRun,
+	}
+	if !f.dryRun {
+		// The previous runs' changes: Ready pods reached (Events, decision-log rows, measured lead times).
+		r.Converged = func(ctx context.Context, now time.Time) (map[policy.Target]string, error) {
+			cs, err := kube.Converge(ctx, now, st, actuator.ConvergeOptions{Include: func(w metrics.Workload) bool {
+				return w.Kind == metrics.KindNodePool || shard.Owns(policy.Target{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name})
+			}})
+			for _, c := range cs {
+				for _, wn := range c.Warnings {
+					lg.Warn("convergence check", "workload", c.Workload.String(), "warning", wn)
+				}
+			}
+			return actuator.NotConverged(cs), err
+		}
 	}
 	if p.Spec.History.Source == "prometheus" {
 		r.Step = cs.step
