@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/forecast"
-		"github.com/headroom-dev/headroom/policy"
+	"github.com/headroom-dev/headroom/policy"
 )
 
 func TestTrendAndRunway(t *testing.T) {
