@@ -58,7 +58,9 @@
 // workload, Ready nodes of the pool), says why not (unschedulable pods,
 // crash loops, quota and other FailedCreate) with Warning Events
 // (HeadroomNotConverged) and decision-log rows, and logs each measured lead
-// time as a "lead-time" row (LeadTimeDetail).
+// time as a "lead-time" row (LeadTimeDetail). It reads only the last two
+// hours of the log: each "not-converged" row carries its change to the next
+// check, for up to a day.
 //
 // # RBAC
 //
@@ -70,8 +72,8 @@
 //	""                                    pods                       list              (Converge: Ready pods, reasons)
 //	""                                    events                     list              (Converge: FailedCreate on non-Deployment workloads)
 //	""                                    nodes                      list              (Converge: node pools)
-//	apps                                  deployments/scale          get, update       (scale mode; also read in hpa-floor
-//	apps                                  statefulsets/scale         get, update        and recommend modes and by Converge)
+//	apps                                  deployments/scale          get, update       (scale mode; also read in recommend
+//	apps                                  statefulsets/scale         get, update        mode and by Converge)
 //	apps                                  deployments, statefulsets  patch             (the last-decision annotation)
 //	apps                                  replicasets                list              (Converge: ReplicaFailure / quota)
 //	autoscaling                           horizontalpodautoscalers   get, list, patch  (hpa-floor mode; list also before
