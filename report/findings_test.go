@@ -149,3 +149,14 @@ func TestOnGrid(t *testing.T) {
 		t.Errorf("got %v, want [2 15 NaN]", got)
 	}
 }
+
+func TestFmtDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * 24 * time.Hour: "30d", 60 * time.Hour: "2.5d", 2770516 * time.Minute: "1924d", 5 * time.Hour: "5h",
+		150 * time.Minute: "2.5h", 90 * time.Minute: "90m", 15 * time.Minute: "15m", 90 * time.Second: "1m30s",
+	} {
+		if got := fmtDur(d); got != want {
+			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -34,8 +34,9 @@ type WorkloadData struct {
 	// CPU (cores), Memory (bytes) and Pods on the grid; NaN where no
 	// sample fell; nil when the store has no such series.
 	CPU, Memory, Pods []float64
-	// Last is the time of the newest CPU sample (zero: none), LastCPU and
-	// LastMemory the newest values (NaN: none).
+	// Last is the time of the newest CPU sample, in the window or before
+	// it (zero: none); LastCPU and LastMemory are the newest values in the
+	// window (NaN: none).
 	Last                time.Time
 	LastCPU, LastMemory float64
 	Decisions           []DecisionEntry // newest last
@@ -52,7 +53,10 @@ func Load(ctx context.Context, st *store.Store, plan *config.Plan, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	type have struct{ cpu, mem, pods bool }
+	type have struct {
+		cpu, mem, pods bool
+		last           time.Time // of the CPU series, in or out of the window
+	}
 	seen := map[metrics.Workload]*have{}
 	var order []metrics.Workload
 	add := func(w metrics.Workload) *have {
@@ -77,7 +81,8 @@ func Load(ctx context.Context, st *store.Store, plan *config.Plan, opt Options) 
 		}
 		switch k.Resource {
 		case metrics.CPU:
-			add(k.Workload).cpu = true
+			h := add(k.Workload)
+			h.cpu, h.last = true, in.Last
 			if in.Last.After(d.Newest) {
 				d.Newest = in.Last
 			}
@@ -116,7 +121,7 @@ func Load(ctx context.Context, st *store.Store, plan *config.Plan, opt Options) 
 			if err != nil {
 				return nil, err
 			}
-			wd.CPU = v
+			wd.CPU, wd.Last = v, h.last
 			if len(pts) > 0 {
 				wd.Last, wd.LastCPU = pts[len(pts)-1].T, pts[len(pts)-1].V
 			}

@@ -119,13 +119,22 @@ func fmtF(f float64) string {
 	return s
 }
 
-// fmtDur writes whole days as 30d, whole hours as 5h, else as time.Duration does.
+// fmtDur writes whole days as 30d, whole hours as 5h and whole minutes as
+// 7m; other durations from two days up in days with one decimal (2.5d),
+// from two hours up in hours (3.2h), else as time.Duration does.
 func fmtDur(d time.Duration) string {
+	one := func(v float64, unit string) string {
+		return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + unit
+	}
 	switch {
 	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	case d >= 48*time.Hour:
+		return one(d.Hours()/24, "d")
 	case d >= time.Hour && d%time.Hour == 0:
 		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d >= 2*time.Hour:
+		return one(d.Hours(), "h")
 	case d >= time.Minute && d%time.Minute == 0:
 		return strconv.Itoa(int(d/time.Minute)) + "m"
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,56 @@ func TestStoreFindings(t *testing.T) {
 		if r.Findings[i].Severity > r.Findings[i-1].Severity {
 			t.Fatalf("findings not ordered by severity at %d: %v", i, r.Findings)
 		}
+	}
+}
+
+// A workload whose samples all lie before the history window is stale (its
+// newest sample named), not missing; one with no series at all is missing.
+func TestLoadOldSeriesIsStale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	web, api := wl("Deployment", "shop", "web"), wl("Deployment", "shop", "api")
+	mk := func(w metrics.Workload, from time.Time, n int) metrics.Series {
+		s := metrics.Series{Key: metrics.Key{Workload: w, Resource: metrics.CPU}}
+		for h := range n {
+			s.Points = append(s.Points, metrics.Point{T: from.Add(time.Duration(h) * time.Hour), V: 1})
+		}
+		return s
+	}
+	apiEnd := storeT0.Add(-60*24*time.Hour + 47*time.Hour)
+	if _, err := st.Write(context.Background(), &metrics.Batch{Source: "t", Series: []metrics.Series{mk(web, storeT0, 48), mk(api, storeT0.Add(-60*24*time.Hour), 48)}}, storeT0); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := config.LoadFile(filepath.Join("testdata", "plan.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(context.Background(), st, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(plan, d, Options{Now: reportNow, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale, missing []string
+	for _, f := range r.Findings {
+		switch f.Kind {
+		case KindStale:
+			stale = append(stale, f.Subject+": "+f.Message)
+		case KindMissing:
+			missing = append(missing, f.Subject)
+		}
+	}
+	if len(stale) != 1 || !strings.HasPrefix(stale[0], "Deployment/shop/api: newest CPU sample "+apiEnd.Format("2006-01-02T15:04Z")) {
+		t.Errorf("stale findings %q, want api's with its last sample %v", stale, apiEnd)
+	}
+	// worker and ghost have no series in this store.
+	if strings.Join(missing, ",") != "Deployment/shop/ghost,StatefulSet/batch/worker" {
+		t.Errorf("missing findings %q", missing)
 	}
 }
