@@ -6,6 +6,7 @@ import (
 	"time"
 
 	container "google.golang.org/api/container/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/scale"
@@ -87,4 +88,44 @@ func NewPoolsFromPlan(p *config.Plan, c PoolClients) (*Pools, error) {
 		}
 	}
 	return NewPools(providers), nil
+}
+
+// PoolRules are the RBAC rules of the node-pool providers a plan uses.
+// Cluster-wide: get/update of machinedeployments/scale (cluster-api, also in
+// KubeRules) and get/create of priorityclasses (balloon). In each balloon's
+// namespace (namespaced, by namespace): get/create/update of deployments,
+// kept out of the ClusterRole so headroom cannot rewrite other Deployments.
+// GKE pools need none: they call Google's API with the pod's Google service
+// account (Workload Identity).
+func PoolRules(p *config.Plan) (cluster []rbacv1.PolicyRule, namespaced map[string][]rbacv1.PolicyRule) {
+	namespaced = map[string][]rbacv1.PolicyRule{}
+	var capi, balloon bool
+	for _, np := range p.Spec.NodePools {
+		switch np.Provider {
+		case "cluster-api":
+			capi = true
+		case "balloon":
+			balloon = true
+			if np.Balloon != nil && namespaced[np.Balloon.Namespace] == nil {
+				namespaced[np.Balloon.Namespace] = BalloonNamespaceRules()
+			}
+		}
+	}
+	if capi {
+		cluster = append(cluster, rbacv1.PolicyRule{APIGroups: []string{"cluster.x-k8s.io"}, Resources: []string{"machinedeployments/scale"}, Verbs: []string{"get", "update"}})
+	}
+	if balloon {
+		cluster = append(cluster, BalloonClusterRules()...)
+	}
+	return cluster, namespaced
+}
+
+// BalloonClusterRules: the balloon's PriorityClass is cluster-scoped.
+func BalloonClusterRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{APIGroups: []string{"scheduling.k8s.io"}, Resources: []string{"priorityclasses"}, Verbs: []string{"get", "create"}}}
+}
+
+// BalloonNamespaceRules: the balloon Deployment, in its own namespace.
+func BalloonNamespaceRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "create", "update"}}}
 }
