@@ -275,6 +275,10 @@ type Window struct {
 	Step       time.Duration
 }
 
+// Progress receives a collection's progress: done of total steps (the total may grow), and what is being
+// read now. Sources call it from the collecting goroutine; nil means no reports.
+type Progress func(done, total int, what string)
+
 // Source is anything that yields usage samples.
 type Source interface {
 	// Name is a short, stable name for logs and the store's collection log.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -51,7 +52,9 @@ aggregates (not after a trace collection: recorded traces are stored raw). Print
 metrics-server, how many pods of each workload reported usage. A metrics-server
 collection also stores an inventory snapshot (in the same transaction): the
 nodes, and each workload's pods, Ready and Pending pods, per-replica requests
-and pods per node.
+and pods per node. On a terminal, a progress bar follows the collection (per
+namespace for metrics-server, per request for Prometheus); otherwise stderr
+stays quiet.
 
 Sources:
   metrics-server  the present usage of every pod (metrics.k8s.io), summed per
@@ -107,6 +110,17 @@ type collectSetup struct {
 	// metrics-server sources).
 	promOptions *prom.Options
 	kubeOptions *kube.Options
+	// progress relays the source's progress to a bar when runCollect sets one up (stderr is a terminal).
+	progress progressRelay
+}
+
+// progressRelay forwards a source's reports to fn, when set.
+type progressRelay struct{ fn metrics.Progress }
+
+func (r *progressRelay) report(done, total int, what string) {
+	if r.fn != nil {
+		r.fn(done, total, what)
+	}
 }
 
 func setupCollect(f *collectFlags) (*collectSetup, error) {
@@ -222,7 +236,7 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if retries <= 0 {
 			retries = -1 // prom.Options: 0 is the default, negative is none
 		}
-		po := prom.Options{URL: promURL, Namespaces: namespaces, CPU: promCPU, Memory: promMemory, Workloads: promWorkloads,
+		po := prom.Options{URL: promURL, Namespaces: namespaces, CPU: promCPU, Memory: promMemory, Workloads: promWorkloads, Progress: cs.progress.report,
 			Timeout: timeout, Retries: retries}
 		ps, err := prom.New(po)
 		if err != nil {
@@ -245,7 +259,7 @@ func setupCollect(f *collectFlags) (*collectSetup, error) {
 		if err != nil {
 			return nil, &usageError{fmt.Errorf("collect: %w", err)}
 		}
-		ko := kube.Options{Namespaces: namespaces, PoolLabel: poolLabel}
+		ko := kube.Options{Namespaces: namespaces, PoolLabel: poolLabel, Progress: cs.progress.report}
 		cs.source, cs.kubeOptions = kube.New(kc, mc, ko), &ko
 	case "trace":
 		var srcs []*tracefile.Source
@@ -350,7 +364,25 @@ func runCollect(cmd *cobra.Command, f *collectFlags) error {
 	}
 	fmt.Fprintf(progress, "collecting from %s…\n", cs.source.Name())
 	start := time.Now()
+	var bar *progressbar.ProgressBar
+	if progress != io.Discard {
+		cs.progress.fn = func(done, total int, what string) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetWidth(30),
+					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetPredictTime(false),
+					progressbar.OptionSetRenderBlankState(true), progressbar.OptionSetDescription(cs.source.Name()+": "+what))
+			}
+			if bar.GetMax() != total {
+				bar.ChangeMax(total)
+			}
+			bar.Describe(cs.source.Name() + ": " + what)
+			bar.Set(done)
+		}
+	}
 	b, err := cs.source.Collect(ctx, w)
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil {
 		return fmt.Errorf("collect from %s: %w (the store was not changed)", cs.source.Name(), err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/prom"
 	"github.com/headroom-dev/headroom/metrics/store"
+
+	"github.com/creack/pty"
 )
 
 const google = "../../testdata/traces/dctraces-google2019-instance_usage_grouped_300_seconds_month.csv"
@@ -244,4 +248,42 @@ current-context: c
 		t.Fatal(err)
 	}
 	return kc
+}
+
+// TestCollectProgress: on a terminal (a pseudo-terminal here) collect shows a
+// progress bar per query; otherwise it prints nothing on stderr.
+func TestCollectProgress(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+	}))
+	defer srv.Close()
+	args := func(db string) []string {
+		return []string{"collect", "--source", "prometheus", "--prometheus-url", srv.URL, "--store", db, "--backfill", "1h"}
+	}
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, args(filepath.Join(dir, "a.db"))...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("not a terminal: exit %d, stderr %q", code, errOut)
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	var seen bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&seen, ptmx) // until the terminal side closes
+		close(done)
+	}()
+	var out bytes.Buffer
+	code = run(args(filepath.Join(dir, "b.db")), &out, tty)
+	tty.Close()
+	<-done
+	text := seen.String()
+	if code != 0 || !strings.Contains(text, "collecting from prometheus") || !strings.Contains(text, "prometheus: cpu from") ||
+		!strings.Contains(text, "prometheus: memory") || !strings.Contains(text, "50% |") || !strings.Contains(text, "(1/2)") {
+		t.Errorf("terminal: exit %d, it showed %q", code, text)
+	}
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Namespaces []string // only these namespaces; empty means all
 	PoolLabel  string   // a node label naming the pool, tried before PoolLabels
 	PageSize   int64    // list page size; 0 means 500
+	// Progress, when set, is told after each namespace and after the nodes.
+	Progress metrics.Progress
 }
 
 // Source reads metrics-server. Requests counts the API requests of the last Collect.
@@ -107,11 +109,17 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 	}
 	use := map[metrics.Workload]*workloadUse{}
 	var unowned, orphaned int
-	for _, ns := range namespaces {
+	progress := func(done int, what string) {
+		if s.opt.Progress != nil {
+			s.opt.Progress(done, len(namespaces)+1, what)
+		}
+	}
+	for i, ns := range namespaces {
 		where := "in all namespaces"
 		if ns != "" {
 			where = "in namespace " + ns
 		}
+		progress(i, "pods "+where)
 		// The metrics API first: when it is unavailable there is nothing to collect.
 		pms, err := listAll(ctx, s, "PodMetrics (metrics.k8s.io/v1beta1) "+where, func(o metav1.ListOptions) ([]metricsv1beta1.PodMetrics, string, error) {
 			l, err := s.metrics.MetricsV1beta1().PodMetricses(ns).List(ctx, o)
@@ -281,9 +289,11 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 		}
 		b.States = append(b.States, st)
 	}
+	progress(len(namespaces), "nodes")
 	if err := s.nodes(ctx, b, point); err != nil {
 		return nil, err
 	}
+	progress(len(namespaces)+1, "done")
 	s.Requests++
 	if v, err := s.kube.Discovery().ServerVersion(); err == nil {
 		b.ControlPlaneVersion = v.GitVersion

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,20 @@ func TestMetricsAPIUnavailable(t *testing.T) {
 	_, err := New(kc, mc, Options{}).Collect(context.Background(), metrics.Window{End: now})
 	if !errors.Is(err, metrics.ErrUnavailable) || !strings.Contains(err.Error(), "PodMetrics") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	kc, mc := cluster()
+	var got []string
+	s := New(kc, mc, Options{Namespaces: []string{"shop", "batch"}, Progress: func(done, total int, what string) {
+		got = append(got, fmt.Sprintf("%d/%d %s", done, total, what))
+	}})
+	if _, err := s.Collect(context.Background(), metrics.Window{End: now}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0/3 pods in namespace shop", "1/3 pods in namespace batch", "2/3 nodes", "3/3 done"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("progress %q, want %q", got, want)
 	}
 }

@@ -87,6 +87,8 @@ type Options struct {
 	RoundTripper http.RoundTripper
 	// Sleep waits between retries; nil means a timer that honours ctx. Tests inject a recorder.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, when set, is told after each range request (queries × chunks).
+	Progress metrics.Progress
 }
 
 // Source reads usage from Prometheus.
@@ -207,6 +209,8 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 	rate := max(s.opt.RateWindow, 2*w.Step)
 	data := Query{Selector: sel, Rate: model.Duration(rate).String()}
 	b := &metrics.Batch{Source: s.Name(), Window: w}
+	chunks := Chunks(w, s.opt.MaxPoints)
+	done, total := 0, len(s.tmpl)*len(chunks)
 	for _, q := range s.tmpl {
 		var text bytes.Buffer
 		if err := q.tmpl.Execute(&text, data); err != nil {
@@ -217,8 +221,12 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 			expr = s.without(expr, q.resource)
 		}
 		series := map[string]*metrics.Series{}
-		for _, r := range Chunks(w, s.opt.MaxPoints) {
+		for _, r := range chunks {
+			if s.opt.Progress != nil {
+				s.opt.Progress(done, total, fmt.Sprintf("%s from %s", q.tmpl.Name(), r.Start.Format("2006-01-02 15:04")))
+			}
 			m, warnings, err := s.queryRange(ctx, expr, r)
+			done++
 			if err != nil {
 				return nil, fmt.Errorf("prometheus query %s from %s to %s: %w", q.tmpl.Name(),
 					r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), err)
@@ -229,6 +237,9 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 			if err := s.add(series, q, m); err != nil {
 				return nil, err
 			}
+		}
+		if s.opt.Progress != nil {
+			s.opt.Progress(done, total, q.tmpl.Name())
 		}
 		keys := make([]string, 0, len(series))
 		for k := range series {

@@ -251,3 +251,23 @@ func TestQueriesAndWorkloadOverrides(t *testing.T) {
 		t.Fatalf("bad template: %v", err)
 	}
 }
+
+func TestProgress(t *testing.T) {
+	srv, _ := fakeProm(t, func(int, *http.Request) (int, string) { return 200, okBody })
+	var got []string
+	s, err := New(Options{URL: srv.URL, MaxPoints: 3, Progress: func(done, total int, what string) {
+		got = append(got, fmt.Sprintf("%d/%d %s", done, total, what))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 steps in chunks of 3: two requests per query, cpu then memory.
+	if _, err := s.Collect(context.Background(), metrics.Window{Start: t0, End: t0.Add(3 * time.Minute), Step: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0/4 cpu from 2026-03-01 00:00", "1/4 cpu from 2026-03-01 00:03", "2/4 cpu",
+		"2/4 memory from 2026-03-01 00:00", "3/4 memory from 2026-03-01 00:03", "4/4 memory"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("progress %q\nwant     %q", got, want)
+	}
+}
