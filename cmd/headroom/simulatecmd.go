@@ -26,7 +26,7 @@ func newSimulateCmd() *cobra.Command {
 		seed                          uint64
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate --config FILE [--trace [WORKLOAD=]FILE]... [--policy predictive,reactive,static,scheduled] [--scenario FILE]",
+		Use:   "simulate --config FILE [--trace [WORKLOAD=]FILE]... [--policy predictive,reactive,static,scheduled] [--scenario FILE] [--report OUT.html]",
 		Short: "Replay traces in virtual time under each policy and compare cost, unmet demand and waste",
 		Long: `Replays each workload's trace in virtual time (15 s ticks; a month takes
 seconds) on a simulated cluster: pods ready after the workload's lead time,
