@@ -137,3 +137,111 @@ func paletteOf(img image.Image) (int, float64) {
 	}
 	return len(seen), float64(nonWhite) / float64(bd.Dx()*bd.Dy())
 }
+
+// The inline sort script, run by Chromium: a click on the unmet demand
+// heading of the per-workload table sorts its rows numerically (0, 8.90,
+// 9.45, 1442, 1504, 4752 — as text, 1442 would come before 8.90); a
+// second click reverses them.
+func TestChromiumSortsTables(t *testing.T) {
+	bin := chromium(t)
+	var b bytes.Buffer
+	if err := simReport(t).WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	click := `<script>var h=document.querySelectorAll('table[data-name=simulated_workloads] th')[2];h.click();` +
+		`document.body.setAttribute('data-asc',Array.prototype.map.call(document.querySelectorAll('table[data-name=simulated_workloads] tbody tr'),function(r){return r.cells[2].textContent}).join(' '));` +
+		`h.click();</script></body>`
+	doc := strings.Replace(b.String(), "</body>", click, 1)
+	page := filepath.Join(t.TempDir(), "sort.html")
+	if err := os.WriteFile(page, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := html.Parse(bytes.NewReader(runChromium(t, bin, page, "--dump-dom")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := findElement(root, "body")
+	asc := ""
+	for _, a := range body.Attr {
+		if a.Key == "data-asc" {
+			asc = a.Val
+		}
+	}
+	if want := "0 8.90 9.45 1442 1504 4752"; asc != want {
+		t.Errorf("after one click: %q, want %q", asc, want)
+	}
+	var desc []string
+	for tb := range tablesNamed(root, "simulated_workloads") {
+		for _, tr := range rowsOf(tb) {
+			desc = append(desc, tr[2])
+		}
+	}
+	if got, want := strings.Join(desc, " "), "4752 1504 1442 9.45 8.90 0"; got != want {
+		t.Errorf("after two clicks: %q, want %q", got, want)
+	}
+}
+
+func findElement(n *html.Node, name string) *html.Node {
+	if n.Type == html.ElementNode && n.Data == name {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f := findElement(c, name); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// tablesNamed yields the tables with data-name name.
+func tablesNamed(n *html.Node, name string) func(func(*html.Node) bool) {
+	return func(yield func(*html.Node) bool) {
+		var walk func(*html.Node) bool
+		walk = func(n *html.Node) bool {
+			if n.Type == html.ElementNode && n.Data == "table" {
+				for _, a := range n.Attr {
+					if a.Key == "data-name" && a.Val == name && !yield(n) {
+						return false
+					}
+				}
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if !walk(c) {
+					return false
+				}
+			}
+			return true
+		}
+		walk(n)
+	}
+}
+
+// rowsOf returns the text of the cells of a table's body rows.
+func rowsOf(table *html.Node) [][]string {
+	var out [][]string
+	var text func(*html.Node) string
+	text = func(n *html.Node) string {
+		if n.Type == html.TextNode {
+			return n.Data
+		}
+		s := ""
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			s += text(c)
+		}
+		return s
+	}
+	tbody := findElement(table, "tbody")
+	for tr := tbody.FirstChild; tr != nil; tr = tr.NextSibling {
+		if tr.Type != html.ElementNode || tr.Data != "tr" {
+			continue
+		}
+		var row []string
+		for td := tr.FirstChild; td != nil; td = td.NextSibling {
+			if td.Type == html.ElementNode && td.Data == "td" {
+				row = append(row, text(td))
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
