@@ -117,7 +117,11 @@ func openPlanStore(p *config.Plan, path string) (*store.Store, error) {
 		}
 		return nil, nil
 	}
-	return store.Open(path, &store.Options{ReadOnly: true})
+	st, err := store.Open(path, &store.Options{ReadOnly: true})
+	if errors.Is(err, store.ErrOlderSchema) {
+		return nil, fmt.Errorf("plan: %w; headroom collect migrates it", err)
+	}
+	return st, err
 }
 
 // planned is one workload's forecast and decision (shared with headroom run).
