@@ -17,9 +17,33 @@ import (
 	"github.com/headroom-dev/headroom/runner"
 )
 
-// defaultUtilization is the CPU utilization target assumed for workloads
-// outside the plan (the plan's own default).
-const defaultUtilization = 0.7
+// defaultUtilization and defaultMemoryUtilization are the targets assumed
+// for workloads outside the plan (the plan's own defaults).
+const (
+	defaultUtilization       = 0.7
+	defaultMemoryUtilization = 0.8
+)
+
+// setRunway records the runway of one resource when it comes before the
+// one already recorded: now when demand already exceeds the capacity at
+// the maximum size, else the first forecast step whose upper quantile
+// does (Runway).
+func (p *Pool) setRunway(resource string, demandNow float64, upper []float64, f *forecast.Forecast, capMax float64, now time.Time) {
+	var t time.Time
+	switch {
+	case !math.IsNaN(demandNow) && demandNow > capMax:
+		t = now
+	default:
+		var ok bool
+		if t, ok = Runway(f.Start, f.Step, upper, capMax); !ok {
+			return
+		}
+	}
+	t = t.UTC()
+	if p.Runway == nil || t.Before(*p.Runway) {
+		p.Runway, p.RunwayDays, p.RunwayResource = &t, Num(t.Sub(now).Hours()/24), resource
+	}
+}
 
 // wstate is one workload while the report is built.
 type wstate struct {
@@ -488,7 +512,8 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 	planNow, planPeak *policy.PoolPlan, levels []float64, horizon int, model string, now time.Time, o Options) Pool {
 	alloc := p.Machine.Sub(p.Overhead)
 	out := Pool{Name: p.Name, Zones: p.Zones, Headroom: p.Headroom.String(), Min: p.Min, Max: p.Max, Price: p.PricePerHour,
-		AllocatableCPU: 0, CapacityMaxCPU: Num(float64(p.Max) * alloc.CPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan}
+		AllocatableCPU: 0, CapacityMaxCPU: Num(float64(p.Max) * alloc.CPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan,
+		CapacityMaxMemory: nan, DemandMemory: nan, ForecastPeakMemory: nan}
 	zones := map[string]bool{}
 	if inv != nil {
 		for _, n := range inv.Nodes {
@@ -538,16 +563,37 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			up := f.Quantile(levels[1])
 			out.ForecastPeakCPU = Num(slices.Max(up))
 			out.Horizon = fmtDur(time.Duration(len(up)) * f.Step)
-			capMax := float64(out.CapacityMaxCPU)
-			if !math.IsNaN(float64(out.DemandCPU)) && float64(out.DemandCPU) > capMax {
-				t := now
-				out.Runway, out.RunwayDays = &t, 0
-			} else if t, ok := Runway(f.Start, f.Step, up, capMax); ok {
-				t = t.UTC()
-				out.Runway, out.RunwayDays = &t, Num(t.Sub(now).Hours()/24)
-			}
+			out.setRunway("cpu", float64(out.DemandCPU), up, f, float64(out.CapacityMaxCPU), now)
 		} else {
 			out.Warnings = append(out.Warnings, "no demand forecast: "+err.Error())
+		}
+		// Memory, when every member reports it: the runway is the earlier.
+		memOK := alloc.Memory > 0
+		for _, s := range members {
+			memOK = memOK && s.data.Memory != nil
+		}
+		if memOK {
+			msum := make([]float64, n)
+			for k := range msum {
+				for _, s := range members {
+					u := defaultMemoryUtilization
+					if s.spec != nil && s.spec.Utilization.Memory > 0 {
+						u = s.spec.Utilization.Memory
+					}
+					msum[k] += s.data.Memory[k] / u
+				}
+			}
+			out.CapacityMaxMemory = Num(float64(p.Max) * alloc.Memory)
+			if v, ok := lastFinite(msum); ok {
+				out.DemandMemory = Num(v)
+			}
+			if f, err := forecast.Auto(d.series("pool/"+p.Name+"/memory", msum), forecast.Options{Horizon: horizon, Quantiles: levels, Model: model}); err == nil {
+				up := f.Quantile(levels[1])
+				out.ForecastPeakMemory = Num(slices.Max(up))
+				out.setRunway("memory", float64(out.DemandMemory), up, f, float64(out.CapacityMaxMemory), now)
+			} else {
+				out.Warnings = append(out.Warnings, "no memory demand forecast: "+err.Error())
+			}
 		}
 		chart := &Chart{Title: "pool " + p.Name + ": CPU demand at the utilization targets", YLabel: "cores",
 			Lines:  []Line{{Name: "demand", Times: gridTimes(d, len(sum)), Values: sum}},
@@ -573,8 +619,13 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			if days < warn/3 {
 				sev = Critical
 			}
-			r.Findings = append(r.Findings, Finding{sev, KindRunway, p.Name, fmt.Sprintf("runway %.1f days: forecast demand (q%s) exceeds the pool at its maximum of %d nodes (%s cores) on %s",
-				days, fmtQ(levels[1]), p.Max, fmtF(float64(out.CapacityMaxCPU)), out.Runway.Format("2006-01-02 15:04"))})
+			capacity, what := fmtF(float64(out.CapacityMaxCPU))+" cores", "CPU"
+			if out.RunwayResource == "memory" {
+				what = "memory"
+				capacity = gib(float64(out.CapacityMaxMemory)) + " GiB"
+			}
+			r.Findings = append(r.Findings, Finding{sev, KindRunway, p.Name, fmt.Sprintf("runway %.1f days: forecast %s demand (q%s) exceeds the pool at its maximum of %d nodes (%s) on %s",
+				days, what, fmtQ(levels[1]), p.Max, capacity, out.Runway.Format("2006-01-02 15:04"))})
 		}
 	}
 	if inv != nil && out.Nodes > 0 && len(zones) == 1 && p.Zones > 1 {

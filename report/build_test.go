@@ -231,3 +231,36 @@ func TestBuildUnpricedAndNoInventory(t *testing.T) {
 		t.Errorf("monthly cost %v, want %v (one priced node)", r.Summary.MonthlyCost, want)
 	}
 }
+
+// Worked by hand: add memory to the flat CPU ramp, mem_k = 8.1 + 0.4·k GiB.
+// At the plan's default 0.8 memory target the pool needs 10.125 + 0.5·k
+// GiB; at its maximum of 5 nodes of 64 GiB it holds 320, first exceeded at
+// k = 620 (319.9 at 619, 320.1 at 620): Start + 620 h, 285 h = 11.875 days
+// after the newest sample, before the CPU runway (k = 900): the runway is
+// memory's, and under 30 days but above a third of them it is a warning.
+func TestBuildMemoryRunway(t *testing.T) {
+	d := rampData(14*24, 0.01)
+	const gb = 1 << 30
+	mem := make([]float64, len(d.Workloads[0].CPU))
+	for k := range mem {
+		mem[k] = (8.1 + 0.4*float64(k)) * gb
+	}
+	d.Workloads[0].Memory = mem
+	r, err := Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Pools[0]
+	if float64(p.CapacityMaxMemory) != 320*gb {
+		t.Fatalf("memory capacity at max %v, want 320 GiB", p.CapacityMaxMemory)
+	}
+	if want := d.Start.Add(620 * time.Hour); p.Runway == nil || !p.Runway.Equal(want) || p.RunwayResource != "memory" {
+		t.Fatalf("runway %v (%s), want memory at %v", p.Runway, p.RunwayResource, want)
+	}
+	if math.Abs(float64(p.RunwayDays)-285.0/24) > 1e-9 {
+		t.Errorf("runway days %v, want %v", p.RunwayDays, 285.0/24)
+	}
+	if f := findingOf(r, KindRunway); f == nil || f.Severity != Warning || !strings.Contains(f.Message, "memory demand") || !strings.Contains(f.Message, "320 GiB") {
+		t.Errorf("runway finding %v, want a memory warning at 320 GiB", f)
+	}
+}

@@ -203,12 +203,19 @@ type Pool struct {
 	// peak at the planned quantile over the horizon.
 	DemandCPU       Num `json:"demand_cpu_cores"`
 	ForecastPeakCPU Num `json:"forecast_peak_cpu_cores"`
+	// The same for memory (bytes), when every workload of the pool
+	// reports memory (NaN otherwise).
+	CapacityMaxMemory  Num `json:"capacity_at_max_memory_bytes"`
+	DemandMemory       Num `json:"demand_memory_bytes"`
+	ForecastPeakMemory Num `json:"forecast_peak_memory_bytes"`
 	// Runway is the first time the forecast demand at the planned quantile
-	// exceeds CapacityMaxCPU (nil: not within the horizon, or no forecast);
-	// RunwayDays counts from AsOf.
-	Runway     *time.Time `json:"runway"`
-	RunwayDays Num        `json:"runway_days"`
-	Horizon    string     `json:"horizon,omitempty"`
+	// of CPU or memory (RunwayResource) exceeds the pool at its maximum
+	// size (nil: not within the horizon, or no forecast); RunwayDays counts
+	// from AsOf.
+	Runway         *time.Time `json:"runway"`
+	RunwayDays     Num        `json:"runway_days"`
+	RunwayResource string     `json:"runway_resource,omitempty"`
+	Horizon        string     `json:"horizon,omitempty"`
 	// Headroom checks with policy.PlanPools: does the plan's n+1 or zone
 	// headroom hold with the nodes there now and the pods running now, and
 	// within the maximum size at the forecast peak? "" when not checked.

@@ -185,7 +185,8 @@ func FromSimulation(res *simulator.Result, opt Options) (*Report, error) {
 	for j, p := range res.Pools {
 		nodes := ps.Nodes[j].Values
 		rp := Pool{Name: p.Name, Zones: p.Zones, Headroom: p.Headroom, Min: p.Min, Max: p.Max, Price: p.PricePerHour, Ready: -1, ZonesUsed: p.Zones,
-			AllocatableCPU: nan, CapacityMaxCPU: Num(float64(p.Max) * p.MachineCPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan}
+			AllocatableCPU: nan, CapacityMaxCPU: Num(float64(p.Max) * p.MachineCPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan,
+			CapacityMaxMemory: Num(float64(p.Max) * p.MachineMemory), DemandMemory: nan, ForecastPeakMemory: nan}
 		if len(nodes) > 0 {
 			rp.Nodes = int(nodes[len(nodes)-1])
 			rp.AllocatableCPU = Num(nodes[len(nodes)-1] * p.MachineCPU)

@@ -212,15 +212,18 @@ func (r *Report) Tables() []*Table {
 			}
 		}
 		keep(dt)
-		pt := &Table{Name: TablePools, Title: "Node pools", Note: "CPU in cores; demand is usage over the utilization targets; runway: first date the forecast demand at the planned quantile exceeds the pool at its maximum size",
-			Columns: []string{"pool", "nodes", "ready", "min", "max", "zones", "zones_used", "allocatable_cpu", "capacity_at_max_cpu", "demand_cpu", "forecast_peak_cpu", "runway", "runway_days", "headroom", "headroom_now", "headroom_at_peak", "planned_nodes", "peak_nodes", "cost_now", "cost_planned", "cost_at_peak"}}
+		pt := &Table{Name: TablePools, Title: "Node pools", Note: "CPU in cores, memory in GiB; demand is usage over the utilization targets; runway: first date the forecast demand (CPU or memory) at the planned quantile exceeds the pool at its maximum size",
+			Columns: []string{"pool", "nodes", "ready", "min", "max", "zones", "zones_used", "allocatable_cpu", "capacity_at_max_cpu", "demand_cpu", "forecast_peak_cpu",
+				"capacity_at_max_memory_gib", "demand_memory_gib", "forecast_peak_memory_gib", "runway", "runway_days", "runway_resource",
+				"headroom", "headroom_now", "headroom_at_peak", "planned_nodes", "peak_nodes", "cost_now", "cost_planned", "cost_at_peak"}}
 		for _, p := range r.Pools {
 			runway := "beyond " + orDash(p.Horizon)
 			if p.Runway != nil {
 				runway = tsp(p.Runway)
 			}
 			pt.add(p.Name, itoa(p.Nodes), itoa(p.Ready), itoa(p.Min), itoa(p.Max), itoa(p.Zones), itoa(p.ZonesUsed), num(float64(p.AllocatableCPU)), num(float64(p.CapacityMaxCPU)),
-				num(float64(p.DemandCPU)), num(float64(p.ForecastPeakCPU)), runway, num(float64(p.RunwayDays)), p.Headroom, orDash(p.HeadroomNow), orDash(p.HeadroomAtPeak),
+				num(float64(p.DemandCPU)), num(float64(p.ForecastPeakCPU)), gib(float64(p.CapacityMaxMemory)), gib(float64(p.DemandMemory)), gib(float64(p.ForecastPeakMemory)),
+				runway, num(float64(p.RunwayDays)), orDash(p.RunwayResource), p.Headroom, orDash(p.HeadroomNow), orDash(p.HeadroomAtPeak),
 				itoa(p.PlannedNodes), itoa(p.PeakNodes), money(p.MonthlyCostNow), money(p.MonthlyCostPlan), money(p.MonthlyCostPeak))
 		}
 		keep(pt)
