@@ -108,13 +108,27 @@ func BenchmarkScaleBaselines(b *testing.B) {
 	}
 }
 
-// BenchmarkScalePredictive20: 20 workloads, 30 days of 1-minute data, 1-minute ticks, the predictive policy alone.
-func BenchmarkScalePredictive20(b *testing.B) {
-	in := scaleInput(20, 30)
+// The size: 1,000 workloads over 30 days of 1-minute data,
+// replanning every 5 minutes, all four policies, 1-minute ticks (the HPA
+// syncs every tick), forecasts refit daily and reselected weekly (advanced
+// on every new sample in between). BenchmarkScale1000 runs it whole;
+// BenchmarkScale100 runs a tenth of the workloads (every cost but the
+// per-run setup is linear in them) for make bench.
+func benchScale(b *testing.B, n int) {
+	in := scaleInput(n, 30)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Run(context.Background(), in, Options{Policies: []string{Predictive}, Tick: time.Minute}); err != nil {
+		if _, err := Run(context.Background(), in, Options{Tick: time.Minute, Refit: 24 * time.Hour, Reselect: 7 * 24 * time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkScale100(b *testing.B) { benchScale(b, 100) }
+
+func BenchmarkScale1000(b *testing.B) {
+	if testing.Short() {
+		b.Skip("the full size takes about a minute")
+	}
+	benchScale(b, 1000)
 }

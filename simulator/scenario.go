@@ -12,6 +12,7 @@ import (
 
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/forecast"
+	"github.com/headroom-dev/headroom/policy"
 )
 
 // ScenarioKind and ScenarioAPIVersion identify a scenario document.
@@ -37,6 +38,9 @@ type ScenarioSpec struct {
 	Duration *config.Duration `json:"duration,omitempty"`
 	// Refit is how often the predictive policy refits its forecasts (default 1h).
 	Refit *config.Duration `json:"refit,omitempty"`
+	// Quantile replaces the plan's forecast quantile (spec.forecast.quantile)
+	// for the predictive policy: what if it planned at the median? Optional.
+	Quantile *float64 `json:"quantile,omitempty"`
 	// Growth compounds every workload's demand by PercentPerMonth each
 	// month (730 h) from the start.
 	Growth *Growth `json:"growth,omitempty"`
@@ -74,13 +78,16 @@ type PriceChange struct {
 	PricePerHour float64         `json:"pricePerHour"`
 }
 
-// MachineChange replaces a pool's machine shape; unset fields keep the plan's.
+// MachineChange replaces a pool's machine shape (and headroom); unset
+// fields keep the plan's.
 type MachineChange struct {
 	Pool         string             `json:"pool"`
 	CPU          *resource.Quantity `json:"cpu,omitempty"`
 	Memory       *resource.Quantity `json:"memory,omitempty"`
 	Pods         int                `json:"pods,omitempty"`
 	PricePerHour *float64           `json:"pricePerHour,omitempty"`
+	// Headroom replaces the pool's availability headroom: none, n+1 or zone.
+	Headroom string `json:"headroom,omitempty"`
 }
 
 // Failure loses a pool's nodes in Zone (zone index from 0), or Nodes nodes
@@ -248,6 +255,14 @@ func (s *Scenario) validate(file string, lines config.Lines) config.FieldErrors 
 		if x.PricePerHour != nil && *x.PricePerHour < 0 {
 			bad(p+".pricePerHour", "must not be negative")
 		}
+		if x.Headroom != "" {
+			if _, err := policy.ParseHeadroom(x.Headroom); err != nil {
+				bad(p+".headroom", "must be none, n+1 or zone, not %q", x.Headroom)
+			}
+		}
+	}
+	if q := sp.Quantile; q != nil && !(*q > 0 && *q < 1) {
+		bad("spec.quantile", "must be in (0, 1), not %v", *q)
 	}
 	for i, x := range sp.Failures {
 		p := fmt.Sprintf("spec.failures[%d]", i)
@@ -354,6 +369,9 @@ func qcores(q *resource.Quantity) float64 { return float64(q.MilliValue()) / 100
 // (growth, spikes) applied; start is the simulation's start.
 func (s *Scenario) apply(in *Input, start time.Time) *Input {
 	out := *in
+	if s.Spec.Quantile != nil {
+		out.Quantile = *s.Spec.Quantile
+	}
 	out.Pools = append(out.Pools[:0:0], in.Pools...)
 	for _, m := range s.Spec.Machines {
 		for i := range out.Pools {
@@ -372,6 +390,9 @@ func (s *Scenario) apply(in *Input, start time.Time) *Input {
 			}
 			if m.PricePerHour != nil {
 				p.PricePerHour = *m.PricePerHour
+			}
+			if m.Headroom != "" {
+				p.Headroom, _ = policy.ParseHeadroom(m.Headroom) // validated
 			}
 		}
 	}

@@ -390,6 +390,8 @@ func TestScenarioErrors(t *testing.T) {
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {failures: [{at: 1h, pool: a}]}", "spec.failures[0]: give zone"},
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Plan\nspec: {}", "kind: must be Scenario"},
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {prices: [{at: 1h, pool: a, pricePerHour: -1}]}", "spec.prices[0].pricePerHour: must not be negative"},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {machines: [{pool: a, headroom: n+2}]}", `spec.machines[0].headroom: must be none, n+1 or zone, not "n+2"`},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {quantile: 1.5}", "spec.quantile: must be in (0, 1), not 1.5"},
 	} {
 		_, err := ParseScenario("bad.yaml", []byte(tc.doc))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml") {
@@ -408,7 +410,7 @@ func TestScenarioErrors(t *testing.T) {
 }
 
 func TestShippedScenarios(t *testing.T) {
-	for _, f := range []string{"../testdata/scenarios/growth.yaml", "../testdata/scenarios/zone-loss.yaml"} {
+	for _, f := range []string{"../testdata/scenarios/growth.yaml", "../testdata/scenarios/zone-loss.yaml", "../testdata/scenarios/no-headroom.yaml", "../testdata/scenarios/median.yaml"} {
 		sc, err := LoadScenario(f)
 		if err != nil {
 			t.Fatal(err)
@@ -652,5 +654,36 @@ func TestBudgetBandFromNoise(t *testing.T) {
 	}
 	if !(noisy.P90-noisy.P10 > calm.P90-calm.P10) {
 		t.Errorf("noisy band %v – %v is not wider than the calm %v – %v", noisy.P10, noisy.P90, calm.P10, calm.P90)
+	}
+}
+
+// A scenario may change a pool's headroom and the planned quantile: the
+// zone-headroom pool of TestZoneLoss planned without headroom has 3 nodes
+// instead of 6 under the static policy, and the predictive policy plans
+// the scenario's quantile.
+func TestScenarioHeadroomAndQuantile(t *testing.T) {
+	sc, err := ParseScenario("h.yaml", []byte(`
+apiVersion: headroom.dev/v1alpha1
+kind: Scenario
+metadata: {name: h}
+spec:
+  quantile: 0.5
+  machines: [{pool: general, headroom: none}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := workload("web", 1, 0, 1, 100, 1, time.Minute, repeat(12, 120))
+	in := &Input{Name: "zone", Workloads: []Workload{w}, Pools: []policy.Pool{testPool(3, policy.HeadroomZone)}, Quantile: 0.95}
+	out := sc.apply(in, t0)
+	if out.Pools[0].Headroom != policy.HeadroomNone || out.Quantile != 0.5 || in.Pools[0].Headroom != policy.HeadroomZone || in.Quantile != 0.95 {
+		t.Errorf("applied: headroom %v, quantile %v (input %v, %v)", out.Pools[0].Headroom, out.Quantile, in.Pools[0].Headroom, in.Quantile)
+	}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Static}, Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := policyResult(t, res, Static); r.Pools[0].PeakNodes != 3 || res.Pools[0].Headroom != "none" {
+		t.Errorf("%d nodes with headroom %s, want 3 with none", r.Pools[0].PeakNodes, res.Pools[0].Headroom)
 	}
 }
