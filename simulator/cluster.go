@@ -390,12 +390,14 @@ func (c *Cluster) schedule(readyAt int64) {
 			for want > 0 {
 				ff := c.firstFit[:p.spec.Zones]
 				clear(ff)
+				found := 0
 				for _, n := range p.nodes {
-					if n.ready > now {
+					if n.ready > now || found == len(ff) {
 						break
 					}
 					if ff[n.zone] == nil && n.fits(w.spec.Request) {
 						ff[n.zone] = n
+						found++
 					}
 				}
 				z := -1

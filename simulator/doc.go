@@ -19,43 +19,56 @@
 //  1. scenario events at this instant (a zone or nodes lost, a price change);
 //  2. nodes and pods whose start-up delay has passed become ready; the pools
 //     reconcile their node count toward the desired size (as a Cluster API
-//     MachineDeployment does, replacing lost machines); pods are scheduled
-//     onto ready nodes (pods already running stay; new pods are placed while
-//     policy.PlanPools finds room; the rest are pending) and a newly
-//     scheduled pod becomes ready after its workload's lead time;
+//     MachineDeployment does, replacing lost machines; a smaller size drains
+//     the newest nodes still starting, then the emptiest); every pod is bound
+//     to a node, and a node that goes takes its pods with it (they are
+//     recreated pending); pending pods are bound, workload by workload, into
+//     the zone with the fewest of the workload's pods among those with room,
+//     onto the oldest ready node there (zone spreading and a first fit), the
+//     workload's preferred pool first; a newly bound pod is ready after its
+//     workload's lead time;
 //  3. the policy acts through the actuator (the planner on the plan's
 //     interval, the HPA and the node autoscaler of the reactive baseline on
 //     every tick), and step 2 runs again;
 //  4. accounting over [now, now + tick): demand is the trace sample in
 //     effect (scaled by the plan's factor and the scenario), capacity is
-//     ready replicas × request × utilization ceiling; demand above capacity
-//     is unmet, capacity above demand is waste; every node that exists
-//     (provisioning included) is paid for.
+//     ready replicas × request × utilization ceiling, for CPU and, when the
+//     trace has a memory column, for memory; demand above capacity is unmet,
+//     capacity above demand is waste; every node that exists (provisioning
+//     included) is paid for.
 //
 // The policies:
 //
 //   - predictive is headroom: every plan interval, policy.Replicas on the
-//     forecast quantile and current usage (the reactive floor), then
-//     policy.PlanPools on the pods planned ahead by the pools' lead times,
-//     with the plan's headroom and budget (what headroom plan does).
-//     Forecasts see only samples at or before now: forecast.Auto selects a
-//     model once a day (Reselect) and refits the chosen one (the best single
-//     model when a combination won) every Options.Refit (1 h); in between,
-//     the planner reads the last fit's forecast from the current sample on.
-//     Workloads in hpa-floor mode get the decision as their HPA's minimum
-//     and an HPA reacts above it; recommend mode is simulated as scale mode
-//     (what applying the advice would do).
-//   - reactive is the HPA on CPU utilization with the default behavior and a
-//     15 s sync (policy.ReactiveReplicas + policy.Normalize), and a node
-//     autoscaler that adds nodes for pending pods at once and removes
-//     unneeded ones after ScaleDownUnneeded, without headroom.
+//     forecast quantile of every resource with demand and current usage (the
+//     reactive floor), then policy.PlanPools on the pods planned ahead by the
+//     pools' lead times, with the plan's headroom and budget (what headroom
+//     plan does). Forecasts see only samples at or before now, aggregated
+//     to the planner's interval by their maximum when the trace is finer:
+//     forecast.Auto selects a model every Options.Reselect (a day) and
+//     refits the chosen one (the best single model when a combination won)
+//     every Options.Refit (1 h); in between, the fitted model is advanced on
+//     each new sample (forecast.Forecast.Advance). Workloads in hpa-floor mode
+//     get the decision as their HPA's minimum and an HPA reacts above it;
+//     recommend mode is simulated as scale mode (what applying the advice
+//     would do).
+//   - reactive is the HPA on CPU utilization (and memory, when the trace has
+//     it) with the default behavior and a 15 s sync (policy.ReactiveReplicas
+//     and policy.Normalize), and a node autoscaler shaped like the
+//     cluster-autoscaler: nodes for pending pods at once, beyond the nodes
+//     already starting; nodes used under half that the other nodes have room
+//     for are removed after ScaleDownUnneeded; no headroom.
 //   - static is sized for the run's peak demand, with the plan's headroom:
 //     a hindsight baseline (it alone knows the future, by definition).
 //   - scheduled is the plan's minimums raised by its scheduled windows.
 //
-// Limits: demand and capacity are CPU only (memory requests still count
-// when packing pods onto nodes); the cluster does not track which node each
-// pod runs on (a lost node or zone kills each workload's running pods in
-// proportion); traces from different periods are aligned by whole weeks to
-// the first workload's end, and the run spans the time they all cover.
+// The budget band (BudgetBand) resamples the day-ahead errors of a
+// backtest of every workload's forecast with the run's seed.
+//
+// Limits: the scheduler knows no affinities, taints or disruption budgets,
+// and drains without respecting them; memory demand counts only for
+// workloads whose trace has a memory column (memory requests still count
+// when packing pods onto nodes); traces from different periods are aligned
+// by whole weeks to the first workload's end, and the run spans the time
+// they all cover.
 package simulator
