@@ -127,8 +127,6 @@ func benchScale(b *testing.B, n int) {
 
 func BenchmarkScale100(b *testing.B) { benchScale(b, 100) }
 
-func BenchmarkScale300(b *testing.B) { benchScale(b, 300) }
-
 func BenchmarkScale1000(b *testing.B) {
 	if os.Getenv("HEADROOM_BENCH_FULL") == "" {
 		b.Skip("the full size takes minutes of CPU: set HEADROOM_BENCH_FULL=1 (BenchmarkScale100 is a tenth of it)")
