@@ -174,7 +174,7 @@ func TestPlanPools(t *testing.T) {
 }
 
 // zoneChecks and nodeChecks count the pools whose headroom checkPlan verified.
-var zoneChecks, nodeChecks int
+var zoneChecks, nodeChecks, leanChecks int
 
 // checkPlan verifies invariants: no node overcommitted, every pod placed or
 // reported, sizes within bounds, headroom modes that claim to be met are met.
@@ -226,9 +226,21 @@ func checkPlan(t *testing.T, pools []Pool, groups []PodGroup, p *PoolPlan) {
 		}
 	}
 	for g := range groups {
-		if placed[g] != groups[g].Replicas {
-			t.Errorf("%s: %d pods placed or reported of %d", groups[g].Target, placed[g], groups[g].Replicas)
+		grp := groups[g]
+		if placed[g] != p.Replicas[g] {
+			t.Errorf("%s: %d pods placed or reported of %d planned", grp.Target, placed[g], p.Replicas[g])
 		}
+		// Never more than asked, never below the floor, and only ever a leaner plan the caller offered.
+		ok := p.Replicas[g] == grp.Replicas
+		if b := p.Budget; b != nil && b.LeanSteps > 0 && b.LeanSteps <= len(grp.Leaner) {
+			ok = ok || p.Replicas[g] == min(grp.Replicas, max(grp.Leaner[b.LeanSteps-1], grp.Floor))
+		}
+		if !ok || p.Replicas[g] > grp.Replicas || p.Replicas[g] < min(grp.Floor, grp.Replicas) {
+			t.Errorf("%s: planned %d of %d (floor %d, leaner %v, budget %+v)", grp.Target, p.Replicas[g], grp.Replicas, grp.Floor, grp.Leaner, p.Budget)
+		}
+	}
+	if b := p.Budget; b != nil && b.Cost > b.Needed+1e-6 {
+		t.Errorf("the budget's trims cost more: %.2f against %.2f untrimmed", b.Cost, b.Needed)
 	}
 }
 
@@ -276,7 +288,7 @@ next:
 // pod, and a zone plan that claims to survive the loss of any zone does.
 func TestPlanPoolsProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 2026))
-	zoneChecks, nodeChecks = 0, 0
+	zoneChecks, nodeChecks, leanChecks = 0, 0, 0
 	for trial := range 600 {
 		var pools []Pool
 		for i := range 1 + rng.IntN(3) {
@@ -292,9 +304,15 @@ func TestPlanPoolsProperties(t *testing.T) {
 		}
 		var groups []PodGroup
 		for g := range 1 + rng.IntN(30) {
-			groups = append(groups, PodGroup{Target: Target{Name: fmt.Sprintf("w%d", g)},
+			grp := PodGroup{Target: Target{Name: fmt.Sprintf("w%d", g)},
 				Request:  Resources{0.05 + 3*rng.Float64()*rng.Float64(), (0.1 + 8*rng.Float64()*rng.Float64()) * gi},
-				Replicas: rng.IntN(25)})
+				Replicas: rng.IntN(25)}
+			if rng.IntN(2) == 0 && grp.Replicas > 0 { // leaner plans and a floor, as Trims and the planner give them
+				grp.Floor = 1 + rng.IntN(grp.Replicas)
+				med := rng.IntN(grp.Replicas + 1)
+				grp.Leaner = []int{med, rng.IntN(med + 1)}
+			}
+			groups = append(groups, grp)
 		}
 		budget := 0.0
 		if rng.IntN(3) == 0 {
@@ -304,10 +322,16 @@ func TestPlanPoolsProperties(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if p.Budget != nil && p.Budget.LeanSteps > 0 {
+			leanChecks++
+		}
 		t.Run(fmt.Sprint(trial), func(t *testing.T) { checkPlan(t, pools, groups, p) })
 	}
 	if zoneChecks < 50 || nodeChecks < 50 {
 		t.Errorf("only %d zone and %d n+1 plans verified: the generator no longer exercises headroom", zoneChecks, nodeChecks)
 	}
-	t.Logf("verified %d zone-headroom and %d n+1 plans", zoneChecks, nodeChecks)
+	if leanChecks < 20 {
+		t.Errorf("only %d plans trimmed forecast headroom: the generator no longer exercises it", leanChecks)
+	}
+	t.Logf("verified %d zone-headroom and %d n+1 plans, %d with forecast headroom trimmed", zoneChecks, nodeChecks, leanChecks)
 }
