@@ -460,7 +460,7 @@ func buildWorkload(r *Report, s *wstate, ev *forecast.SeriesEval, d *Data, q flo
 }
 
 // workloadChart draws usage history, the forecast and its band, and the
-// capacity at the current and the maximum replicas.
+// capacity at the current replicas (the maximum's would flatten the rest).
 func workloadChart(s *wstate, d *Data, levels []float64) *Chart {
 	if s.data.CPU == nil {
 		return nil
@@ -476,7 +476,6 @@ func workloadChart(s *wstate, d *Data, levels []float64) *Chart {
 		if s.current > 0 {
 			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("capacity at %d replicas", s.current), Value: float64(s.current) * per})
 		}
-		c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("capacity at max %d", sp.Max), Value: float64(sp.Max) * per})
 	}
 	return c
 }
