@@ -15,9 +15,10 @@
 // storeSeries), each sample scaled by pods/pods_with_metrics when the source
 // recorded coverage (missing pods are coverage, not zero usage). Current
 // usage is the last raw sample; current replicas come from the caller (it
-// read the cluster), else the latest inventory snapshot, else the latest
-// pods sample. Per-replica requests come from the plan, else the latest
-// cpu_request / memory_request samples.
+// read the cluster), else the latest inventory snapshot (its pods, which a
+// rollout counts for both ReplicaSets; a snapshot older than the max age is
+// a warning), else the latest pods sample. Per-replica requests come from
+// the plan, else the latest cpu_request / memory_request samples.
 //
 // # The decision log
 //

@@ -46,19 +46,22 @@ type Current struct {
 	HPAMin int32
 }
 
-// Inventory is the latest inventory snapshot's workload states.
-type Inventory map[metrics.Workload]metrics.WorkloadState
+// Inventory is an inventory snapshot's workload states, by workload.
+type Inventory struct {
+	At     time.Time
+	States map[metrics.Workload]metrics.WorkloadState
+}
 
 // LatestInventory reads the newest snapshot taken at or before now; nil when
 // the store has none.
-func LatestInventory(ctx context.Context, st *store.Store, now time.Time) (Inventory, error) {
+func LatestInventory(ctx context.Context, st *store.Store, now time.Time) (*Inventory, error) {
 	inv, ok, err := st.LatestInventory(ctx, now)
 	if err != nil || !ok {
 		return nil, err
 	}
-	out := make(Inventory, len(inv.Workloads))
+	out := &Inventory{At: inv.At, States: make(map[metrics.Workload]metrics.WorkloadState, len(inv.Workloads))}
 	for _, s := range inv.Workloads {
-		out[s.Workload] = s
+		out.States[s.Workload] = s
 	}
 	return out, nil
 }

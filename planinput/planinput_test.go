@@ -206,3 +206,29 @@ func TestPlanReadsTheDecisionLog(t *testing.T) {
 		t.Errorf("web current %d, want 6 from Options.Current", d.Current)
 	}
 }
+
+func TestStaleInventoryIsSaid(t *testing.T) {
+	p, st := fixture(t)
+	ctx := context.Background()
+	later := now.Add(30 * time.Minute) // the default max age is 10 minutes
+	inv, err := LatestInventory(ctx, st, later)
+	if err != nil || inv == nil || !inv.At.Equal(now) {
+		t.Fatalf("inventory %+v %v", inv, err)
+	}
+	w, err := p.PolicyWorkload(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := FromStore(ctx, st, w, later, nil, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Input.Current != 4 || !strings.Contains(strings.Join(in.Warnings, "\n"), "current replicas (4) from the inventory of 2026-11-02T12:00:00Z, 30m0s before now: stale") {
+		t.Errorf("current %d, warnings %q", in.Input.Current, in.Warnings)
+	}
+	// And the policy holds on the stale usage rather than scaling on it.
+	d := runner.PlanWorkload(p, 0, w, runner.Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings}).Decision
+	if d.Rule != policy.RuleHold || d.Apply {
+		t.Errorf("stale data: %s (apply %v), want a hold", d.Rule, d.Apply)
+	}
+}

@@ -46,7 +46,7 @@ func read(ctx context.Context, st *store.Store, k metrics.Key, from, to time.Tim
 // latest inventory, else the last pods sample) and, when the plan sets none,
 // per-replica requests (into w.Request). Inputs.Skipped says why the
 // workload cannot be planned. The decision log is read by FromLog.
-func FromStore(ctx context.Context, st *store.Store, w *policy.Workload, now time.Time, current *Current, inv Inventory) (*Inputs, error) {
+func FromStore(ctx context.Context, st *store.Store, w *policy.Workload, now time.Time, current *Current, inv *Inventory) (*Inputs, error) {
 	wl := WorkloadOf(w.Target)
 	from, to := now.Add(-HistoryLookback), now.Add(time.Millisecond)
 	key := func(r metrics.Resource) metrics.Key { return metrics.Key{Workload: wl, Resource: r} }
@@ -71,7 +71,11 @@ func FromStore(ctx context.Context, st *store.Store, w *policy.Workload, now tim
 	}
 
 	// Current replicas: the caller's, else the inventory's, else the last pods sample.
-	state, inInventory := inv[wl]
+	var state metrics.WorkloadState
+	inInventory := false
+	if inv != nil {
+		state, inInventory = inv.States[wl]
+	}
 	switch {
 	case current != nil:
 		in.Input.Current = current.Replicas
@@ -79,7 +83,12 @@ func FromStore(ctx context.Context, st *store.Store, w *policy.Workload, now tim
 			in.Input.CurrentMin = current.HPAMin
 		}
 	case inInventory:
+		// The pods of the workload (a rollout counts both ReplicaSets'), not spec.replicas.
 		in.Input.Current = int32(state.Pods)
+		if age, maxAge := now.Sub(inv.At), w.MaxAge; maxAge > 0 && age > maxAge || maxAge <= 0 && age > policy.DefaultMaxAge {
+			in.Warnings = append(in.Warnings, fmt.Sprintf("current replicas (%d) from the inventory of %s, %v before now: stale", state.Pods,
+				inv.At.UTC().Format(time.RFC3339), age.Round(time.Second)))
+		}
 	case len(pods) > 0:
 		in.Input.Current = int32(pods[len(pods)-1].V)
 	default:

@@ -144,7 +144,7 @@ type planEnv struct {
 // depend on the order), then the node pools.
 func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, error) {
 	res := &planResult{plan: p, workloads: make([]*planned, len(p.Spec.Workloads))}
-	var inv planinput.Inventory
+	var inv *planinput.Inventory
 	if env.store != nil {
 		var err error
 		if inv, err = planinput.LatestInventory(ctx, env.store, env.now); err != nil {
@@ -178,7 +178,7 @@ func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, err
 	return res, nil
 }
 
-func planOne(ctx context.Context, p *config.Plan, i int, env planEnv, inv planinput.Inventory) (*planned, error) {
+func planOne(ctx context.Context, p *config.Plan, i int, env planEnv, inv *planinput.Inventory) (*planned, error) {
 	cw := &p.Spec.Workloads[i]
 	w, err := p.PolicyWorkload(i)
 	if err != nil {
