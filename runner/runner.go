@@ -171,6 +171,10 @@ type Runner struct {
 	ActuatorLogs bool
 	// Parallel bounds concurrent forecasts (default GOMAXPROCS).
 	Parallel int
+	// ApplyParallel bounds concurrent changes through the actuator; 0 or 1
+	// applies one at a time (required for actuators not safe for concurrent
+	// use, such as actuator.DryRun).
+	ApplyParallel int
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -396,14 +400,29 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 		res.Runway = PoolRunways(p, planned, pp, tr)
 	}
 
-	// Apply.
+	// Apply: ApplyParallel changes at a time (the actuator must be safe
+	// for concurrent use then; actuator.Kube is).
+	ap := max(1, r.ApplyParallel)
+	asem := make(chan struct{}, ap)
+	var awg sync.WaitGroup
 	for k := range res.Targets {
 		tr := &res.Targets[k]
 		if tr.Outcome != OutcomeUnknown || tr.Planned == nil {
 			continue
 		}
-		r.apply(ctx, now, named, tr)
+		if ap == 1 {
+			r.apply(ctx, now, named, tr)
+			continue
+		}
+		awg.Add(1)
+		asem <- struct{}{}
+		go func() {
+			defer awg.Done()
+			defer func() { <-asem }()
+			r.apply(ctx, now, named, tr)
+		}()
 	}
+	awg.Wait()
 
 	// Record.
 	if !r.DryRun {

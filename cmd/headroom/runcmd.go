@@ -21,11 +21,13 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/clientcmd"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/clock"
 
 	"github.com/headroom-dev/headroom/actuator"
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/kube"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/policy"
 	"github.com/headroom-dev/headroom/runner"
@@ -36,7 +38,8 @@ func init() { commands = append(commands, newRunCmd) }
 // runFlags are the flags shared by headroom run and headroom serve.
 type runFlags struct {
 	config, kubeconfig, kubeContext, storePath, shard, holder, logLevel, out string
-	shards                                                                   int
+	shards, parallel                                                         int
+	qps                                                                      float32
 	dryRun                                                                   bool
 	timeout                                                                  time.Duration
 }
@@ -53,6 +56,8 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "send every change with dryRun=All (validated by the API server, not persisted); no decision-log rows")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to the API server and the metrics source")
+	fl.IntVar(&f.parallel, "parallel", 8, "changes applied at a time")
+	fl.Float32Var(&f.qps, "qps", 50, "API requests per second to the API server (burst: twice as many)")
 }
 
 func newRunCmd() *cobra.Command {
@@ -151,7 +156,7 @@ func (f *runFlags) shardOf() (runner.Shard, error) {
 	return runner.ParseShard(idx + "/" + strconv.Itoa(n))
 }
 
-func restConfig(kubeconfig, kubeContext string, timeout time.Duration) (*rest.Config, error) {
+func restConfig(kubeconfig, kubeContext string, timeout time.Duration, qps float32) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
@@ -159,9 +164,9 @@ func restConfig(kubeconfig, kubeContext string, timeout time.Duration) (*rest.Co
 		return nil, err
 	}
 	cfg.Timeout = timeout
-	// A run makes a list per namespace and a write per change: client-go's default of 5 QPS would
-	// make a thousand-workload run wait on itself.
-	cfg.QPS, cfg.Burst = 50, 100
+	// A run makes a list per namespace and kind and a few requests per change: client-go's default
+	// of 5 QPS would make a thousand-workload run wait on itself.
+	cfg.QPS, cfg.Burst = qps, int(2*qps)
 	return cfg, nil
 }
 
@@ -196,7 +201,10 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := restConfig(f.kubeconfig, f.kubeContext, f.timeout)
+	if f.qps <= 0 || f.parallel < 1 {
+		return nil, usagef("%s: --qps and --parallel must be positive", cmd.Name())
+	}
+	cfg, err := restConfig(f.kubeconfig, f.kubeContext, f.timeout, f.qps)
 	if err != nil {
 		return nil, &usageError{fmt.Errorf("%s: kubeconfig: %w", cmd.Name(), err)}
 	}
@@ -213,6 +221,14 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	sc, err := scale.NewForConfig(cfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(cached))
 	if err != nil {
 		return nil, &usageError{fmt.Errorf("%s: %w", cmd.Name(), err)}
+	}
+	if cs.kubeOptions != nil {
+		// The metrics-server source with the run's client settings (rate limit, timeout).
+		mc, err := metricsclient.NewForConfig(cfg)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("%s: %w", cmd.Name(), err)}
+		}
+		cs.source = kube.New(kc, mc, *cs.kubeOptions)
 	}
 	st, err := store.Open(cs.storePath, &store.Options{Retention: cs.retention})
 	if err != nil {
@@ -234,7 +250,7 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	if holder == "" {
 		holder = runner.Hostname()
 	}
-	kube, err := actuator.NewKubeFromClients(actuator.KubeClients{Kube: kc, Dynamic: dc, Scales: sc, Mapper: mapper},
+	ka, err := actuator.NewKubeFromClients(actuator.KubeClients{Kube: kc, Dynamic: dc, Scales: sc, Mapper: mapper},
 		actuator.KubeOptions{DryRun: f.dryRun, Targets: targets, Log: st, PoolLabel: p.Spec.History.NodePoolLabel, Instance: holder})
 	if err != nil {
 		st.Close()
@@ -245,12 +261,13 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	r := &runner.Runner{
 		Plan: p, Source: cs.source, Backfill: cs.backfill, Store: st,
 		Cluster:  &runner.KubeCluster{Client: kc, Scales: sc, Mapper: mapper},
-		Actuator: kube, ActuatorLogs: true, Clock: clock.RealClock{}, Log: lg, Metrics: runner.NewMetrics(reg), Shard: shard, DryRun: f.dryRun,
+		Actuator: ka, ActuatorLogs: true, Clock: clock.RealClock{}, Log: lg, Metrics: runner.NewMetrics(reg), Shard: shard, DryRun: f.dryRun,
+		ApplyParallel: f.parallel,
 	}
 	if !f.dryRun {
 		// The previous runs' changes: Ready pods reached (Events, decision-log rows, measured lead times).
 		r.Converged = func(ctx context.Context, now time.Time) (map[policy.Target]string, error) {
-			cs, err := kube.Converge(ctx, now, st, actuator.ConvergeOptions{Include: func(w metrics.Workload) bool {
+			cs, err := ka.Converge(ctx, now, st, actuator.ConvergeOptions{Include: func(w metrics.Workload) bool {
 				return w.Kind == metrics.KindNodePool || shard.Owns(policy.Target{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name})
 			}})
 			for _, c := range cs {

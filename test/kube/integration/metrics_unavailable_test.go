@@ -34,7 +34,7 @@ var (
 )
 
 // headroomBinary builds the headroom CLI from the working tree once per test binary.
-func headroomBinary(t *testing.T) string {
+func headroomBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "headroom-bin-")
@@ -56,7 +56,7 @@ func headroomBinary(t *testing.T) string {
 }
 
 // kubeconfig writes a kubeconfig file for a client configuration.
-func kubeconfig(t *testing.T, cfg *rest.Config) string {
+func kubeconfig(t testing.TB, cfg *rest.Config) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}

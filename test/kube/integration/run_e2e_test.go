@@ -172,7 +172,7 @@ func headroomRun(t *testing.T, planPath, kubeconfigPath string, extra ...string)
 	return code, doc, errOut.String()
 }
 
-func writeRunPlan(t *testing.T, dir, body string) string {
+func writeRunPlan(t testing.TB, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "plan.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
