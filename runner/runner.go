@@ -115,15 +115,30 @@ type Result struct {
 	Pools *policy.PoolPlan `json:"-"`
 	// Runway is each pool's runway in days.
 	Runway map[string]float64 `json:"-"`
+	// PoolActions are the node-pool sizes set (pools whose provider is not none).
+	PoolActions []PoolResult `json:"-"`
 	// NotConverged lists the previous decisions that had not converged, with why.
 	NotConverged map[policy.Target]string `json:"-"`
 	RecordErr    error                    `json:"-"`
+}
+
+// PoolResult is what happened to one node pool's size.
+type PoolResult struct {
+	Pool   string
+	Nodes  int
+	Action *actuator.Action
+	Err    error
 }
 
 // ExitCode is 0 when every target was handled, 1 when something failed.
 func (r *Result) ExitCode() int {
 	if r.CollectErr != nil || r.RecordErr != nil {
 		return 1
+	}
+	for _, pa := range r.PoolActions {
+		if pa.Err != nil {
+			return 1
+		}
 	}
 	for _, t := range r.Targets {
 		if !t.Outcome.Handled() {
@@ -171,6 +186,11 @@ type Runner struct {
 	ActuatorLogs bool
 	// Parallel bounds concurrent forecasts (default GOMAXPROCS).
 	Parallel int
+	// SizePools sets the pools' planned sizes through Actuator.SetPoolSize
+	// (pools whose provider is not none); OnPoolPlan, when set, first
+	// receives the whole pool plan (a balloon provider sizes from it).
+	SizePools  bool
+	OnPoolPlan func(policy.PoolPlan)
 	// ApplyParallel bounds concurrent changes through the actuator; 0 or 1
 	// applies one at a time (required for actuators not safe for concurrent
 	// use, such as actuator.DryRun).
@@ -423,6 +443,7 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 		}()
 	}
 	awg.Wait()
+	r.applyPools(ctx, now, res, lg)
 
 	// Record.
 	if !r.DryRun {
@@ -570,6 +591,53 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 		tr.Outcome = OutcomeScaled
 	} else {
 		tr.Outcome = OutcomeUnchanged
+	}
+}
+
+// applyPools sets the planned size of each pool whose provider acts
+// (cluster-api, gke, balloon), after the workloads: the pods come first,
+// the nodes they need follow. Only a whole plan sizes pools (not a shard),
+// and only pools named in the plan, within their size bounds.
+func (r *Runner) applyPools(ctx context.Context, now time.Time, res *Result, lg *slog.Logger) {
+	if res.Pools == nil || !r.SizePools {
+		return
+	}
+	if r.OnPoolPlan != nil {
+		r.OnPoolPlan(*res.Pools)
+	}
+	for _, pr := range res.Pools.Pools {
+		var np *config.NodePool
+		for i := range r.Plan.Spec.NodePools {
+			if r.Plan.Spec.NodePools[i].Name == pr.Name {
+				np = &r.Plan.Spec.NodePools[i]
+			}
+		}
+		if np == nil || np.Provider == "" || np.Provider == "none" {
+			continue
+		}
+		out := PoolResult{Pool: pr.Name, Nodes: pr.Nodes}
+		switch {
+		case pr.Nodes < np.Size.Min || pr.Nodes > np.Size.Max:
+			out.Err = fmt.Errorf("planned %d nodes outside the pool's size [%d, %d]: not applied", pr.Nodes, np.Size.Min, np.Size.Max)
+		case context.Cause(ctx) != nil:
+			out.Err = fmt.Errorf("not applied: %w", context.Cause(ctx))
+		default:
+			reason := fmt.Sprintf("%d nodes: %d for the planned pods, %d for %s headroom", pr.Nodes, pr.DemandNodes, pr.HeadroomNodes, pr.Headroom)
+			a, err := r.Actuator.SetPoolSize(ctx, now, pr.Name, pr.Nodes, reason)
+			if err == nil {
+				out.Action = &a
+			}
+			out.Err = err
+		}
+		if out.Err != nil {
+			lg.Error("node pool not sized", "pool", pr.Name, "nodes", pr.Nodes, "error", out.Err.Error())
+			if r.Metrics != nil {
+				r.Metrics.ActuationFailures.WithLabelValues(actuator.KindPoolSize.String()).Inc()
+			}
+		} else {
+			lg.Info("node pool", "pool", pr.Name, "nodes", pr.Nodes, "changed", out.Action.Changed)
+		}
+		res.PoolActions = append(res.PoolActions, out)
 	}
 }
 

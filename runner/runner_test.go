@@ -400,3 +400,41 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCyclePools: the pool plan is applied after the workloads. The
+// planned pods are web 4, api 3 (held at its current count), report 2
+// (recommend mode: its current count) and broken 4 (the plan does not
+// know its change will fail): 13 pods of 500m; a 4-core node holds 8, so
+// the pool needs ceil(13 / 8) = 2 nodes. A pool with provider none is
+// planned, never sized.
+func TestCyclePools(t *testing.T) {
+	r, d, _, _ := setup(t)
+	p, err := config.Load("plan.yaml", []byte(testPlan+`  nodePools:
+    - name: general
+      machine: {cpu: 4, memory: 16Gi}
+      size: {min: 1, max: 10}
+    - name: spare
+      machine: {cpu: 4, memory: 16Gi}
+      size: {min: 0, max: 10}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.NodePools[0].Provider = "cluster-api" // set after validation: the provider's own fields are not under test
+	r.Plan, r.SizePools = p, true
+	var seen *policy.PoolPlan
+	r.OnPoolPlan = func(pp policy.PoolPlan) { seen = &pp }
+	res, err := r.Cycle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.PoolActions) != 1 || res.PoolActions[0].Pool != "general" || res.PoolActions[0].Nodes != 2 || res.PoolActions[0].Err != nil {
+		t.Fatalf("pool actions %+v", res.PoolActions)
+	}
+	if n, ok := d.Pools["general"]; !ok || n != 2 {
+		t.Fatalf("pools set %v", d.Pools)
+	}
+	if _, ok := d.Pools["spare"]; ok || seen == nil {
+		t.Fatalf("spare sized, or no plan seen: %v %v", d.Pools, seen)
+	}
+}
