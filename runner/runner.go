@@ -329,6 +329,7 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 			lg.Warn("convergence check failed", "error", err.Error())
 		}
 		res.NotConverged = nc
+		lg.Info("convergence checked", "not_converged", len(nc))
 		if r.Metrics != nil {
 			r.Metrics.ConvergenceFailure.Reset()
 			for t, why := range nc {
@@ -407,6 +408,7 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 		}
 		res.Targets[k].Planned = planned[k]
 	}
+	lg.Info("planned", "targets", len(ws))
 	if r.Shard.Count <= 1 {
 		pp, err := PlanPools(p, planned)
 		if err != nil {

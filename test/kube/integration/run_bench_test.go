@@ -130,6 +130,26 @@ func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 			}
 			verbs[v]++
 		}
+		// Phases from the log's timestamps: start → lease and convergence → collected → planned and applied → end.
+		phases := map[string]time.Time{}
+		for _, line := range strings.Split(errOut.String(), "\n") {
+			var l struct {
+				Time    time.Time `json:"time"`
+				Message string    `json:"message"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil {
+				if _, ok := phases[l.Message]; !ok {
+					phases[l.Message] = l.Time
+				}
+			}
+		}
+		since := func(a, b string) string { return phases[b].Sub(phases[a]).Round(10 * time.Millisecond).String() }
+		conv := "convergence checked"
+		if _, ok := phases[conv]; !ok {
+			conv = "cycle start"
+		}
+		b.Logf("%s phases: convergence check %s, collection %s, plan %s, apply and record %s",
+			label, since("cycle start", conv), since(conv, "collected"), since("collected", "planned"), since("planned", "cycle end"))
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		b.ReportMetric(wall.Seconds(), label+"-wall-s")
