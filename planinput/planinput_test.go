@@ -188,6 +188,9 @@ func TestPlanReadsTheDecisionLog(t *testing.T) {
 	if d.Numbers.LeadTime != 75*time.Second || !strings.HasPrefix(d.Numbers.LeadTimeSource, "auto: median of 4 start-ups") {
 		t.Errorf("web lead time %v from %q", d.Numbers.LeadTime, d.Numbers.LeadTimeSource)
 	}
+	if !strings.HasSuffix(d.Reason(), "; lead time 1m15s (auto: median of 4 start-ups measured in the last 30d)") {
+		t.Errorf("web reason %q does not say where the lead time came from", d.Reason())
+	}
 	if d.Numbers.Window != 75*time.Second+5*time.Minute {
 		t.Errorf("web window %v", d.Numbers.Window)
 	}

@@ -48,6 +48,9 @@ func (d Decision) Reason() string {
 	default:
 		fmt.Fprintf(&b, "BUG: no rule set the decision")
 	}
+	if src := nb.LeadTimeSource; src != "" && src != LeadTimePlan && d.Rule != RuleHold {
+		fmt.Fprintf(&b, "; lead time %v (%s)", nb.LeadTime, src)
+	}
 	if d.Mode == ModeHPAFloor {
 		b.WriteString("; sets the HPA's minReplicas")
 	}
