@@ -191,15 +191,20 @@ func (in *Input) Align() {
 	}
 }
 
-// Span is the time all workloads' demand covers: [start, end).
+// Span is the time all workloads' demand (CPU and memory) covers: [start, end).
 func (in *Input) Span() (start, end time.Time, err error) {
 	for i, w := range in.Workloads {
-		s, e := w.Demand.Start, w.Demand.End().Add(w.Demand.Step)
-		if i == 0 || s.After(start) {
-			start = s
-		}
-		if i == 0 || e.Before(end) {
-			end = e
+		for r, d := range []forecast.Series{w.Demand, w.Memory} {
+			if r == 1 && len(d.Values) == 0 {
+				continue
+			}
+			s, e := d.Start, d.End().Add(d.Step)
+			if i == 0 && r == 0 || s.After(start) {
+				start = s
+			}
+			if i == 0 && r == 0 || e.Before(end) {
+				end = e
+			}
 		}
 	}
 	if len(in.Workloads) == 0 || !end.After(start) {
@@ -234,6 +239,9 @@ func (in *Input) Validate() error {
 		}
 		if w.Demand.Step <= 0 || len(w.Demand.Values) == 0 {
 			return fmt.Errorf("%w: %s: empty demand", ErrInvalid, w.Spec.Target)
+		}
+		if len(w.Memory.Values) > 0 && w.Memory.Step <= 0 {
+			return fmt.Errorf("%w: %s: memory demand without a step", ErrInvalid, w.Spec.Target)
 		}
 		if w.Pool != "" && !names[w.Pool] {
 			return fmt.Errorf("%w: %s: no node pool %q", ErrInvalid, w.Spec.Target, w.Pool)

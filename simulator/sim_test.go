@@ -687,3 +687,16 @@ spec:
 		t.Errorf("%d nodes with headroom %s, want 3 with none", r.Pools[0].PeakNodes, res.Pools[0].Headroom)
 	}
 }
+
+// The run spans the time every series covers, memory included: a memory
+// column that ends an hour early ends the run an hour early.
+func TestSpanCountsMemory(t *testing.T) {
+	w := workload("cache", 1, 0, 1, 20, 2, time.Minute, repeat(2, 180))
+	w.Spec.Request.Memory, w.Spec.Utilization.Memory = gib, 1
+	w.Memory = forecast.Series{Name: "cache:mem", Start: t0, Step: time.Minute, Values: repeat(gib, 120)}
+	in := &Input{Workloads: []Workload{w}}
+	start, end, err := in.Span()
+	if err != nil || !start.Equal(t0) || !end.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("span %v – %v (%v), want %v – %v", start, end, err, t0, t0.Add(2*time.Hour))
+	}
+}
