@@ -61,10 +61,13 @@ type wstate struct {
 
 // Build makes a report from a plan and the data read from a store. It
 // forecasts each workload's CPU demand with forecast.Auto over
-// Options.Horizon (and backtests it with forecast.Evaluate), decides its
-// replicas with policy.Replicas at the newest sample, gives rightsizing
-// advice with policy.Rightsize, and checks the pools with
-// policy.PlanPools; it plans and forecasts nothing itself.
+// Options.WorkloadHorizon (and backtests it with forecast.Evaluate),
+// decides its replicas with policy.Replicas at the newest sample, gives
+// rightsizing advice with policy.Rightsize, forecasts each pool's CPU and
+// memory demand over Options.Horizon for the runway, and checks the pools
+// with policy.PlanPools; it plans and forecasts nothing itself. The report
+// is as of d.Newest; Options.Now only stamps it and measures how old the
+// data is.
 func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 	if plan == nil {
 		return nil, fmt.Errorf("%w: a store report needs the plan (--config)", ErrInvalid)
