@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/spf13/cobra"
+	container "google.golang.org/api/container/v1"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -250,8 +251,24 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	if holder == "" {
 		holder = runner.Hostname()
 	}
+	// The node pools' providers (cluster-api, gke, balloon; none only recommends).
+	pc := actuator.PoolClients{Scales: sc, Kube: kc, DryRun: f.dryRun}
+	for _, np := range p.Spec.NodePools {
+		if np.Provider == "gke" && pc.GKE == nil {
+			// Google's API with application default credentials (Workload Identity in a cluster).
+			if pc.GKE, err = container.NewService(cmd.Context()); err != nil {
+				st.Close()
+				return nil, fmt.Errorf("%s: GKE client: %w", cmd.Name(), err)
+			}
+		}
+	}
+	pools, err := actuator.NewPoolsFromPlan(p, pc)
+	if err != nil {
+		st.Close()
+		return nil, &usageError{err}
+	}
 	ka, err := actuator.NewKubeFromClients(actuator.KubeClients{Kube: kc, Dynamic: dc, Scales: sc, Mapper: mapper},
-		actuator.KubeOptions{DryRun: f.dryRun, Targets: targets, Log: st, PoolLabel: p.Spec.History.NodePoolLabel, Instance: holder})
+		actuator.KubeOptions{DryRun: f.dryRun, Targets: targets, Log: st, PoolLabel: p.Spec.History.NodePoolLabel, Instance: holder, Pools: pools.Sizers()})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -262,7 +279,7 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 		Plan: p, Source: cs.source, Backfill: cs.backfill, Store: st,
 		Cluster:  &runner.KubeCluster{Client: kc, Scales: sc, Mapper: mapper},
 		Actuator: ka, ActuatorLogs: true, Clock: clock.RealClock{}, Log: lg, Metrics: runner.NewMetrics(reg), Shard: shard, DryRun: f.dryRun,
-		ApplyParallel: f.parallel,
+		ApplyParallel: f.parallel, SizePools: true, OnPoolPlan: pools.SetPlan,
 	}
 	if !f.dryRun {
 		// The previous runs' changes: Ready pods reached (Events, decision-log rows, measured lead times).
@@ -332,6 +349,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	case res.ExitCode() != 0:
 		c := res.Count()
 		msg := fmt.Sprintf("run: %d of %d targets failed", c[runner.OutcomeFailed], len(res.Targets))
+		for _, pa := range res.PoolActions {
+			if pa.Err != nil {
+				msg += fmt.Sprintf("; node pool %s: %v", pa.Pool, pa.Err)
+			}
+		}
 		if res.CollectErr != nil {
 			msg += "; collection failed: " + res.CollectErr.Error()
 		}
@@ -365,6 +387,14 @@ type runTargetJSON struct {
 	Note    string `json:"note,omitempty"`
 }
 
+type runPoolJSON struct {
+	Pool    string `json:"pool"`
+	Nodes   int    `json:"nodes"`
+	From    int    `json:"from"` // -1: unknown
+	Changed bool   `json:"changed"`
+	Error   string `json:"error,omitempty"`
+}
+
 type runJSON struct {
 	Time      string             `json:"time"`
 	Shard     string             `json:"shard"`
@@ -374,6 +404,7 @@ type runJSON struct {
 	Targets   []runTargetJSON    `json:"targets"`
 	Counts    map[string]int     `json:"counts"`
 	Runway    map[string]float64 `json:"runway_days,omitempty"`
+	Pools     []runPoolJSON      `json:"node_pools,omitempty"`
 	ExitCode  int                `json:"exit_code"`
 }
 
@@ -393,6 +424,16 @@ func printRun(out io.Writer, format string, res *runner.Result) error {
 			}
 			doc.Runway[pool] = d
 		}
+	}
+	for _, pa := range res.PoolActions {
+		pj := runPoolJSON{Pool: pa.Pool, Nodes: pa.Nodes, From: -1}
+		if pa.Action != nil {
+			pj.From, pj.Changed = pa.Action.From, pa.Action.Changed
+		}
+		if pa.Err != nil {
+			pj.Error = pa.Err.Error()
+		}
+		doc.Pools = append(doc.Pools, pj)
 	}
 	t := &table{header: []string{"TARGET", "MODE", "CURRENT", "DESIRED", "RULE", "OUTCOME", "REASON"}}
 	for _, tr := range res.Targets {
@@ -423,6 +464,16 @@ func printRun(out io.Writer, format string, res *runner.Result) error {
 	c := res.Count()
 	fmt.Fprintf(out, "\n%d targets (shard %s): %d scaled, %d unchanged, %d held, %d recommended, %d refused, %d failed\n", len(res.Targets), res.Shard,
 		c[runner.OutcomeScaled], c[runner.OutcomeUnchanged], c[runner.OutcomeHeld], c[runner.OutcomeRecommended], c[runner.OutcomeRefused], c[runner.OutcomeFailed])
+	for _, pj := range doc.Pools {
+		switch {
+		case pj.Error != "":
+			fmt.Fprintf(out, "node pool %s: %d nodes FAILED: %s\n", pj.Pool, pj.Nodes, pj.Error)
+		case pj.Changed:
+			fmt.Fprintf(out, "node pool %s: %d → %d nodes\n", pj.Pool, pj.From, pj.Nodes)
+		default:
+			fmt.Fprintf(out, "node pool %s: %d nodes (unchanged)\n", pj.Pool, pj.Nodes)
+		}
+	}
 	if res.CollectErr != nil {
 		fmt.Fprintf(out, "collection failed: %v\n", res.CollectErr)
 	}
