@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -141,7 +142,7 @@ func TestDeployRBAC(t *testing.T) {
 	}
 	for _, c := range need {
 		if !access(t, cs, c.ns, c.group, c.resource, c.verb) {
-			t.Errorf("denied %s %s.%s in %q: deploy/rbac.yaml misses a rule the code needs", c.verb, c.resource, c.group, c.ns)
+			t.Errorf("denied %s %s.%s in %q: deploy/base/rbac.yaml misses a rule the code needs", c.verb, c.resource, c.group, c.ns)
 		}
 	}
 
@@ -200,6 +201,15 @@ func TestDeployRealCalls(t *testing.T) {
 	root.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
 	if _, err := c.CoreV1().Pods("headroom").Create(ctx, root, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); !apierrors.IsForbidden(err) {
 		t.Fatalf("a pod without the security settings was not refused by Pod Security: %v", err)
+	}
+
+	// So does headroom serve's pod (deploy/serve/).
+	for _, o := range find(renderDir(t, deployDir+"/serve"), "Deployment") {
+		d := typed[appsv1.Deployment](t, o)
+		serve := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "headroom-serve-probe"}, Spec: d.Spec.Template.Spec}
+		if _, err := c.CoreV1().Pods("headroom").Create(ctx, serve, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			t.Fatalf("the serve pod is refused in namespace headroom: %v", err)
+		}
 	}
 
 	// Collection.

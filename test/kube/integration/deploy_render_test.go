@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -24,11 +25,14 @@ const deployDir = "../../../deploy"
 
 // renderDeploy renders deploy/ as kubectl apply -k would (kustomize's krusty,
 // the library kubectl embeds), in kustomize's output order.
-func renderDeploy(t *testing.T) []*unstructured.Unstructured {
+func renderDeploy(t *testing.T) []*unstructured.Unstructured { return renderDir(t, deployDir) }
+
+// renderDir renders one kustomization folder.
+func renderDir(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), deployDir)
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v", deployDir, err)
+		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range m.Resources() {
@@ -96,7 +100,7 @@ func TestDeployRender(t *testing.T) {
 
 	// The plan in the ConfigMap loads and validates.
 	cm := typed[corev1.ConfigMap](t, cms[0])
-	plan, err := config.Load("deploy/plan.yaml", []byte(cm.Data["plan.yaml"]))
+	plan, err := config.Load("deploy/base/plan.yaml", []byte(cm.Data["plan.yaml"]))
 	if err != nil {
 		t.Fatalf("the shipped plan: %v", err)
 	}
@@ -176,6 +180,44 @@ func TestDeployRender(t *testing.T) {
 		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Name != "headroom" ||
 			rb.Subjects[0].Namespace != "headroom" || rb.RoleRef.Name != "headroom" {
 			t.Errorf("%s: %+v", b.GetKind(), rb)
+		}
+	}
+}
+
+// TestDeployServeRender: the serve overlay replaces the CronJob with one
+// Deployment (Recreate: one writer of the store) and a Service, sharing the
+// base's plan ConfigMap (its hashed name resolved), PVC, ServiceAccount
+// and non-root, read-only settings; the plan has the schedule serve needs.
+func TestDeployServeRender(t *testing.T) {
+	objs := renderDir(t, deployDir+"/serve")
+	if len(find(objs, "CronJob")) != 0 || len(find(objs, "Deployment")) != 1 || len(find(objs, "Service")) != 1 || len(find(objs, "ClusterRole")) != 1 {
+		t.Fatalf("rendered %d objects: want the base without its CronJob, plus a Deployment and a Service", len(objs))
+	}
+	cm := typed[corev1.ConfigMap](t, find(objs, "ConfigMap")[0])
+	plan, err := config.Load("deploy/base/plan.yaml", []byte(cm.Data["plan.yaml"]))
+	if err != nil || plan.Spec.Schedule == "" {
+		t.Fatalf("plan for serve: schedule %q, %v", plan.Spec.Schedule, err)
+	}
+	d := typed[appsv1.Deployment](t, find(objs, "Deployment")[0])
+	if d.Namespace != "headroom" || *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("deployment %s/%s replicas %d strategy %s", d.Namespace, d.Name, *d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	if c.Args[0] != "serve" || c.Image != "ghcr.io/headroom-dev/headroom:v0.1.0" || pod.ServiceAccountName != "headroom" ||
+		c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/healthz" ||
+		!*c.SecurityContext.ReadOnlyRootFilesystem || !*pod.SecurityContext.RunAsNonRoot {
+		t.Errorf("serve pod %+v", pod)
+	}
+	for _, v := range pod.Volumes {
+		if v.ConfigMap != nil && v.ConfigMap.Name != cm.Name {
+			t.Errorf("plan volume names %s, the ConfigMap is %s", v.ConfigMap.Name, cm.Name)
+		}
+	}
+	svc := typed[corev1.Service](t, find(objs, "Service")[0])
+	for k, v := range svc.Spec.Selector {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("service selector %v does not select the pod %v", svc.Spec.Selector, d.Spec.Template.Labels)
 		}
 	}
 }
