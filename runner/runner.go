@@ -403,7 +403,10 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 	}
 	wg.Wait()
 	for k, err := range errs {
-		if err != nil {
+		switch {
+		case err != nil && context.Cause(ctx) != nil:
+			res.Targets[k].Outcome, res.Targets[k].Note = OutcomeFailed, "not planned: "+context.Cause(ctx).Error()
+		case err != nil:
 			res.Targets[k].Outcome, res.Targets[k].Note = OutcomeFailed, "reading the store: "+err.Error()
 		}
 		res.Targets[k].Planned = planned[k]
@@ -449,7 +452,8 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 
 	// Record.
 	if !r.DryRun {
-		if err := r.record(ctx, now, res); err != nil {
+		// Recorded even when the lease was lost mid-cycle: what was done is history either way.
+		if err := r.record(context.WithoutCancel(ctx), now, res); err != nil {
 			res.RecordErr = err
 			lg.Error("recording the decisions failed", "error", err.Error())
 		}

@@ -36,7 +36,7 @@ type Server struct {
 // the loop goes on to the next activation.
 func (s *Server) Run(ctx context.Context) error {
 	for {
-		now := s.Clock.Now()
+		now := s.Clock.Now().UTC() // the schedule is in UTC, as the CronJob's timeZone: Etc/UTC
 		next := s.Schedule.Next(now)
 		if next.IsZero() {
 			return fmt.Errorf("runner: the schedule has no next activation after %s", now.Format(time.RFC3339))

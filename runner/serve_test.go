@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -108,5 +109,54 @@ func TestServe(t *testing.T) {
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// losing is a lock whose renewals fail: another run took the lease over.
+type losing struct{ lock }
+
+func (l *losing) Renew(context.Context) error { return errors.New("lease held by run-b") }
+
+// untilCanceled is a cluster read that takes until its context ends.
+type untilCanceled struct {
+	Cluster
+	entered chan struct{}
+}
+
+func (u *untilCanceled) Current(ctx context.Context, ws []*policy.Workload) map[policy.Target]Current {
+	u.entered <- struct{}{}
+	<-ctx.Done()
+	return u.Cluster.Current(ctx, ws)
+}
+
+// TestCycleLeaseLost: the lease is lost while the cycle reads the cluster
+// (the renewal a minute in fails): the cycle stops there, nothing is
+// applied, every target fails with the reason, the lease is released and
+// the exit code is 1.
+func TestCycleLeaseLost(t *testing.T) {
+	r, d, clk, _ := setup(t)
+	l := &losing{lock{free: true}}
+	r.Lock = l
+	u := &untilCanceled{Cluster: r.Cluster, entered: make(chan struct{}, 1)}
+	r.Cluster = u
+	done := make(chan *Result)
+	go func() {
+		res, err := r.Cycle(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-u.entered
+	waitForTimer(t, clk.HasWaiters) // the renewal ticker
+	clk.Step(time.Minute)
+	res := <-done
+	for _, tr := range res.Targets {
+		if tr.Outcome != OutcomeFailed || !strings.Contains(tr.Note, "lease lost") {
+			t.Errorf("%s: %v %q", tr.Target, tr.Outcome, tr.Note)
+		}
+	}
+	if len(res.Targets) != 4 || len(d.Actions) != 0 || res.ExitCode() != 1 || l.freed != 1 {
+		t.Fatalf("targets %d, actions %v, exit %d, released %d", len(res.Targets), d.Actions, res.ExitCode(), l.freed)
 	}
 }
