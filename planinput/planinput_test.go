@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	. "github.com/headroom-dev/headroom/planinput"
@@ -233,5 +234,54 @@ func TestStaleInventoryIsSaid(t *testing.T) {
 	d := runner.PlanWorkload(p, 0, w, runner.Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings}).Decision
 	if d.Rule != policy.RuleHold || d.Apply {
 		t.Errorf("stale data: %s (apply %v), want a hold", d.Rule, d.Apply)
+	}
+}
+
+// TestMeasuredLeadTimeWidensTheHorizon: a measured lead time (leadTime: auto)
+// longer than the plan's horizon still gets a forecast over its whole window.
+func TestMeasuredLeadTimeWidensTheHorizon(t *testing.T) {
+	p, err := config.Load("p.yaml", []byte(`apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: p}
+spec:
+  interval: 5m
+  forecast: {model: snaive, horizon: 1h}
+  workloads:
+    - target: {kind: Deployment, namespace: shop, name: web}
+      resources: {cpu: "1"}
+      utilization: {cpu: 0.5}
+      replicas: {min: 1, max: 100}
+      leadTime: auto
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := p.PolicyWorkload(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three days every 5 minutes at 1 core, with a daily burst of 20 cores
+	// 90 minutes after the time of day of the last sample: seasonal naive
+	// forecasts it 90 minutes ahead.
+	last := now
+	s := &forecast.Series{Name: "cpu", Step: 5 * time.Minute, Start: last.Add(-3*24*time.Hour + 5*time.Minute)}
+	for i := range 3 * 288 {
+		v := 1.0
+		if at := s.Start.Add(time.Duration(i) * s.Step); at.Sub(last.Add(90*time.Minute-24*time.Hour))%(24*time.Hour) == 0 {
+			v = 20
+		}
+		s.Values = append(s.Values, v)
+	}
+	in := runner.Inputs{CPU: s, Input: policy.Input{Now: last, Current: 2, CurrentMin: 1}}
+	// With the default lead time (1m) the window is 6 minutes: 1 core → 2.
+	if d := runner.PlanWorkload(p, 0, w, in).Decision; d.Numbers.ForecastReplicas != 2 {
+		t.Fatalf("default lead time: forecast %d replicas, want 2", d.Numbers.ForecastReplicas)
+	}
+	// Measured: 90 minutes. The window is 95 minutes, past the plan's 1h
+	// horizon, and holds the burst: 20 cores / (1 × 0.5) = 40.
+	w.LeadTime = 90 * time.Minute
+	d := runner.PlanWorkload(p, 0, w, in).Decision
+	if d.Numbers.ForecastReplicas != 40 || d.Numbers.DemandCPU != 20 {
+		t.Errorf("measured lead time: forecast %d replicas on %v cores, want 40 on 20", d.Numbers.ForecastReplicas, d.Numbers.DemandCPU)
 	}
 }

@@ -58,7 +58,10 @@ func PlanWorkload(p *config.Plan, i int, w *policy.Workload, in Inputs) *Planned
 	// The median too, for the budget's trims (policy.Trims).
 	opt := forecast.Options{Quantiles: []float64{q, 0.5}, Model: p.Spec.Forecast.Model, Seasonality: p.SeasonalPeriods()}
 	var median *policy.Demand
-	steps := func(s *forecast.Series) int { return max(1, int((p.Horizon(i)+s.Step-1)/s.Step)) }
+	// The plan's horizon, or as far as the decision and the node pools look when that is further (a
+	// measured lead time, leadTime: auto, can be longer than the plan's).
+	horizon := max(p.Horizon(i), max(w.LeadTime, NodeLead(p, cw.NodePool))+p.Spec.Interval.Duration)
+	steps := func(s *forecast.Series) int { return max(1, int((horizon+s.Step-1)/s.Step)) }
 	if cpu := in.CPU; cpu != nil {
 		opt.Horizon = steps(cpu)
 		f, err := forecast.Auto(*cpu, opt)
