@@ -6,8 +6,8 @@
 # pure Go), so it runs on distroless/static: no shell, no libc, no package manager.
 # It runs as UID/GID 65532 (distroless "nonroot"), which deploy/cronjob.yaml also
 # requires (runAsNonRoot, readOnlyRootFilesystem; the store lives on the PVC).
-# test/kube/integration/deploy_image_test.go checks these lines and that the
-# binary built this way has no dynamic loader or shared libraries.
+# test/kube/integration: deploy_render_test.go (TestDockerfile) checks these lines,
+# deploy_image_test.go that the binary built this way has no dynamic loader or shared library.
 
 FROM golang:1.26 AS build
 WORKDIR /src
