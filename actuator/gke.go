@@ -30,7 +30,9 @@ var ErrOperationPending = errors.New("actuator: GKE operation not done within th
 // operation.
 //
 // GKE sizes are per zone: a pool in 3 zones set to 4 has 12 nodes. The
-// provider sets ceil(nodes / zones) per zone and reports the total it set.
+// provider sets ceil(nodes / zones) per zone and reports the total it set;
+// the zones are the pool's locations, or the cluster's when the pool lists
+// none.
 // The current size is read from the pool's initialNodeCount, which a resize
 // updates; a pool whose autoscaler uses total limits (totalMinNodeCount,
 // totalMaxNodeCount) gets its total minimum set instead.
@@ -131,7 +133,20 @@ func (g *GKE) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action
 	if err != nil {
 		return fail("read: %v", err)
 	}
-	zones := max(len(np.Locations), 1)
+	locations := np.Locations
+	if len(locations) == 0 {
+		// A pool without its own locations runs in the cluster's.
+		var c *container.Cluster
+		err := g.call(ctx, func() (err error) {
+			c, err = g.Service.Projects.Locations.Clusters.Get(fmt.Sprintf("projects/%s/locations/%s/clusters/%s", g.Project, g.Location, g.Cluster)).Context(ctx).Do()
+			return err
+		})
+		if err != nil {
+			return fail("read the cluster's locations: %v", err)
+		}
+		locations = c.Locations
+	}
+	zones := max(len(locations), 1)
 	perZone := (r.Nodes + zones - 1) / zones
 	var do func() (*container.Operation, error)
 	as := np.Autoscaling

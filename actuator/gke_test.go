@@ -79,6 +79,8 @@ func (f *fakeGKE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == gkePool:
 		reply(f.pool)
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/projects/acme/locations/europe-west1/clusters/prod":
+		reply(container.Cluster{Name: "prod", Locations: threeZ})
 	case r.Method == http.MethodPost && r.URL.Path == gkePool+":setSize":
 		f.writes = append(f.writes, string(body))
 		var req struct {
@@ -208,6 +210,21 @@ func TestGKESetSize(t *testing.T) {
 	}
 	if f.posts() != 1 {
 		t.Errorf("%d writes, want 1", f.posts())
+	}
+}
+
+// A pool that lists no locations runs in the cluster's three zones:
+// 7 nodes are ceil(7/3) = 3 per zone, 9 in all; it had 1 per zone (3).
+func TestGKEClusterLocations(t *testing.T) {
+	f, svc := newFakeGKE(t, container.NodePool{Name: "general", InitialNodeCount: 1})
+	f.runningPolls = 0
+	var s sleeps
+	a, err := newGKE(svc, &s).SetPool(context.Background(), gkeNow, PoolRequest{Pool: "general", Nodes: 7, DemandNodes: -1})
+	if err != nil || a.From != 3 || a.To != 9 || !strings.Contains(a.Reason, "3 per zone × 3 zones") {
+		t.Fatalf("%+v, %v", a, err)
+	}
+	if f.requests[1] != "GET /v1/projects/acme/locations/europe-west1/clusters/prod" {
+		t.Errorf("requests %v", f.requests)
 	}
 }
 

@@ -217,3 +217,28 @@ spec:
 		t.Errorf("manual: %#v", pools.Provider("manual"))
 	}
 }
+
+// Pools is used from the runner's parallel apply: demand updates and
+// dispatches from many goroutines (run under -race).
+func TestPoolsConcurrent(t *testing.T) {
+	r := &recorder{}
+	p := NewPools(map[string]PoolProvider{"a": r, "b": r})
+	ctx, now := context.Background(), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pool := []string{"a", "b"}[i%2]
+			p.SetDemand(pool, i)
+			if _, err := p.SetPoolSize(ctx, now, pool, i, ""); err != nil {
+				t.Error(err)
+			}
+			_ = p.Sizers()
+		}()
+	}
+	wg.Wait()
+	if len(r.reqs) != 50 {
+		t.Fatalf("%d requests, want 50", len(r.reqs))
+	}
+}
