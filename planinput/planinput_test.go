@@ -285,3 +285,50 @@ spec:
 		t.Errorf("measured lead time: forecast %d replicas on %v cores, want 40 on 20", d.Numbers.ForecastReplicas, d.Numbers.DemandCPU)
 	}
 }
+
+// TestBudgetTrimSurvivesAReplan: when a budget trims a workload, the planned
+// workload carries the trim's inputs, so re-deciding at the same count (as a
+// conflict's re-plan does) gives the trimmed decision, not the untrimmed one.
+func TestBudgetTrimSurvivesAReplan(t *testing.T) {
+	p, err := config.Load("p.yaml", []byte(`apiVersion: headroom.dev/v1alpha1
+kind: CapacityPlan
+metadata: {name: p}
+spec:
+  forecast: {model: median}
+  workloads:
+    - target: {kind: Deployment, namespace: shop, name: web}
+      resources: {cpu: "1", memory: 1Gi}
+      utilization: {cpu: 0.5}
+      replicas: {min: 2, max: 200}
+  nodePools:
+    - {name: p, machine: {cpu: 4, memory: 16Gi, pricePerHour: 1}, size: {max: 100}, zones: 2, headroom: zone}
+  budget: {monthly: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := p.PolicyWorkload(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 ± 8 cores (a fixed LCG): the 0.95 forecast is well above the median.
+	s := &forecast.Series{Name: "cpu", Step: 5 * time.Minute, Start: now.Add(-3 * 24 * time.Hour)}
+	x := uint64(7)
+	for range 3 * 288 {
+		x = x*6364136223846793005 + 1442695040888963407
+		s.Values = append(s.Values, 20+float64(x>>40)/float64(1<<24)*16-8)
+	}
+	last := s.Time(len(s.Values) - 1)
+	in := runner.Inputs{CPU: s, Input: policy.Input{Now: last, Current: 30, CurrentMin: 2, Usage: &policy.Usage{Time: last, CPU: 12, Reporting: 30}}}
+	pl := runner.PlanWorkload(p, 0, w, in)
+	untrimmed := pl.Decision
+	if _, err := runner.PlanPools(p, []*runner.Planned{pl}); err != nil {
+		t.Fatal(err)
+	}
+	if pl.Decision.Desired >= untrimmed.Desired || !strings.Contains(strings.Join(pl.Decision.Warnings, "\n"), "BUDGET: planned") {
+		t.Fatalf("not trimmed: %d (untrimmed %d), warnings %q", pl.Decision.Desired, untrimmed.Desired, pl.Decision.Warnings)
+	}
+	if again := policy.Replicas(pl.Workload, pl.Input); again.Desired != pl.Decision.Desired {
+		t.Errorf("re-decided %d, trimmed %d (untrimmed %d)", again.Desired, pl.Decision.Desired, untrimmed.Desired)
+	}
+}

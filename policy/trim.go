@@ -9,6 +9,11 @@ type Trim struct {
 	Step     string // one of TrimSteps
 	Pods     int
 	Decision Decision
+	// Workload and Input are what Decision was decided from (the median
+	// demand; LeadTime 0 after the lead-time step), so that a caller that
+	// re-decides (on a conflict, at a new current count) keeps the trim.
+	Workload *Workload
+	Input    Input
 }
 
 // Trims works out a workload's leaner plans in the budget's order:
@@ -39,10 +44,9 @@ func Trims(w *Workload, in Input, median *Demand, nodeLead time.Duration) []Trim
 	if d.Rule == RuleHold {
 		return nil
 	}
-	out := []Trim{{Step: TrimSteps[0], Pods: int(PodsAhead(w, median, in.Now, nodeLead, int32(pods(d)))), Decision: d}}
+	out := []Trim{{Step: TrimSteps[0], Pods: int(PodsAhead(w, median, in.Now, nodeLead, int32(pods(d)))), Decision: d, Workload: w, Input: in}}
 	bare := *w
-	bare.LeadTime = 0
+	bare.LeadTime, bare.LeadTimeSource = 0, "budget: lead-time window trimmed"
 	d = Replicas(&bare, in)
-	d.Numbers.LeadTimeSource = "budget: lead-time window trimmed"
-	return append(out, Trim{Step: TrimSteps[1], Pods: pods(d), Decision: d})
+	return append(out, Trim{Step: TrimSteps[1], Pods: pods(d), Decision: d, Workload: &bare, Input: in})
 }

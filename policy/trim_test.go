@@ -109,6 +109,15 @@ func TestTrims(t *testing.T) {
 	if d := tr[1].Decision; d.Desired != 12 || d.Numbers.ForecastReplicas != 10 || d.Rule != RuleReactiveFloor || tr[1].Pods != 12 {
 		t.Errorf("lead-time window: desired %d by %s (forecast %d), pods %d", d.Desired, d.Rule, d.Numbers.ForecastReplicas, tr[1].Pods)
 	}
+	// Each carries what it was decided from: deciding again reproduces it.
+	for _, x := range tr {
+		if d := Replicas(x.Workload, x.Input); d.Desired != x.Decision.Desired || x.Input.Demand != median {
+			t.Errorf("%s: re-decided %d, trimmed %d", x.Step, d.Desired, x.Decision.Desired)
+		}
+	}
+	if tr[1].Workload.LeadTime != 0 || w.LeadTime != 10*time.Minute || !strings.Contains(tr[1].Decision.Reason(), "lead time 0s (budget: lead-time window trimmed)") {
+		t.Errorf("lead-time trim: %v (the spec keeps %v), reason %q", tr[1].Workload.LeadTime, w.LeadTime, tr[1].Decision.Reason())
+	}
 	w.Mode = ModeRecommend
 	if Trims(w, in, median, 0) != nil {
 		t.Error("recommend mode trims")

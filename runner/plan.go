@@ -149,6 +149,7 @@ func PlanPools(p *config.Plan, planned []*Planned) (*policy.PoolPlan, error) {
 			d.Warnings = append(append([]string{}, d.Warnings...), fmt.Sprintf("BUDGET: planned %d pods instead of %d (%s; the forecast at q%g wanted %d replicas)",
 				pp.Replicas[g], w.Pods, t.Step, w.Decision.Numbers.Quantile, w.Decision.Desired))
 			w.Decision, w.Pods = d, pp.Replicas[g]
+			w.Workload, w.Input = t.Workload, t.Input // a re-plan keeps the trim
 		}
 	}
 	return pp, nil
