@@ -27,7 +27,7 @@ test: ## Unit tests (race detector on concurrent packages), then integration tes
 
 .PHONY: test-integration
 test-integration: ## Integration tests against a real kube-apiserver + etcd (needs `make kube-bin`).
-	cd test/kube && HEADROOM_REQUIRE_KUBE=$${HEADROOM_REQUIRE_KUBE:-1} $(GO) test -count=1 ./...
+	cd test/kube && HEADROOM_REQUIRE_KUBE=$${HEADROOM_REQUIRE_KUBE:-1} $(GO) test -count=1 -timeout 30m ./...
 
 .PHONY: kube-bin
 kube-bin: ## Build the kube-apiserver used by the integration tests into test/kube/bin (about 15 min the first time).
