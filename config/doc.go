@@ -18,6 +18,13 @@
 // aggregates for 35 days and raw samples for min(8d, 35d); unset, 8d and
 // 400d). A workload's query overrides the Prometheus queries for it.
 //
+// A node pool's provider (cluster-api, gke, balloon, none) takes its own
+// block: clusterAPI {namespace, name} (default: default/<pool>), gke
+// {project, location, cluster, nodePool, autoscaling} (required for gke),
+// balloon {namespace, name, priorityClass, nodeSelector, podsPerNode}
+// (default: headroom/headroom-balloon-<pool>, headroom-balloon, 1). A block
+// of another provider than the pool's is an error.
+//
 // config is not pure: it parses Kubernetes resource quantities with
 // k8s.io/apimachinery. The policy package never sees those types; Workload and
 // NodePool convert themselves into plain numbers (cores, bytes) for it.
