@@ -148,3 +148,50 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkPlan10kWithBudgetTrims is the 10,000-workload plan on a budget it
+// cannot meet: Replicas and Trims (the median taken as 0.8 × the planned
+// quantile) for every workload, then PlanPools trimming every headroom step
+// and both forecast steps (two more pool plans, each trimming again).
+func BenchmarkPlan10kWithBudgetTrims(b *testing.B) {
+	ws, ins, pools := benchFleet()
+	medians := make([]*Demand, len(ws))
+	for i := range ws {
+		if d := ins[i].Demand; d != nil {
+			m := &Demand{Start: d.Start, Step: d.Step}
+			for _, v := range d.CPU {
+				m.CPU = append(m.CPU, 0.8*v)
+			}
+			for _, v := range d.Memory {
+				m.Memory = append(m.Memory, 0.8*v)
+			}
+			medians[i] = m
+		}
+	}
+	groups := make([]PodGroup, len(ws))
+	plan := func(budget float64) *PoolPlan {
+		for i, w := range ws {
+			d := Replicas(w, ins[i])
+			g := PodGroup{Target: w.Target, Request: w.Request, Replicas: int(d.Desired), Floor: int(max(d.Numbers.Min, d.Numbers.ReactiveReplicas, 1))}
+			for _, t := range Trims(w, ins[i], medians[i], 4*time.Minute) {
+				g.Leaner = append(g.Leaner, t.Pods)
+			}
+			groups[i] = g
+		}
+		p, err := PlanPools(pools, groups, budget)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	budget := plan(0).MonthlyCost / 2
+	b.ReportAllocs()
+	var p *PoolPlan
+	cpu0 := cpuTime()
+	for b.Loop() {
+		p = plan(budget)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(p.Budget.LeanSteps), "lean-steps")
+	b.ReportMetric(float64(len(p.Budget.Trimmed)), "trims")
+}

@@ -604,6 +604,13 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 // be met above the floors, the result says how far over it is, loudly.
 // PoolPlan.Replicas says what each group was planned at.
 func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, error) {
+	return planPools(pools, groups, budget, true)
+}
+
+// planPools is PlanPools; floorCost says whether an over-budget plan works
+// out BudgetResult.FloorCost (the leaner re-plans inside a budget do not: the
+// outer plan does, once).
+func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) (*PoolPlan, error) {
 	plan := &PoolPlan{}
 	byName := map[string]int{}
 	var ref Resources
@@ -822,7 +829,7 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 			}
 			// The leaner plan, with the availability headroom trimmed again as it needs (a mode
 			// that was free with more pods may cost a node with fewer).
-			lp, err := PlanPools(cur, lean, budget)
+			lp, err := planPools(cur, lean, budget, false)
 			if err != nil || lp.MonthlyCost >= total {
 				continue // saves nothing: not taken
 			}
@@ -845,26 +852,28 @@ func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, erro
 			b.Over = total - budget
 			b.Warnings = append(b.Warnings, fmt.Sprintf("OVER BUDGET by %.2f a month (%.2f against %.2f) with all optional headroom trimmed; replicas are NOT cut below the minimums or the reactive floors to fit",
 				b.Over, total, budget))
-			floors := make([]PodGroup, len(groups))
-			bare := make([]Pool, len(pools))
-			for g := range groups {
-				floors[g] = groups[g]
-				if f := groups[g].Floor; f > 0 && f < groups[g].Replicas {
-					floors[g].Replicas = f
+			if floorCost { // the leaner re-plans inside a budget leave it to the outer plan
+				floors := make([]PodGroup, len(groups))
+				bare := make([]Pool, len(pools))
+				for g := range groups {
+					floors[g] = groups[g]
+					if f := groups[g].Floor; f > 0 && f < groups[g].Replicas {
+						floors[g].Replicas = f
+					}
 				}
-			}
-			for i := range pools {
-				bare[i] = pools[i]
-				bare[i].Headroom = HeadroomNone
-			}
-			if fp, err := PlanPools(bare, floors, 0); err == nil {
-				b.FloorCost = fp.MonthlyCost
-				if fp.MonthlyCost <= budget {
-					b.Warnings = append(b.Warnings, fmt.Sprintf("without forecast headroom (every workload at its minimum or reactive floor) the pools would cost %.2f: the budget can be met only by planning for less than the forecast",
-						fp.MonthlyCost))
-				} else {
-					b.Warnings = append(b.Warnings, fmt.Sprintf("even with every workload at its minimum or reactive floor the pools would cost %.2f: the budget can be met only by going BELOW the minimum replicas or the reactive floors (current usage), or by cheaper machines; raise the budget to at least %.2f",
-						fp.MonthlyCost, fp.MonthlyCost))
+				for i := range pools {
+					bare[i] = pools[i]
+					bare[i].Headroom = HeadroomNone
+				}
+				if fp, err := PlanPools(bare, floors, 0); err == nil {
+					b.FloorCost = fp.MonthlyCost
+					if fp.MonthlyCost <= budget {
+						b.Warnings = append(b.Warnings, fmt.Sprintf("without forecast headroom (every workload at its minimum or reactive floor) the pools would cost %.2f: the budget can be met only by planning for less than the forecast",
+							fp.MonthlyCost))
+					} else {
+						b.Warnings = append(b.Warnings, fmt.Sprintf("even with every workload at its minimum or reactive floor the pools would cost %.2f: the budget can be met only by going BELOW the minimum replicas or the reactive floors (current usage), or by cheaper machines; raise the budget to at least %.2f",
+							fp.MonthlyCost, fp.MonthlyCost))
+					}
 				}
 			}
 		}
