@@ -92,7 +92,7 @@ func FromRows(rows []store.Decision, now time.Time) Logged {
 				at = r.T
 			}
 			if d.Decision.Rule == policy.RuleHold || at.After(now) || !at.After(now.Add(-HistoryWindow)) {
-				continue // a hold recommends nothing, as in runner.DecisionHistory
+				continue // a hold recommends nothing
 			}
 			l.History.Recommendations = append(l.History.Recommendations, policy.Recommendation{Time: at, Replicas: *d.Decision.Recommendation})
 		case ActionScale, ActionFloor:

@@ -44,8 +44,8 @@
 //	                    the time from a scale-up decision until the desired
 //	                    pods were ready (leadTime: auto reads them)
 //
-// (runner.DecisionHistory takes scale events from its own decision rows'
-// outcome instead; every applied change writes both, so they agree.) Rows of
+// (headroom run reads the log through FromLog as well, and writes a "scale"
+// row itself only for an actuator that does not log its changes.) Rows of
 // other actions are ignored. Recommendations and scale events older
 // than an hour (the longest stabilization window the HPA API allows) are not
 // read; lead times are read over the last 30 days.

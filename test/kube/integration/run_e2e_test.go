@@ -305,3 +305,43 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("decision log: %v", count)
 	}
 }
+
+// TestRunDryRun: --dry-run sends the change with dryRun=All: the API
+// server admits it (the run reports web scaled 2 → 4) and persists nothing:
+// the Deployment keeps its count and resourceVersion, and the decision log
+// gets no decision or scale rows (the actuator's "dry-run" rows only).
+func TestRunDryRun(t *testing.T) {
+	s := kube.Server(t)
+	ns := s.Namespace(t)
+	m := s.MetricsAPI(t)
+	c := s.Client()
+	m.SetPodMetrics(ns, makeRunWorkloads(t, c, ns, []runWorkload{{name: "web", replicas: 2, pods: 2, cpu: "500m"}}))
+	dir := t.TempDir()
+	db := filepath.Join(dir, "headroom.db")
+	seedHistory(t, db, ns, map[string]float64{"web": 1})
+	_, rv := deploymentReplicas(t, c, ns, "web")
+	code, doc, stderr := headroomRun(t, writeRunPlan(t, dir, runPlanYAML(ns, db, map[string][2]int{"web": {1, 10}})), kubeconfig(t, s.Config()), "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if o, d, _ := doc.outcome("web"); o != "scaled" || d != 4 {
+		t.Errorf("web: %s to %d", o, d)
+	}
+	if n, rv2 := deploymentReplicas(t, c, ns, "web"); n != 2 || rv2 != rv {
+		t.Errorf("dry run persisted: %d replicas, rv %s → %s", n, rv, rv2)
+	}
+	st, err := store.Open(db, &store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Decisions(ctx, metrics.Workload{}, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Action != actuator.LogDryRun {
+			t.Errorf("a dry run logged %s for %s", r.Action, r.Workload)
+		}
+	}
+}
