@@ -35,7 +35,8 @@ type Workload struct {
 	// utilization target, within the bounds (the same for every policy but
 	// static, which starts at its own size).
 	Initial int32
-	// Horizon is the forecast horizon the planner needs (0: lead time + interval).
+	// Horizon is the forecast horizon the planner reads (0: the longer of the
+	// lead time and its pool's provisioning time, plus the interval).
 	Horizon time.Duration
 }
 
