@@ -433,19 +433,10 @@ func (k *Kube) poolState(nodes []corev1.Node, pool string, desired int) ([]time.
 	return readyAt, []string{why}
 }
 
-// poolOf names a node's pool as metrics/kube does: the plan's label, then
-// the provider labels (cloud.google.com/gke-nodepool, karpenter.sh/nodepool,
-// eks.amazonaws.com/nodegroup).
+// poolOf names a node's pool as metrics/kube does, Unpooled when it has none.
 func (k *Kube) poolOf(labels map[string]string) string {
-	if k.opt.PoolLabel != "" {
-		if v := labels[k.opt.PoolLabel]; v != "" {
-			return v
-		}
-	}
-	for _, l := range mkube.PoolLabels[:3] {
-		if v := labels[l]; v != "" {
-			return v
-		}
+	if p := mkube.PoolOf(labels, k.opt.PoolLabel); p != "" {
+		return p
 	}
 	return mkube.Unpooled
 }

@@ -18,12 +18,11 @@ import (
 	"github.com/headroom-dev/headroom/metrics"
 )
 
-// Labels that name a node's pool, tried in this order after Options.PoolLabel.
+// Labels that name a node's pool, tried in this order after the plan's own label (Options.PoolLabel).
 var PoolLabels = []string{
 	"cloud.google.com/gke-nodepool",
 	"karpenter.sh/nodepool",
 	"eks.amazonaws.com/nodegroup",
-	"node.kubernetes.io/instance-type",
 }
 
 // Unpooled is the pool of nodes that carry none of the pool labels.
@@ -337,7 +336,7 @@ func (s *Source) nodes(ctx context.Context, b *metrics.Batch, point func(metrics
 		n := &nodes[i]
 		in := metrics.Node{
 			Name:           n.Name,
-			Pool:           s.poolOf(n.Labels),
+			Pool:           PoolOf(n.Labels, s.opt.PoolLabel),
 			Zone:           zoneOf(n.Labels),
 			KubeletVersion: n.Status.NodeInfo.KubeletVersion,
 			CPU:            cores(n.Status.Allocatable),
@@ -406,13 +405,15 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-func (s *Source) poolOf(labels map[string]string) string {
-	if s.opt.PoolLabel != "" {
-		if v := labels[s.opt.PoolLabel]; v != "" {
+// PoolOf names the pool of a node with the given labels: the value of planLabel (the plan's nodePoolLabel)
+// when set on the node, else of the first of PoolLabels it carries; "" when none.
+func PoolOf(labels map[string]string, planLabel string) string {
+	if planLabel != "" {
+		if v := labels[planLabel]; v != "" {
 			return v
 		}
 	}
-	for _, l := range PoolLabels[:3] {
+	for _, l := range PoolLabels {
 		if v := labels[l]; v != "" {
 			return v
 		}
