@@ -68,7 +68,9 @@ func LatestInventory(ctx context.Context, st *store.Store, now time.Time) (*Inve
 
 // FromLog reads a workload's decision log as of now into in.Input.History
 // and, when the plan says leadTime: auto and start-ups were measured, sets
-// w.LeadTime to their median (w.LeadTimeSource says which it used).
+// w.LeadTime to their median (w.LeadTimeSource says which it used); with a
+// configured lead time, the measured median is reported in w.LeadTimeSource
+// next to it and the configured value stays in force.
 func FromLog(ctx context.Context, st *store.Store, cw *config.Workload, w *policy.Workload, in *Inputs) error {
 	now := in.Input.Now
 	rows, err := st.Decisions(ctx, WorkloadOf(w.Target), now.Add(-max(LeadTimeWindow, HistoryWindow)), now.Add(time.Millisecond))
@@ -78,11 +80,15 @@ func FromLog(ctx context.Context, st *store.Store, cw *config.Workload, w *polic
 	l := FromRows(rows, now)
 	in.Input.History = l.History
 	in.Warnings = append(in.Warnings, l.Warnings...)
-	if cw.LeadTime != nil && cw.LeadTime.Auto {
-		if m, ok := MedianLeadTime(l.LeadTimes); ok {
-			w.LeadTime = m
-			w.LeadTimeSource = fmt.Sprintf("auto: median of %d start-ups measured in the last %s", len(l.LeadTimes), durationText(LeadTimeWindow))
-		}
+	m, measured := MedianLeadTime(l.LeadTimes)
+	switch {
+	case !measured:
+	case cw.LeadTime != nil && cw.LeadTime.Auto:
+		w.LeadTime = m
+		w.LeadTimeSource = fmt.Sprintf("auto: median of %d start-ups measured in the last %s", len(l.LeadTimes), durationText(LeadTimeWindow))
+	default:
+		// A configured lead time stays in force; the measured one is reported next to it.
+		w.LeadTimeSource = fmt.Sprintf("%s; measured median %v of %d start-ups in the last %s", w.LeadTimeSource, m, len(l.LeadTimes), durationText(LeadTimeWindow))
 	}
 	return nil
 }

@@ -157,10 +157,11 @@ func TestPlanFromStore(t *testing.T) {
 func TestPlanReadsTheDecisionLog(t *testing.T) {
 	p, st := fixture(t)
 	ctx := context.Background()
-	lead := func(ago time.Duration, secs float64) store.Decision {
+	leadOf := func(wl metrics.Workload, ago time.Duration, secs float64) store.Decision {
 		b, _ := json.Marshal(LeadTimeDetail{Seconds: secs, Desired: 4, DecidedAt: now.Add(-ago - time.Duration(secs)*time.Second)})
-		return store.Decision{T: now.Add(-ago), Workload: web, Action: ActionLeadTime, Detail: b}
+		return store.Decision{T: now.Add(-ago), Workload: wl, Action: ActionLeadTime, Detail: b}
 	}
+	lead := func(ago time.Duration, secs float64) store.Decision { return leadOf(web, ago, secs) }
 	// A run's decision row (runner.LogDetail) for api two minutes ago.
 	rec := policy.Decision{Target: policy.Target{Kind: "Deployment", Namespace: "shop", Name: "api"}, Time: now.Add(-2 * time.Minute), Current: 10, Desired: 9, Recommendation: 9, Rule: policy.RuleForecast}
 	detail, err := json.Marshal(map[string]any{"outcome": "scaled", "decision": rec, "action": map[string]any{"from": 10, "to": 9, "changed": true}})
@@ -176,6 +177,7 @@ func TestPlanReadsTheDecisionLog(t *testing.T) {
 		// a decision after now is not history yet
 		{T: now.Add(time.Minute), Workload: web, Action: ActionDecision, Detail: json.RawMessage(`{"decision":{"time":"2026-11-02T12:01:00Z","recommendation":1,"rule":"forecast"}}`)},
 		recRow,
+		leadOf(api, 2*time.Hour, 120), leadOf(api, time.Hour, 40),
 	}
 	if err := st.AppendDecisions(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -191,6 +193,13 @@ func TestPlanReadsTheDecisionLog(t *testing.T) {
 	}
 	if !strings.HasSuffix(d.Reason(), "; lead time 1m15s (auto: median of 4 start-ups measured in the last 30d)") {
 		t.Errorf("web reason %q does not say where the lead time came from", d.Reason())
+	}
+	// api's lead time is the plan's (1 minute, no leadTime line): it stays,
+	// and its own measured start-ups (120 s and 40 s: median 80 s) are
+	// reported next to it.
+	a := res[api].Decision
+	if a.Numbers.LeadTime != time.Minute || a.Numbers.LeadTimeSource != "plan; measured median 1m20s of 2 start-ups in the last 30d" {
+		t.Errorf("api lead time %v from %q", a.Numbers.LeadTime, a.Numbers.LeadTimeSource)
 	}
 	if d.Numbers.Window != 75*time.Second+5*time.Minute {
 		t.Errorf("web window %v", d.Numbers.Window)
