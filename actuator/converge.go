@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,6 +33,10 @@ type ConvergeOptions struct {
 	// Include, when set, limits the check to the workloads (and pools: Kind metrics.KindNodePool)
 	// it accepts, e.g. a shard's share.
 	Include func(metrics.Workload) bool
+	// Parallel bounds the changes checked at a time (each reads a scale and lists pods, and may
+	// write an Event and rows); 0 or 1 checks one at a time. headroom run passes its --parallel,
+	// the bound of its changes. The result's order does not depend on it.
+	Parallel int
 }
 
 // Convergence is what Converge found for one earlier change.
@@ -142,8 +147,11 @@ func pendingChanges(rows []store.Decision) []pending {
 // (HeadroomNotConverged) on the workload and a "not-converged" row with the
 // reasons (which carries the change to the next run's check, so only the
 // last ConvergeOptions.Lookback of the log is read). Rows go to
-// KubeOptions.Log. Call it each run before applying the run's own decisions. The error is about reading the log; a workload that
-// cannot be checked is reported in its Convergence.
+// KubeOptions.Log. Call it each run before applying the run's own
+// decisions. It checks ConvergeOptions.Parallel changes at a time and returns
+// them in the same order whatever that bound (by workload). The error is
+// about reading the log; a workload that cannot be checked is reported in
+// its Convergence.
 func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, o ConvergeOptions) ([]Convergence, error) {
 	if o.Lookback <= 0 {
 		o.Lookback = DefaultLookback
@@ -155,30 +163,39 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 	if err != nil {
 		return nil, fmt.Errorf("actuator: read the decision log: %w", err)
 	}
-	var nodes []corev1.Node
-	nodesRead := false
-	var out []Convergence
+	var todo []pending
+	pools := false
 	for _, p := range pendingChanges(rows) {
 		if now.Sub(p.at) > o.MaxAge || (o.Include != nil && !o.Include(p.w)) {
 			continue
 		}
+		todo = append(todo, p)
+		pools = pools || p.w.Kind == metrics.KindNodePool
+	}
+	// The nodes, listed once for every pool.
+	var nodes []corev1.Node
+	var nodesErr error
+	if pools {
+		l, err := k.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			nodesErr = err
+		} else {
+			nodes = l.Items
+		}
+	}
+	out := make([]Convergence, len(todo))
+	check := func(i int) {
+		p := todo[i]
 		c := Convergence{Workload: p.w, Mode: p.det.Mode, DecidedAt: p.at, From: p.det.From, Desired: p.det.To}
 		var ref objectRef
 		var readyAt []time.Time
-		if p.w.Kind == metrics.KindNodePool {
-			if !nodesRead {
-				l, err := k.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-				if err != nil {
-					c.Reasons = append(c.Reasons, "list nodes: "+err.Error())
-				} else {
-					nodes, nodesRead = l.Items, true
-				}
-			}
-			if nodesRead {
-				readyAt, c.Reasons = k.poolState(nodes, p.w.Name, c.Desired)
-			}
-		} else {
+		switch {
+		case p.w.Kind != metrics.KindNodePool:
 			ref, readyAt, c.Reasons = k.workloadState(ctx, p, c.Desired)
+		case nodesErr != nil:
+			c.Reasons = append(c.Reasons, "list nodes: "+nodesErr.Error())
+		default:
+			readyAt, c.Reasons = k.poolState(nodes, p.w.Name, c.Desired)
 		}
 		c.Ready = len(readyAt)
 		c.Converged = c.Ready >= c.Desired && (p.w.Kind == metrics.KindNodePool || ref.known())
@@ -189,8 +206,26 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 			}
 		}
 		k.recordConvergence(ctx, now, &c, ref, p.det.APIVersion)
-		out = append(out, c)
+		out[i] = c
 	}
+	// Parallel checks, each writing its own slot: the order is pendingChanges' (by workload).
+	par := max(1, o.Parallel)
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i := range todo {
+		if par == 1 {
+			check(i)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			check(i)
+		}()
+	}
+	wg.Wait()
 	return out, nil
 }
 

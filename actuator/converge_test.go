@@ -1,7 +1,9 @@
 package actuator
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,98 @@ func TestNotConverged(t *testing.T) {
 	if len(got) != 2 || got[policy.Target{Kind: "Deployment", Namespace: "shop", Name: "b"}] != "1 pod unschedulable: x; only 2 of 3 pods exist" ||
 		got[policy.Target{Kind: "NodePool", Name: "gpu"}] != "1 of 2 nodes Ready" {
 		t.Fatalf("NotConverged = %v", got)
+	}
+}
+
+// TestConvergeParallel checks 30 workloads and a pool, 8 at a time and one
+// at a time: the same answers, in workload order. Hand-worked: every change
+// was 1 → 2 at t0; w%3 == 0 has 2 pods Ready (t0+10 s+i s, so the lead time
+// is 10+i s), w%3 == 1 has 1 pod ("only 1 of 2 pods exist"), w%3 == 2 has 1
+// Ready and 1 unschedulable pod; the pool gpu went 0 → 2 and has 1 Ready node.
+func TestConvergeParallel(t *testing.T) {
+	names := make([]string, 30)
+	hist := &memLog{}
+	det := func(from, to int) json.RawMessage {
+		j, _ := json.Marshal(ActionDetail{Kind: "replicas", Mode: "scale", From: from, To: to})
+		return j
+	}
+	for i := range names {
+		names[i] = fmt.Sprintf("w%02d", i)
+		hist.rows = append(hist.rows, store.Decision{T: t0, Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: names[i]}, Action: LogScale, Detail: det(1, 2)})
+	}
+	hist.rows = append(hist.rows, store.Decision{T: t0, Workload: metrics.Workload{Kind: metrics.KindNodePool, Name: "gpu"}, Action: LogScale, Detail: det(0, 2)})
+	now := t0.Add(5 * time.Minute)
+	check := func(par int) ([]Convergence, *memLog, int) {
+		out := &memLog{}
+		k, _, kc := fakeKube(t, "shop", names, KubeOptions{Log: out, PoolLabel: "pool"})
+		ctx := context.Background()
+		for i, n := range names {
+			ready := func(p string, at time.Time) {
+				pd := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: n + "-" + p, Labels: map[string]string{"app": n}},
+					Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(at)}}}}
+				if _, err := kc.CoreV1().Pods("shop").Create(ctx, pd, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ready("a", t0.Add(-time.Hour))
+			switch i % 3 {
+			case 0:
+				ready("b", t0.Add(time.Duration(10+i)*time.Second))
+			case 2:
+				pd := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: n + "-b", Labels: map[string]string{"app": n}},
+					Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+						Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available"}}}}
+				if _, err := kc.CoreV1().Pods("shop").Create(ctx, pd, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i, ready := range []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse} {
+			nd := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gpu-%d", i), Labels: map[string]string{"pool": "gpu"}},
+				Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+			if _, err := kc.CoreV1().Nodes().Create(ctx, nd, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := k.Converge(ctx, now, hist, ConvergeOptions{Parallel: par})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := kc.CoreV1().Events("shop").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs, out, len(evs.Items)
+	}
+	cs, out, events := check(8)
+	if len(cs) != 31 {
+		t.Fatalf("%d convergences, want 31", len(cs))
+	}
+	converged := 0
+	for i, c := range cs[:30] {
+		want := Convergence{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: names[i]}, Mode: "scale", DecidedAt: t0, From: 1, Desired: 2}
+		switch i % 3 {
+		case 0:
+			want.Ready, want.Converged, want.LeadTime, want.Measured = 2, true, time.Duration(10+i)*time.Second, true
+			converged++
+		case 1:
+			want.Ready, want.Reasons = 1, []string{"only 1 of 2 pods exist"}
+		case 2:
+			want.Ready, want.Reasons = 1, []string{"1 pod unschedulable: 0/1 nodes are available"}
+		}
+		if g, w := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); g != w {
+			t.Fatalf("%s:\n got %s\nwant %s", names[i], g, w)
+		}
+	}
+	if p := cs[30]; p.Workload.Name != "gpu" || p.Ready != 1 || p.Converged || strings.Join(p.Reasons, "|") != "1 of 2 nodes Ready; not Ready: gpu-1" {
+		t.Fatalf("pool: %+v", p)
+	}
+	// Rows: converged + lead-time for 10, not-converged for 20 and the pool; an Event for each of the 20.
+	if len(out.rows) != 2*converged+21 || events != 20 {
+		t.Fatalf("%d rows, %d events; want %d, 20", len(out.rows), events, 2*converged+21)
+	}
+	seq, _, _ := check(1)
+	if g, w := fmt.Sprintf("%+v", seq), fmt.Sprintf("%+v", cs); g != w {
+		t.Fatalf("one at a time:\n%s\neight at a time:\n%s", g, w)
 	}
 }

@@ -20,8 +20,9 @@
 // it and persists nothing.
 //
 // In scale mode Kube refuses to change a workload that an HPA scales
-// (ErrHPAManaged): the two would undo each other's counts. It lists the
-// namespace's HPAs before each change (a hold costs nothing more).
+// (ErrHPAManaged): the two would undo each other's counts. It lists a
+// namespace's HPAs before its first change of a run, once per run (a hold
+// costs nothing more; an HPA created during a run is seen by the next one).
 //
 // The mode comes per target from KubeOptions.Targets (the plan's
 // workloads[].mode): in hpa-floor mode Kube never touches the workload's

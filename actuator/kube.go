@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,6 +130,9 @@ type KubeClients struct {
 type Kube struct {
 	c   KubeClients
 	opt KubeOptions
+
+	// hpas caches, per run, each namespace's HPA list for checkNoHPA.
+	hpas hpaCache
 }
 
 var _ Actuator = (*Kube)(nil)
@@ -336,7 +341,7 @@ func (k *Kube) scale(ctx context.Context, now time.Time, r Request, to TargetOpt
 			return a, ref, nil
 		}
 		if attempt == 0 {
-			if err := k.checkNoHPA(ctx, t); err != nil {
+			if err := k.checkNoHPA(ctx, now, t); err != nil {
 				return a, ref, err
 			}
 		}
@@ -422,17 +427,82 @@ var ErrHPAManaged = errors.New("actuator: the workload has a HorizontalPodAutosc
 
 // checkNoHPA refuses to scale a workload an HPA scales: the two would
 // fight, each undoing the other's count. hpa-floor mode is the way to plan
-// such a workload. One list of the namespace's HPAs, before a change only
-// (holds write nothing and cost nothing more).
-func (k *Kube) checkNoHPA(ctx context.Context, t policy.Target) error {
-	l, err := k.c.Kube.AutoscalingV2().HorizontalPodAutoscalers(t.Namespace).List(ctx, metav1.ListOptions{})
+// such a workload. It runs before a change only (holds write nothing and
+// cost nothing more), on the namespace's HPAs listed once per run (see
+// hpaCache): a run of 1,000 changes in 100 namespaces lists 100 times, not
+// 1,000.
+func (k *Kube) checkNoHPA(ctx context.Context, now time.Time, t policy.Target) error {
+	hpas, err := k.hpas.list(ctx, now, t.Namespace, func(ctx context.Context) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+		l, err := k.c.Kube.AutoscalingV2().HorizontalPodAutoscalers(t.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return l.Items, nil
+	})
 	if err != nil {
 		return fmt.Errorf("actuator: %s: list HPAs: %w", t, err)
 	}
-	for i := range l.Items {
-		if scales(&l.Items[i], t) {
-			return fmt.Errorf("%w: %s is scaled by HPA %s; use mode hpa-floor to raise its minReplicas instead of fighting it", ErrHPAManaged, t, l.Items[i].Name)
+	for i := range hpas {
+		if scales(&hpas[i], t) {
+			return fmt.Errorf("%w: %s is scaled by HPA %s; use mode hpa-floor to raise its minReplicas instead of fighting it", ErrHPAManaged, t, hpas[i].Name)
 		}
 	}
 	return nil
+}
+
+// hpaCache holds each namespace's HPA list for one run. A run is told by
+// its time: every call of one cycle passes the cycle's now (the runner
+// does), so the first call with another now drops the lists of the previous
+// run. Concurrent callers in one namespace share one list request. A failed
+// list is not kept: the next change in the namespace tries again.
+//
+// The price: an HPA created in a namespace after the run listed it is not
+// seen until the next run, so that run may still scale the workload once
+// (the HPA then takes it over, and the next run refuses with ErrHPAManaged).
+// The window is one run's apply phase, seconds.
+type hpaCache struct {
+	mu  sync.Mutex
+	run time.Time
+	ns  map[string]*hpaList
+}
+
+type hpaList struct {
+	done  chan struct{} // closed when items and err are set
+	items []autoscalingv2.HorizontalPodAutoscaler
+	err   error
+}
+
+func (c *hpaCache) list(ctx context.Context, now time.Time, ns string, fetch func(context.Context) ([]autoscalingv2.HorizontalPodAutoscaler, error)) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	c.mu.Lock()
+	if c.ns == nil || !c.run.Equal(now) {
+		c.run, c.ns = now, map[string]*hpaList{}
+	}
+	l, ok := c.ns[ns]
+	if !ok {
+		l = &hpaList{done: make(chan struct{})}
+		c.ns[ns] = l
+	}
+	m := c.ns
+	c.mu.Unlock()
+	if ok {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if l.err == nil {
+			return l.items, nil
+		}
+		return fetch(ctx) // the list this call waited on failed: try again, uncached
+	}
+	l.items, l.err = fetch(ctx)
+	if l.err != nil {
+		c.mu.Lock()
+		if m[ns] == l {
+			delete(m, ns)
+		}
+		c.mu.Unlock()
+	}
+	close(l.done)
+	return l.items, l.err
 }

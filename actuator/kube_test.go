@@ -9,8 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,6 +26,7 @@ import (
 	"k8s.io/client-go/scale"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/policy"
 )
@@ -59,7 +62,7 @@ func (s memScaleNS) Get(ctx context.Context, gr schema.GroupResource, name strin
 		return nil, apierrors.NewNotFound(gr, name)
 	}
 	return &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name, ResourceVersion: strconv.Itoa(s.m.rv[key]), UID: types.UID("uid-" + name)},
-		Spec: autoscalingv1.ScaleSpec{Replicas: r}}, nil
+		Spec: autoscalingv1.ScaleSpec{Replicas: r}, Status: autoscalingv1.ScaleStatus{Replicas: r, Selector: "app=" + name}}, nil
 }
 
 func (s memScaleNS) Update(_ context.Context, gr schema.GroupResource, sc *autoscalingv1.Scale, _ metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
@@ -99,6 +102,19 @@ func (l *memLog) AppendDecisions(_ context.Context, ds []store.Decision) error {
 	defer l.mu.Unlock()
 	l.rows = append(l.rows, ds...)
 	return nil
+}
+
+// Decisions reads the rows from..to (inclusive), all workloads (Converge's read).
+func (l *memLog) Decisions(_ context.Context, _ metrics.Workload, from, to time.Time) ([]store.Decision, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []store.Decision
+	for _, r := range l.rows {
+		if !r.T.Before(from) && !r.T.After(to) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 var deployGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
@@ -215,5 +231,88 @@ func TestKubeRecordsAfterDeadline(t *testing.T) {
 	}
 	if len(log.rows) != 1 || log.rows[0].Action != LogFailed || !strings.Contains(string(log.rows[0].Detail), "context canceled") {
 		t.Fatalf("rows: %+v", log.rows)
+	}
+}
+
+// TestKubeHPAListOncePerRun: the HPAs of a namespace are listed once per
+// run (a run is told by its now), shared by concurrent changes; holds list
+// nothing; a failed list is not kept; an HPA created during a run is seen
+// by the next run only (the documented price).
+func TestKubeHPAListOncePerRun(t *testing.T) {
+	names := make([]string, 10)
+	for i := range names {
+		names[i] = fmt.Sprintf("w%02d", i)
+	}
+	k, sc, kc := fakeKube(t, "shop", names, KubeOptions{})
+	var lists atomic.Int64
+	var failNext atomic.Bool
+	kc.PrependReactor("list", "horizontalpodautoscalers", func(k8stesting.Action) (bool, runtime.Object, error) {
+		lists.Add(1)
+		if failNext.CompareAndSwap(true, false) {
+			return true, nil, apierrors.NewInternalError(errors.New("etcd is down"))
+		}
+		return false, nil, nil
+	})
+	ctx := context.Background()
+	hpa := func(name, target string) {
+		t.Helper()
+		h := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target}, MaxReplicas: 9}}
+		if _, err := kc.AutoscalingV2().HorizontalPodAutoscalers("shop").Create(ctx, h, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(now time.Time, name string, n int32) (Action, error) {
+		return k.SetReplicas(ctx, now, policy.Target{Kind: "Deployment", Namespace: "shop", Name: name}, n, "forecast")
+	}
+	hpa("w09-hpa", "w09")
+
+	// Run 1: ten changes at once (every scale is 1), one list; w09 is refused.
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, n := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = set(t0, n, 2) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i == 9) != errors.Is(err, ErrHPAManaged) || (i != 9 && err != nil) {
+			t.Fatalf("%s: %v", names[i], err)
+		}
+	}
+	if got := lists.Load(); got != 1 {
+		t.Fatalf("run 1: %d HPA lists, want 1", got)
+	}
+	// An HPA created during run 1 is not seen by run 1: w00 is scaled once more.
+	hpa("w00-hpa", "w00")
+	if a, err := set(t0, "w00", 3); err != nil || !a.Changed || sc.replicas["shop/w00"] != 3 {
+		t.Fatalf("run 1, w00 after its HPA: %+v %v", a, err)
+	}
+	// Run 2 lists again and sees it; a hold lists nothing.
+	t1 := t0.Add(5 * time.Minute)
+	if _, err := set(t1, "w00", 4); !errors.Is(err, ErrHPAManaged) || !strings.Contains(err.Error(), "HPA w00-hpa") {
+		t.Fatalf("run 2, w00: %v", err)
+	}
+	if a, err := set(t1.Add(5*time.Minute), "w01", 2); err != nil || a.Changed {
+		t.Fatalf("hold: %+v %v", a, err)
+	}
+	if got := lists.Load(); got != 2 {
+		t.Fatalf("after run 2 and a hold: %d HPA lists, want 2", got)
+	}
+	// Run 4: the first list fails (that change fails, nothing written); the next change lists again.
+	t3 := t0.Add(15 * time.Minute)
+	failNext.Store(true)
+	if _, err := set(t3, "w02", 5); err == nil || !strings.Contains(err.Error(), "list HPAs") || sc.replicas["shop/w02"] != 2 {
+		t.Fatalf("failed list: %v (replicas %d)", err, sc.replicas["shop/w02"])
+	}
+	if _, err := set(t3, "w03", 5); err != nil || sc.replicas["shop/w03"] != 5 {
+		t.Fatalf("after a failed list: %v", err)
+	}
+	if _, err := set(t3, "w04", 5); err != nil {
+		t.Fatal(err)
+	}
+	// 2 + the failed one + its retry; w04 used the retry's list.
+	if got := lists.Load(); got != 4 {
+		t.Fatalf("run 4: %d HPA lists in all, want 4", got)
 	}
 }

@@ -284,7 +284,7 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	if !f.dryRun {
 		// The previous runs' changes: Ready pods reached (Events, decision-log rows, measured lead times).
 		r.Converged = func(ctx context.Context, now time.Time) (map[policy.Target]string, error) {
-			cs, err := ka.Converge(ctx, now, st, actuator.ConvergeOptions{Include: func(w metrics.Workload) bool {
+			cs, err := ka.Converge(ctx, now, st, actuator.ConvergeOptions{Parallel: f.parallel, Include: func(w metrics.Workload) bool {
 				return w.Kind == metrics.KindNodePool || shard.Owns(policy.Target{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name})
 			}})
 			for _, c := range cs {
