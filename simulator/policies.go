@@ -540,7 +540,11 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 			p.refit(s)
 		}
 		pods := make([]int, n)
-		for i := range n {
+		want, why := make([]int32, n), make([]string, n)
+		set := make([]bool, n)
+		// Each workload's decision depends only on its own state, so they are
+		// made in parallel; the actions are applied in workload order after.
+		parallel(n, func(i int) {
 			spec := s.in.Workloads[i].Spec
 			// A trace sample stands for its whole step: data one step old
 			// is current here, so the staleness limit is at least a step.
@@ -596,11 +600,16 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 				if d.Desired != sw.replicas {
 					h.Events = append(h.Events, policy.ScaleEvent{Time: s.now, From: sw.replicas, To: d.Desired})
 				}
-				s.c.SetReplicas(ctx, s.now, w.Target, d.Desired, d.Rule.String())
+				want[i], why[i], set[i] = d.Desired, d.Rule.String(), true
 				pods[i] = int(d.Desired)
 			}
 			if d.Rule != policy.RuleHold {
 				pods[i] = int(policy.PodsAhead(w, dem, s.now, poolLead(s.in, i), int32(pods[i])))
+			}
+		})
+		for i := range n {
+			if set[i] {
+				s.c.SetReplicas(ctx, s.now, s.in.Workloads[i].Spec.Target, want[i], why[i])
 			}
 		}
 		s.planPools(ctx, pods, true, s.in.Budget, "forecast")
@@ -612,6 +621,30 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 			}
 		}
 	}
+}
+
+// parallel calls f(i) for i in [0, n), in contiguous shares on
+// GOMAXPROCS goroutines when n is large enough to be worth it. f must touch
+// only state of its own i.
+func parallel(n int, f func(i int)) {
+	k := runtime.GOMAXPROCS(0)
+	if n < 64 || k < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for j := range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := j * n / k; i < (j+1)*n/k; i++ {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // staticSizes are the replicas for the peak of the scenario-adjusted

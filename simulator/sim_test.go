@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -698,5 +699,25 @@ func TestSpanCountsMemory(t *testing.T) {
 	start, end, err := in.Span()
 	if err != nil || !start.Equal(t0) || !end.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("span %v – %v (%v), want %v – %v", start, end, err, t0, t0.Add(2*time.Hour))
+	}
+}
+
+// The predictive planner decides for many workloads in parallel: one core
+// or two, the same bytes (and the race detector sees the parallel path,
+// which starts at 64 workloads).
+func TestPredictiveParallelSameResult(t *testing.T) {
+	in := scaleInput(64, 1)
+	run := func(procs int) []byte {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		res, err := Run(context.Background(), in, Options{Policies: []string{Predictive}, Tick: time.Minute, Log: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res)
+		return b
+	}
+	one, two := run(1), run(2)
+	if !bytes.Equal(one, two) {
+		t.Fatal("one core and two gave different results")
 	}
 }
