@@ -170,7 +170,7 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			series := d.series(s.data.Workload.String(), s.data.CPU)
-			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model}); err == nil {
+			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model, Seasonality: plan.SeasonalPeriods()}); err == nil {
 				s.fc = f
 			}
 			if backtest > 0 {
@@ -246,7 +246,7 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 		return pools[0].Name
 	}
 	for i := range pools {
-		r.Pools = append(r.Pools, buildPool(r, &pools[i], i, ws, d, inv, invPool, planNow, planPeak, levels, horizon, plan.Spec.Forecast.Model, now, o))
+		r.Pools = append(r.Pools, buildPool(r, &pools[i], i, ws, d, inv, invPool, planNow, planPeak, levels, horizon, forecast.Options{Model: plan.Spec.Forecast.Model, Seasonality: plan.SeasonalPeriods()}, now, o))
 	}
 
 	for _, s := range ws {
@@ -511,7 +511,9 @@ func argmax(v []float64) int {
 }
 
 func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *metrics.Inventory, invPool func(metrics.WorkloadState) string,
-	planNow, planPeak *policy.PoolPlan, levels []float64, horizon int, model string, now time.Time, o Options) Pool {
+	planNow, planPeak *policy.PoolPlan, levels []float64, horizon int, base forecast.Options, now time.Time, o Options) Pool {
+	fopt := base // the plan's model and seasonal periods
+	fopt.Horizon, fopt.Quantiles = horizon, levels
 	alloc := p.Machine.Sub(p.Overhead)
 	out := Pool{Name: p.Name, Zones: p.Zones, Headroom: p.Headroom.String(), Min: p.Min, Max: p.Max, Price: p.PricePerHour,
 		AllocatableCPU: 0, CapacityMaxCPU: Num(float64(p.Max) * alloc.CPU), DemandCPU: nan, ForecastPeakCPU: nan, RunwayDays: nan,
@@ -560,7 +562,7 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			out.DemandCPU = Num(v)
 		}
 		series := d.series("pool/"+p.Name, sum)
-		if f, err := forecast.Auto(series, forecast.Options{Horizon: horizon, Quantiles: levels, Model: model}); err == nil {
+		if f, err := forecast.Auto(series, fopt); err == nil {
 			fc = f
 			up := f.Quantile(levels[1])
 			out.ForecastPeakCPU = Num(slices.Max(up))
@@ -589,7 +591,7 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			if v, ok := lastFinite(msum); ok {
 				out.DemandMemory = Num(v)
 			}
-			if f, err := forecast.Auto(d.series("pool/"+p.Name+"/memory", msum), forecast.Options{Horizon: horizon, Quantiles: levels, Model: model}); err == nil {
+			if f, err := forecast.Auto(d.series("pool/"+p.Name+"/memory", msum), fopt); err == nil {
 				up := f.Quantile(levels[1])
 				out.ForecastPeakMemory = Num(slices.Max(up))
 				out.setRunway("memory", float64(out.DemandMemory), up, f, float64(out.CapacityMaxMemory), now)

@@ -264,3 +264,40 @@ func TestBuildMemoryRunway(t *testing.T) {
 		t.Errorf("runway finding %v, want a memory warning at 320 GiB", f)
 	}
 }
+
+// A plan's spec.forecast.seasonality reaches the report's forecasts: on a
+// daily cycle over a ramp, cpu_k = 3 + 0.01·k + sin(2πk/24), automatic
+// selection detects the 24 h period and picks one of the seasonal models
+// (holt-winters, stl, fourier, fourier-trend fit the cycle; the others
+// cannot), while `seasonality: []` says the demand has no seasonal period,
+// so only the non-seasonal candidates (and the seasonal-naive baseline)
+// are tried, as runner/plan.go does for the same plan.
+func TestBuildHonoursPlanSeasonality(t *testing.T) {
+	d := rampData(14*24, 0)
+	for k := range d.Workloads[0].CPU {
+		d.Workloads[0].CPU[k] = 3 + 0.01*float64(k) + math.Sin(2*math.Pi*float64(k)/24)
+	}
+	seasonal := map[string]bool{"holt-winters": true, "stl": true, "fourier": true, "fourier-trend": true}
+	auto := strings.Replace(rampPlan, "forecast: {quantile: 0.95, model: fourier-trend}", "forecast: {quantile: 0.95}", 1)
+	none := strings.Replace(rampPlan, "forecast: {quantile: 0.95, model: fourier-trend}", "forecast: {quantile: 0.95, seasonality: []}", 1)
+	if auto == rampPlan || none == rampPlan {
+		t.Fatal("plan edit did not apply")
+	}
+	if p := loadPlan(t, none); p.SeasonalPeriods() == nil || len(p.SeasonalPeriods()) != 0 {
+		t.Fatalf("seasonality: [] loads as %v, want an empty, non-nil list", p.SeasonalPeriods())
+	}
+	r, err := Build(loadPlan(t, auto), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Workloads[0].Forecast; f == nil || !seasonal[f.Model] {
+		t.Fatalf("detected seasonality: forecast %+v, want a seasonal model", f)
+	}
+	r, err = Build(loadPlan(t, none), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Workloads[0].Forecast; f == nil || seasonal[f.Model] {
+		t.Fatalf("seasonality: []: forecast %+v, want a non-seasonal model", f)
+	}
+}

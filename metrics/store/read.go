@@ -30,7 +30,7 @@ func (s *Store) Read(ctx context.Context, k metrics.Key, from, to time.Time) ([]
 	var out []metrics.Point
 	for rows.Next() {
 		var h int64
-		var blob []byte
+		var blob sql.RawBytes // decoded before the next row: no copy
 		if err := rows.Scan(&h, &blob); err != nil {
 			return nil, s.classify(err)
 		}
@@ -130,6 +130,9 @@ func (s *Store) History(ctx context.Context, k metrics.Key, from, to time.Time, 
 	if err != nil {
 		return nil, err
 	}
+	if len(hours) == 0 {
+		return raw, nil
+	}
 	out := make([]metrics.Point, 0, len(hours)+len(raw))
 	for _, a := range hours {
 		out = append(out, metrics.Point{T: a.T, V: a.get(st)})
@@ -147,14 +150,18 @@ type SeriesInfo struct {
 
 // Series lists the stored series in key order; a non-empty workload kind, namespace or name filters.
 func (s *Store) Series(ctx context.Context, filter metrics.Workload) ([]SeriesInfo, error) {
+	// One pass over the series: the raw sample counts are a range scan of each series' chunks, the other
+	// figures index seeks (chunks partition a series by hour, so its first stamp is the first stamp of its
+	// lowest hour and its last the last of its highest); the earliest and latest of raw and hourly are
+	// taken below.
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT s.kind, s.namespace, s.name, s.resource, s.labels,
 			(SELECT coalesce(sum(n), 0) FROM chunks WHERE series_id = s.id),
 			(SELECT count(*) FROM hourly WHERE series_id = s.id),
-			coalesce(min((SELECT min(first) FROM chunks WHERE series_id = s.id), (SELECT min(ts) FROM hourly WHERE series_id = s.id)),
-				(SELECT min(first) FROM chunks WHERE series_id = s.id), (SELECT min(ts) FROM hourly WHERE series_id = s.id)),
-			coalesce(max((SELECT max(last) FROM chunks WHERE series_id = s.id), (SELECT max(ts) FROM hourly WHERE series_id = s.id)),
-				(SELECT max(last) FROM chunks WHERE series_id = s.id), (SELECT max(ts) FROM hourly WHERE series_id = s.id))
+			(SELECT first FROM chunks WHERE series_id = s.id ORDER BY hour LIMIT 1),
+			(SELECT last FROM chunks WHERE series_id = s.id ORDER BY hour DESC LIMIT 1),
+			(SELECT min(ts) FROM hourly WHERE series_id = s.id),
+			(SELECT max(ts) FROM hourly WHERE series_id = s.id)
 		FROM series s
 		WHERE (?1 = '' OR s.kind = ?1) AND (?2 = '' OR s.namespace = ?2) AND (?3 = '' OR s.name = ?3)
 		ORDER BY s.kind, s.namespace, s.name, s.resource, s.labels`, filter.Kind, filter.Namespace, filter.Name)
@@ -166,9 +173,9 @@ func (s *Store) Series(ctx context.Context, filter metrics.Workload) ([]SeriesIn
 	for rows.Next() {
 		var in SeriesInfo
 		var res, labels string
-		var first, last *int64
+		var rawFirst, rawLast, hourFirst, hourLast sql.NullInt64
 		w := &in.Key.Workload
-		if err := rows.Scan(&w.Kind, &w.Namespace, &w.Name, &res, &labels, &in.Samples, &in.Hours, &first, &last); err != nil {
+		if err := rows.Scan(&w.Kind, &w.Namespace, &w.Name, &res, &labels, &in.Samples, &in.Hours, &rawFirst, &rawLast, &hourFirst, &hourLast); err != nil {
 			return nil, s.classify(err)
 		}
 		in.Key.Resource = metrics.Resource(res)
@@ -177,8 +184,15 @@ func (s *Store) Series(ctx context.Context, filter metrics.Workload) ([]SeriesIn
 				return nil, fmt.Errorf("store %s: %w: series labels %q: %v", s.path, ErrCorrupt, labels, err)
 			}
 		}
-		if first != nil {
-			in.First, in.Last = fromMS(*first), fromMS(*last)
+		first, last := rawFirst, rawLast
+		if hourFirst.Valid && (!first.Valid || hourFirst.Int64 < first.Int64) {
+			first = hourFirst
+		}
+		if hourLast.Valid && (!last.Valid || hourLast.Int64 > last.Int64) {
+			last = hourLast
+		}
+		if first.Valid {
+			in.First, in.Last = fromMS(first.Int64), fromMS(last.Int64)
 		}
 		out = append(out, in)
 	}
