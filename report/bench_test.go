@@ -18,8 +18,12 @@ import (
 // benchStore writes a store and plan of nw workloads on np pools: four
 // weeks of hourly CPU, memory and pods per workload (daily cycles of
 // different phases, some growing), and an inventory of 10 nodes per pool
-// over 3 zones.
-func benchStore(b *testing.B, nw, np int) (*config.Plan, string) {
+// over 3 zones. With fine, the last 8 days are sampled every 5 minutes
+// instead (the cycle evaluated at each sample) and the store is compacted
+// as a collector's would be, so the older 20 days are hourly aggregates and
+// the last 8 days raw chunks of 12 samples: the shape of a store fed every
+// 5 minutes.
+func benchStore(b *testing.B, nw, np int, fine bool) (*config.Plan, string) {
 	b.Helper()
 	dir := b.TempDir()
 	var doc strings.Builder
@@ -44,6 +48,10 @@ func benchStore(b *testing.B, nw, np int) (*config.Plan, string) {
 	defer st.Close()
 	t0 := time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)
 	n := 28 * 24
+	per, fineFrom := 1, 20*24 // samples an hour; first hour sampled that often
+	if fine {
+		per = 12
+	}
 	inv := metrics.Inventory{At: t0.Add(time.Duration(n-1) * time.Hour), ControlPlaneVersion: "v1.31.2"}
 	for p := range np {
 		for k := range 10 {
@@ -58,9 +66,13 @@ func benchStore(b *testing.B, nw, np int) (*config.Plan, string) {
 		for j, r := range []metrics.Resource{metrics.CPU, metrics.Memory, metrics.Pods} {
 			ser[j].Key = metrics.Key{Workload: w, Resource: r}
 		}
-		for h := range n {
-			t := t0.Add(time.Duration(h) * time.Hour)
-			cpu := level*(1+0.4*math.Sin(2*math.Pi*(float64(h)+phase)/24)) + growth*float64(h)/24 + 0.1*math.Sin(float64(h*(i+3)))
+		for k := 0; k < n*per; k++ {
+			h := float64(k) / float64(per) // hours since t0
+			if fine && k < fineFrom*per && k%per != 0 {
+				continue // hourly before the last 8 days
+			}
+			t := t0.Add(time.Duration(k) * time.Hour / time.Duration(per))
+			cpu := level*(1+0.4*math.Sin(2*math.Pi*(h+phase)/24)) + growth*h/24 + 0.1*math.Sin(h*float64(i+3))
 			ser[0].Points = append(ser[0].Points, metrics.Point{T: t, V: cpu})
 			ser[1].Points = append(ser[1].Points, metrics.Point{T: t, V: (200 + 50*cpu) * (1 << 20)})
 			ser[2].Points = append(ser[2].Points, metrics.Point{T: t, V: 4})
@@ -74,6 +86,11 @@ func benchStore(b *testing.B, nw, np int) (*config.Plan, string) {
 	if err := st.PutInventory(context.Background(), inv); err != nil {
 		b.Fatal(err)
 	}
+	if fine {
+		if _, err := st.Compact(context.Background(), t0.Add(time.Duration(n)*time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return plan, path
 }
 
@@ -83,8 +100,15 @@ func benchStore(b *testing.B, nw, np int) (*config.Plan, string) {
 // backtests above BacktestLimit workloads) and renders the HTML, reporting
 // its size.
 // Targets: under 5 s and 5 MB.
-func BenchmarkReport500(b *testing.B) {
-	plan, path := benchStore(b, 500, 10)
+func BenchmarkReport500(b *testing.B) { benchReport(b, false) }
+
+// BenchmarkReport500Fine is BenchmarkReport500 on a store fed every 5
+// minutes and compacted (20 days hourly, 8 days raw): 2,304 raw samples and
+// 480 hourly aggregates a series.
+func BenchmarkReport500Fine(b *testing.B) { benchReport(b, true) }
+
+func benchReport(b *testing.B, fine bool) {
+	plan, path := benchStore(b, 500, 10, fine)
 	st, err := store.Open(path, &store.Options{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)

@@ -19,6 +19,11 @@ func (s *Store) Read(ctx context.Context, k metrics.Key, from, to time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
+	return s.read(ctx, id, k, from, to)
+}
+
+// read is Read of the series with id (k names it in errors).
+func (s *Store) read(ctx context.Context, id int64, k metrics.Key, from, to time.Time) ([]metrics.Point, error) {
 	lo, hi := bounds(from, to)
 	rows, err := s.db.QueryContext(ctx, `SELECT hour, data FROM chunks WHERE series_id=? AND hour>=? AND hour<? ORDER BY hour`,
 		id, hourOf(max(lo, math.MinInt64+hourMS)), hi)
@@ -104,21 +109,26 @@ const (
 	P95
 )
 
-func (a Aggregate) get(st Stat) float64 {
+// column is the hourly table's column of the statistic.
+func (st Stat) column() string {
 	switch st {
 	case Max:
-		return a.Max
+		return "max"
 	case P95:
-		return a.P95
+		return "p95"
 	}
-	return a.Mean
+	return "mean"
 }
 
 // History returns a series over [from, to) at the best resolution the store has: hourly aggregates (the
 // chosen statistic, stamped at the start of the hour) for the hours before the first raw sample in the range,
 // then the raw samples.
 func (s *Store) History(ctx context.Context, k metrics.Key, from, to time.Time, st Stat) ([]metrics.Point, error) {
-	raw, err := s.Read(ctx, k, from, to)
+	id, err := s.lookup(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.read(ctx, id, k, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -126,16 +136,34 @@ func (s *Store) History(ctx context.Context, k metrics.Key, from, to time.Time, 
 	if len(raw) > 0 {
 		hto = raw[0].T
 	}
-	hours, err := s.ReadHourly(ctx, k, from, hto)
+	// Only the chosen statistic: a third of the columns ReadHourly converts.
+	lo, hi := bounds(from, hto)
+	rows, err := s.db.QueryContext(ctx, `SELECT ts, `+st.column()+` FROM hourly WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts`, id, lo, hi)
 	if err != nil {
-		return nil, err
+		return nil, s.classify(err)
 	}
-	if len(hours) == 0 {
+	defer rows.Close()
+	var out []metrics.Point
+	for rows.Next() {
+		var ts int64
+		var v float64
+		if err := rows.Scan(&ts, &v); err != nil {
+			return nil, s.classify(err)
+		}
+		if out == nil {
+			hint := int64(24 * 400) // hours in the range, at most 400 days' worth
+			if d := hi - ts; d > 0 {
+				hint = min(hint, d/hourMS+1)
+			}
+			out = make([]metrics.Point, 0, len(raw)+int(hint))
+		}
+		out = append(out, metrics.Point{T: fromMS(ts), V: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.classify(err)
+	}
+	if out == nil {
 		return raw, nil
-	}
-	out := make([]metrics.Point, 0, len(hours)+len(raw))
-	for _, a := range hours {
-		out = append(out, metrics.Point{T: a.T, V: a.get(st)})
 	}
 	return append(out, raw...), nil
 }

@@ -57,3 +57,46 @@ func TestSeriesSpansRawAndHourly(t *testing.T) {
 		t.Errorf("filtered series %v, %v: want none", infos, err)
 	}
 }
+
+// History joins the chosen statistic of the compacted hours to the raw
+// samples after them. Worked by hand: a sample a minute for 2 hours,
+// valued 100·hour + minute; with raw samples kept 1 h, compaction at
+// t0+2h rolls hour 0 (values 0..59) into count 60, mean 29.5, max 59 and
+// p95 the ceil(0.95·60) = 57th smallest, 56; hour 1 stays raw (100..159).
+func TestHistoryJoinsHourlyAndRaw(t *testing.T) {
+	s := open(t, tempDB(t), &Options{Retention: Retention{Raw: time.Hour, Hourly: 72 * time.Hour}})
+	if _, err := s.Write(ctx, batch(webCPU, t0, time.Minute, 120, func(i int) float64 { return float64(100*(i/60) + i%60) }), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(ctx, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	h1 := t0.Add(time.Hour)
+	for _, c := range []struct {
+		st    Stat
+		first float64
+	}{{Mean, 29.5}, {Max, 59}, {P95, 56}} {
+		pts, err := s.History(ctx, webCPU, t0, t0.Add(2*time.Hour), c.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pts) != 61 || !pts[0].T.Equal(t0) || pts[0].V != c.first {
+			t.Fatalf("stat %v: %d points, first %+v; want 61, the first {%v %v}", c.st, len(pts), pts[0], t0, c.first)
+		}
+		for m, p := range pts[1:] {
+			if !p.T.Equal(h1.Add(time.Duration(m)*time.Minute)) || p.V != float64(100+m) {
+				t.Fatalf("stat %v: raw point %d is %+v, want {%v %d}", c.st, m, p, h1.Add(time.Duration(m)*time.Minute), 100+m)
+			}
+		}
+	}
+	// From the middle of the raw hour: raw samples only (minutes 30..59).
+	pts, err := s.History(ctx, webCPU, h1.Add(30*time.Minute), time.Time{}, Mean)
+	if err != nil || len(pts) != 30 || pts[0].V != 130 || pts[29].V != 159 {
+		t.Fatalf("history from minute 90: %d points (%v), want 30 from 130 to 159", len(pts), err)
+	}
+	// Up to the raw hour: the aggregate only.
+	pts, err = s.History(ctx, webCPU, time.Time{}, h1, Mean)
+	if err != nil || len(pts) != 1 || !pts[0].T.Equal(t0) || pts[0].V != 29.5 {
+		t.Fatalf("history to hour 1: %+v (%v), want one point {%v 29.5}", pts, err, t0)
+	}
+}
