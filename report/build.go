@@ -7,8 +7,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/forecast"
@@ -157,18 +158,14 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 		}
 	}
 	levels := []float64{math.Round((1-q)*1e9) / 1e9, q}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, o.Parallel)
+	var g errgroup.Group
+	g.SetLimit(max(o.Parallel, 1))
 	evals := make([]*forecast.SeriesEval, len(ws))
 	for i, s := range ws {
 		if s.data.CPU == nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			series := d.series(s.data.Workload.String(), s.data.CPU)
 			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model, Seasonality: plan.SeasonalPeriods()}); err == nil {
 				s.fc = f
@@ -178,9 +175,10 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 					evals[i] = e
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 
 	for i, s := range ws {
 		lead := time.Duration(0)

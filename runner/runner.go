@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/utils/clock"
 
 	"github.com/headroom-dev/headroom/actuator"
@@ -365,8 +366,8 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(par)
 	for k, w := range ws {
 		res.Targets[k].Target = w.Target
 		c, ok := cur[w.Target]
@@ -380,28 +381,25 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 			res.Targets[k].Outcome, res.Targets[k].Note = OutcomeFailed, "reading current replicas: "+c.Err.Error()
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			in, err := planinput.FromStore(ctx, r.Store, w, now, &planinput.Current{Replicas: c.Replicas, HPAMin: c.HPAMin}, nil)
 			if err == nil {
 				err = planinput.FromLog(ctx, r.Store, &p.Spec.Workloads[idx[k]], w, in)
 			}
 			if err != nil {
-				errs[k] = err
-				return
+				errs[k] = err // per target: the others are still planned
+				return nil
 			}
 			if in.Skipped != "" {
 				planned[k] = &Planned{Index: idx[k], Workload: w, Pool: p.Spec.Workloads[idx[k]].NodePool, MASE: math.NaN(), Skipped: in.Skipped}
-				return
+				return nil
 			}
 			planned[k] = PlanWorkload(p, idx[k], w, Inputs{CPU: in.CPU, Memory: in.Memory, Input: in.Input, Warnings: in.Warnings})
 			trend[k] = TrendPerDay(in.CPU)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	for k, err := range errs {
 		switch {
 		case err != nil && context.Cause(ctx) != nil:
@@ -427,27 +425,16 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 
 	// Apply: ApplyParallel changes at a time (the actuator must be safe
 	// for concurrent use then; actuator.Kube is).
-	ap := max(1, r.ApplyParallel)
-	asem := make(chan struct{}, ap)
-	var awg sync.WaitGroup
+	var ag errgroup.Group
+	ag.SetLimit(max(1, r.ApplyParallel))
 	for k := range res.Targets {
 		tr := &res.Targets[k]
 		if tr.Outcome != OutcomeUnknown || tr.Planned == nil {
 			continue
 		}
-		if ap == 1 {
-			r.apply(ctx, now, named, tr)
-			continue
-		}
-		awg.Add(1)
-		asem <- struct{}{}
-		go func() {
-			defer awg.Done()
-			defer func() { <-asem }()
-			r.apply(ctx, now, named, tr)
-		}()
+		ag.Go(func() error { r.apply(ctx, now, named, tr); return nil })
 	}
-	awg.Wait()
+	ag.Wait()
 	r.applyPools(ctx, now, res, lg)
 
 	// Record.

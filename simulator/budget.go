@@ -3,8 +3,9 @@ package simulator
 import (
 	"math"
 	"runtime"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/headroom-dev/headroom/forecast"
 )
@@ -23,22 +24,19 @@ import (
 func dayErrors(in *Input, demand [][]float64, start time.Time, days int, maxHistory func(time.Duration) int) []float64 {
 	const day = 24 * time.Hour
 	per := make([][]float64, len(in.Workloads)) // per workload: mean error per day (NaN: none)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range in.Workloads {
 		w := &in.Workloads[i]
 		if len(w.Demand.Values) == 0 || w.Spec.Request.CPU <= 0 || days < 1 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			per[i] = backtestDays(newView(w.Demand, demand[i], in.interval()), start, days, maxHistory)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	var out []float64
 	for d := range days {
 		sum, any := 0.0, false

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/policy"
 )
@@ -444,8 +446,8 @@ func (p *predictive) refit(s *run) {
 	if full {
 		p.selectAt = s.now
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for r := range 2 {
 		for i := range n {
 			v := p.view[r][i]
@@ -457,11 +459,7 @@ func (p *predictive) refit(s *run) {
 				p.fc[r][i] = nil
 				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
+			g.Go(func() error {
 				w := &s.in.Workloads[i]
 				hz := w.Horizon
 				if hz <= 0 {
@@ -500,10 +498,11 @@ func (p *predictive) refit(s *run) {
 					}
 				}
 				p.fc[r][i], p.fcAt[r][i] = f, k-1
-			}()
+				return nil
+			})
 		}
 	}
-	wg.Wait()
+	g.Wait()
 	p.fits++
 	p.refitAt = s.now
 }
