@@ -190,6 +190,12 @@ func (c *Chart) SVG(width, height vg.Length) (string, error) {
 		}
 	}
 	p.Y.Min = math.Min(p.Y.Min, 0)
+	// Room above the data for the legend (top left), so it never sits on the lines: about 14 points per entry
+	// out of the plot area's height (the chart less its title and axes, about 70 points).
+	if n, area := legendEntries(c), float64(height)-70; n > 0 && area > 0 && p.Y.Max > p.Y.Min {
+		f := math.Min(float64(n)*14/area, 0.5)
+		p.Y.Max = p.Y.Min + (p.Y.Max-p.Y.Min)/(1-f)
+	}
 	cv := vgsvg.New(width, height)
 	p.Draw(draw.New(cv))
 	var buf bytes.Buffer
@@ -202,4 +208,26 @@ func (c *Chart) SVG(width, height vg.Length) (string, error) {
 		s = s[i:]
 	}
 	return s, nil
+}
+
+// legendEntries counts what SVG puts in the legend: the band, the lines with points, and, when there is data,
+// the limits and the marker.
+func legendEntries(c *Chart) int {
+	n, data := 0, false
+	if c.Band != nil && len(c.Band.Times) > 1 {
+		n++
+	}
+	for _, l := range c.Lines {
+		if len(l.Times) > 0 {
+			n++
+			data = true
+		}
+	}
+	if data {
+		n += len(c.Limits)
+		if !c.Marker.IsZero() {
+			n++
+		}
+	}
+	return n
 }
