@@ -9,6 +9,8 @@ import (
 
 	container "google.golang.org/api/container/v1"
 	"google.golang.org/api/googleapi"
+
+	"github.com/headroom-dev/headroom/internal/ctxsleep"
 )
 
 // GKE defaults.
@@ -65,14 +67,7 @@ func (g *GKE) sleep(ctx context.Context, d time.Duration) error {
 	if g.Sleep != nil {
 		return g.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return ctxsleep.Sleep(ctx, d)
 }
 
 func (g *GKE) interval() time.Duration {

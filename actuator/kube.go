@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 
+	"github.com/headroom-dev/headroom/internal/ctxsleep"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -392,15 +393,7 @@ func (k *Kube) recommend(ctx context.Context, now time.Time, r Request, to Targe
 
 // pause waits a little before retrying a conflict (10 ms, 20 ms, … up to 160 ms).
 func pause(ctx context.Context, attempt int) error {
-	d := 10 * time.Millisecond << min(attempt, 4)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return ctxsleep.Sleep(ctx, 10*time.Millisecond<<min(attempt, 4))
 }
 
 // SetPoolSize sets a node pool's size through the pool's PoolSizer

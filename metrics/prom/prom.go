@@ -18,6 +18,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/headroom-dev/headroom/internal/ctxsleep"
 	"github.com/headroom-dev/headroom/metrics"
 )
 
@@ -131,7 +132,7 @@ func New(o Options) (*Source, error) {
 		o.RateWindow = 5 * time.Minute
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = ctxsleep.Sleep
 	}
 	if o.RoundTripper == nil {
 		o.RoundTripper = http.DefaultTransport
@@ -172,17 +173,6 @@ func New(o Options) (*Source, error) {
 		}
 	}
 	return s, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Name returns "prometheus".
