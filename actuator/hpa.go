@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/headroom-dev/headroom/internal/ctxsleep"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -109,6 +110,7 @@ func (k *Kube) floor(ctx context.Context, now time.Time, r Request, to TargetOpt
 	a := Action{Time: now, Kind: KindHPAFloor, Target: t, From: -1, To: int(r.Desired), Reason: r.Reason, DryRun: k.opt.DryRun, Mode: policy.ModeHPAFloor.String()}
 	ref := objectRef{gvr: hpaGVR, apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", namespace: t.Namespace, name: to.HPA}
 	desired, reason := r.Desired, r.Reason
+	bo := k.backoff()
 	for attempt := 0; ; attempt++ {
 		h, err := k.findHPA(ctx, t, to.HPA)
 		if err != nil {
@@ -175,7 +177,7 @@ func (k *Kube) floor(ctx context.Context, now time.Time, r Request, to TargetOpt
 		if attempt >= k.conflicts() {
 			return a, ref, fmt.Errorf("actuator: %s: patch HPA %s: gave up after %d conflicts: %w", t, h.Name, a.Conflicts, err)
 		}
-		if err := pause(ctx, attempt); err != nil {
+		if err := ctxsleep.Sleep(ctx, bo.Step()); err != nil {
 			return a, ref, err
 		}
 	}

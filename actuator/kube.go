@@ -11,10 +11,10 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 
-	"github.com/headroom-dev/headroom/internal/ctxsleep"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -321,14 +320,8 @@ func (k *Kube) scale(ctx context.Context, now time.Time, r Request, to TargetOpt
 	if err != nil {
 		return a, ref, err
 	}
-	gr := m.Resource.GroupResource()
-	scales := k.c.Scales.Scales(t.Namespace)
 	desired, reason := r.Desired, r.Reason
-	for attempt := 0; ; attempt++ {
-		cur, err := scales.Get(ctx, gr, t.Name, metav1.GetOptions{})
-		if err != nil {
-			return a, ref, fmt.Errorf("actuator: %s: read scale: %w", t, err)
-		}
+	decide := func(ctx context.Context, cur *autoscalingv1.Scale, attempt int) (int32, bool, error) {
 		ref.uid, ref.rv = string(cur.UID), cur.ResourceVersion
 		a.From = int(cur.Spec.Replicas)
 		if attempt > 0 && r.Replan != nil {
@@ -336,37 +329,33 @@ func (k *Kube) scale(ctx context.Context, now time.Time, r Request, to TargetOpt
 			a.To, a.Reason = int(desired), reason
 		}
 		if desired < 0 {
-			return a, ref, fmt.Errorf("actuator: %s: negative replicas %d", t, desired)
+			return 0, false, fmt.Errorf("actuator: %s: negative replicas %d", t, desired)
 		}
 		if cur.Spec.Replicas == desired {
-			return a, ref, nil
+			return desired, false, nil
 		}
 		if attempt == 0 {
 			if err := k.checkNoHPA(ctx, now, t); err != nil {
-				return a, ref, err
+				return 0, false, err
 			}
 		}
 		if k.opt.BeforeUpdate != nil {
 			k.opt.BeforeUpdate(ctx, t, attempt)
 		}
-		upd := &autoscalingv1.Scale{ObjectMeta: cur.ObjectMeta, Spec: autoscalingv1.ScaleSpec{Replicas: desired}}
-		got, err := scales.Update(ctx, gr, upd, metav1.UpdateOptions{DryRun: k.dryRun(), FieldManager: k.opt.Component})
-		if err == nil {
-			a.Changed = true
-			ref.rv = got.ResourceVersion
-			return a, ref, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return a, ref, fmt.Errorf("actuator: %s: update scale: %w", t, err)
-		}
-		a.Conflicts++
-		if attempt >= k.conflicts() {
-			return a, ref, fmt.Errorf("actuator: %s: update scale: gave up after %d conflicts: %w", t, a.Conflicts, err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return a, ref, err
-		}
+		return desired, true, nil
 	}
+	res, err := updateScale(ctx, k.c.Scales, m.Resource.GroupResource(), t.Namespace, t.Name, decide, k.backoff(),
+		metav1.UpdateOptions{DryRun: k.dryRun(), FieldManager: k.opt.Component})
+	a.Conflicts = res.Conflicts
+	if res.Written != nil {
+		a.Changed = true
+		ref.rv = res.Written.ResourceVersion
+	}
+	var se *scaleError
+	if errors.As(err, &se) {
+		err = fmt.Errorf("actuator: %s: %w", t, err)
+	}
+	return a, ref, err
 }
 
 // recommend reads the count and writes nothing.
@@ -391,9 +380,10 @@ func (k *Kube) recommend(ctx context.Context, now time.Time, r Request, to Targe
 	return a, ref, nil
 }
 
-// pause waits a little before retrying a conflict (10 ms, 20 ms, … up to 160 ms).
-func pause(ctx context.Context, attempt int) error {
-	return ctxsleep.Sleep(ctx, 10*time.Millisecond<<min(attempt, 4))
+// backoff is Kube's wait between conflicts: KubeOptions.Conflicts re-reads
+// (conflicts()+1 attempts), 10 ms, 20 ms, 40 ms, … apart.
+func (k *Kube) backoff() wait.Backoff {
+	return wait.Backoff{Duration: 10 * time.Millisecond, Factor: 2, Steps: k.conflicts() + 1}
 }
 
 // SetPoolSize sets a node pool's size through the pool's PoolSizer

@@ -2,9 +2,11 @@ package actuator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,8 +41,9 @@ type ClusterAPI struct {
 
 // SetPool reads the scale subresource and, when spec.replicas differs,
 // updates it with the resourceVersion it read; a conflict (someone else
-// wrote in between) re-reads and retries, a bounded number of times. On an
-// error the Action says what was attempted, with Changed false.
+// wrote in between) re-reads and retries, within Retry (updateScale, the
+// loop Kube's workload targets share). On an error the Action says what was
+// attempted, with Changed false.
 func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action, error) {
 	gr := c.Resource
 	if gr.Empty() {
@@ -55,31 +58,24 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 	if c.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	sc := c.Scales.Scales(c.Namespace)
-	err := retry.RetryOnConflict(backoff, func() error {
-		cur, err := sc.Get(ctx, gr, c.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	want := int32(r.Nodes)
+	decide := func(_ context.Context, cur *autoscalingv1.Scale, _ int) (int32, bool, error) {
 		a.From = int(cur.Spec.Replicas)
-		if cur.Spec.Replicas == int32(r.Nodes) {
-			a.Changed = false
-			return nil
-		}
-		cur.Spec.Replicas = int32(r.Nodes)
-		if _, err := sc.Update(ctx, gr, cur, opts); err != nil {
-			return err
-		}
-		a.Changed = true
-		return nil
-	})
+		return want, cur.Spec.Replicas != want, nil
+	}
+	res, err := updateScale(ctx, c.Scales, gr, c.Namespace, c.Name, decide, backoff, opts)
+	a.Conflicts = res.Conflicts
 	if err != nil {
 		what := "scale"
 		if apierrors.IsConflict(err) {
 			what = "scale (conflicts persisted)"
 		}
-		a.Changed = false
+		var se *scaleError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
 		return a, fmt.Errorf("actuator: pool %s: %s %s %s/%s: %w", r.Pool, what, gr, c.Namespace, c.Name, err)
 	}
+	a.Changed = res.Written != nil
 	return a, nil
 }
