@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -59,6 +61,11 @@ type Action struct {
 	DryRun    bool     `json:"dryRun,omitempty"`
 	Conflicts int      `json:"conflicts,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
+	// Object is, for a node-pool action, the Kubernetes object the provider
+	// changed or would change (the Cluster API MachineDeployment, the balloon
+	// Deployment): Kube records the action's Event on it. Nil for providers
+	// without one (GKE) and for workload actions (Target names the object).
+	Object *corev1.ObjectReference `json:"object,omitempty"`
 }
 
 func (a Action) String() string {

@@ -118,7 +118,8 @@ func (b *Balloon) podSpec() corev1.PodSpec {
 // now holds, From the demand plus what it held before (-1 when the
 // Deployment did not exist).
 func (b *Balloon) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Action, error) {
-	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, DryRun: b.DryRun}
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, DryRun: b.DryRun,
+		Object: &corev1.ObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Namespace: b.Namespace, Name: b.Name}}
 	if r.DemandNodes < 0 {
 		a.Reason = joinReason(r.Reason, "held: the pool's demand is unknown, so its headroom cannot be sized")
 		return a, nil
@@ -150,7 +151,10 @@ func (b *Balloon) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Ac
 		if apierrors.IsNotFound(err) {
 			a.From = -1
 			a.Changed = true
-			_, err = deployments.Create(ctx, b.deployment(r.Pool, replicas), metav1.CreateOptions{DryRun: dry})
+			got, err := deployments.Create(ctx, b.deployment(r.Pool, replicas), metav1.CreateOptions{DryRun: dry})
+			if err == nil {
+				a.Object.UID, a.Object.ResourceVersion = got.UID, got.ResourceVersion
+			}
 			return err
 		}
 		if err != nil {
@@ -160,6 +164,7 @@ func (b *Balloon) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Ac
 			return fmt.Errorf("the Deployment exists but is not headroom's balloon for this pool (labels %s=%q, %s=%q)",
 				"app.kubernetes.io/managed-by", cur.Labels["app.kubernetes.io/managed-by"], PoolLabel, cur.Labels[PoolLabel])
 		}
+		a.Object.UID, a.Object.ResourceVersion = cur.UID, cur.ResourceVersion
 		held := 0
 		if cur.Spec.Replicas != nil {
 			held = (int(*cur.Spec.Replicas) + ppn - 1) / ppn
@@ -173,7 +178,10 @@ func (b *Balloon) SetPool(ctx context.Context, now time.Time, r PoolRequest) (Ac
 		cur.Spec.Replicas = ptr.To(replicas)
 		cur.Spec.Template.Spec = want
 		a.Changed = true
-		_, err = deployments.Update(ctx, cur, metav1.UpdateOptions{DryRun: dry})
+		got, err := deployments.Update(ctx, cur, metav1.UpdateOptions{DryRun: dry})
+		if err == nil {
+			a.Object.ResourceVersion = got.ResourceVersion
+		}
 		return err
 	})
 	if err != nil {

@@ -40,6 +40,16 @@
 // mode the Event and the annotation are on the HPA, the row is the
 // workload's.
 //
+// Node-pool actions (SetPoolSize) get the same Events and rows. The Event
+// goes on the object the provider changes: the MachineDeployment of a Cluster
+// API pool, the placeholder Deployment of a balloon pool (the object whose
+// replicas are the headroom: kubectl describe shows why it has them). A GKE
+// pool has no Kubernetes object, so its Events go on the run's Lease
+// (KubeOptions.PoolEventObject): headroom's own object in its namespace,
+// held by every run that acts, much as cluster-autoscaler reports node-group
+// scale-ups on its own status ConfigMap; the message names the pool. A dry
+// run sends pool Events with dryRun=All, as it does workload Events.
+//
 // The annotation is written only with a change: a hold leaves the object
 // as it is (a hold that rewrote the annotation would change every object on
 // every run, breaking "running twice makes no second change", waking every

@@ -11,6 +11,7 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -96,6 +97,10 @@ type KubeOptions struct {
 	// PoolLabel is the plan's node label naming pools (spec.history.nodePoolLabel), tried before
 	// metrics/kube's PoolLabels when checking that a pool converged.
 	PoolLabel string
+	// PoolEventObject, when set, names the object that Events of node-pool actions go on when the
+	// pool's provider has no Kubernetes object of its own (GKE): headroom run passes its Lease's
+	// Object. Nil, or a nil answer: such actions get a decision-log row and no Event.
+	PoolEventObject func() *corev1.ObjectReference
 	// Component is the Events' source component and reporting controller; "" means "headroom".
 	Component string
 	// Instance is the Events' reporting instance; "" means the host name (the pod's name in a cluster).
@@ -387,7 +392,10 @@ func (k *Kube) backoff() wait.Backoff {
 }
 
 // SetPoolSize sets a node pool's size through the pool's PoolSizer
-// (KubeOptions.Pools) and records a decision-log row for it.
+// (KubeOptions.Pools) and records it as a workload action is: an Event
+// (HeadroomScaled, HeadroomHeld, HeadroomFailed) on the pool's object
+// (Action.Object: the MachineDeployment, the balloon Deployment; else
+// KubeOptions.PoolEventObject, the run's Lease) and a decision-log row.
 func (k *Kube) SetPoolSize(ctx context.Context, now time.Time, pool string, nodes int, reason string) (Action, error) {
 	p := k.opt.Pools[pool]
 	var (
@@ -400,7 +408,15 @@ func (k *Kube) SetPoolSize(ctx context.Context, now time.Time, pool string, node
 	} else {
 		a, err = p.SetPoolSize(ctx, now, pool, nodes, reason)
 	}
-	k.record(ctx, now, &a, objectRef{}, err)
+	obj := a.Object
+	if obj == nil && k.opt.PoolEventObject != nil {
+		obj = k.opt.PoolEventObject()
+	}
+	var ref objectRef
+	if obj != nil {
+		ref = objectRef{apiVersion: obj.APIVersion, kind: obj.Kind, namespace: obj.Namespace, name: obj.Name, uid: string(obj.UID), rv: obj.ResourceVersion}
+	}
+	k.record(ctx, now, &a, ref, err)
 	return a, err
 }
 

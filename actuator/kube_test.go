@@ -316,3 +316,70 @@ func TestKubeHPAListOncePerRun(t *testing.T) {
 		t.Fatalf("run 4: %d HPA lists in all, want 4", got)
 	}
 }
+
+// objectProvider is a PoolProvider that reports a change on obj (nil: a
+// provider without a Kubernetes object, as GKE) or fails with err.
+type objectProvider struct {
+	obj *corev1.ObjectReference
+	err error
+}
+
+func (p objectProvider) SetPool(_ context.Context, now time.Time, r PoolRequest) (Action, error) {
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: 3, To: r.Nodes, Changed: r.Nodes != 3 && p.err == nil, Reason: r.Reason, Object: p.obj}
+	return a, p.err
+}
+
+// TestKubePoolEvents: a pool action's Event goes on the provider's object
+// (the MachineDeployment), else on PoolEventObject (the run's Lease), with
+// the workload Events' reasons and the pool named in the message; with
+// neither there is no Event, still a decision-log row.
+func TestKubePoolEvents(t *testing.T) {
+	md := &corev1.ObjectReference{APIVersion: ClusterAPIVersion, Kind: "MachineDeployment", Namespace: "capi", Name: "general", UID: "md-uid"}
+	lease := &corev1.ObjectReference{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespace: "headroom", Name: "headroom-shop", UID: "lease-uid"}
+	pools := NewPools(map[string]PoolProvider{
+		"general": objectProvider{obj: md},
+		"gke":     objectProvider{},
+		"broken":  objectProvider{obj: md, err: errors.New("boom")},
+	})
+	log := &memLog{}
+	var leaseRef *corev1.ObjectReference // nil until the run holds its Lease
+	k, _, kc := fakeKube(t, "shop", nil, KubeOptions{Log: log, Pools: pools.Sizers(), PoolEventObject: func() *corev1.ObjectReference { return leaseRef }})
+	ctx := context.Background()
+	if _, err := k.SetPoolSize(ctx, t0, "gke", 5, "plan"); err != nil {
+		t.Fatal(err)
+	}
+	leaseRef = lease
+	for _, c := range []struct {
+		pool  string
+		nodes int
+	}{{"general", 5}, {"general", 3}, {"gke", 4}, {"broken", 6}} {
+		_, err := k.SetPoolSize(ctx, t0, c.pool, c.nodes, "plan")
+		if (err != nil) != (c.pool == "broken") {
+			t.Fatalf("%s: %v", c.pool, err)
+		}
+	}
+	var got []string
+	for _, ns := range []string{"capi", "headroom", "shop", "default"} {
+		evs, err := kc.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			o := e.InvolvedObject
+			got = append(got, fmt.Sprintf("%s %s/%s/%s uid=%s %s %s: %s", e.Namespace, o.Kind, o.Namespace, o.Name, o.UID, e.Type, e.Reason, e.Message))
+		}
+	}
+	want := []string{
+		"capi MachineDeployment/capi/general uid=md-uid Normal HeadroomScaled: node pool general size 3 → 5: plan",
+		"capi MachineDeployment/capi/general uid=md-uid Normal HeadroomHeld: node pool general size held at 3: plan",
+		"capi MachineDeployment/capi/general uid=md-uid Warning HeadroomFailed: failed to set node pool broken size to 6: boom (decision: plan)",
+		"headroom Lease/headroom/headroom-shop uid=lease-uid Normal HeadroomScaled: node pool gke size 3 → 4: plan",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Every action has its row, the first gke one (no Lease yet, no Event) too.
+	if len(log.rows) != 5 || log.rows[0].Workload.Name != "gke" || log.rows[0].Action != LogScale || log.rows[4].Action != LogFailed {
+		t.Errorf("rows: %+v", log.rows)
+	}
+}

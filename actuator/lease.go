@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
@@ -41,6 +43,19 @@ type Lease struct {
 	Clock    clock.PassiveClock
 
 	held *coordinationv1.Lease // the lease as last written by us
+	// ref names the lease once acquired, for Object (read from other goroutines).
+	ref atomic.Pointer[corev1.ObjectReference]
+}
+
+// Object names the Lease, with its uid, once TryAcquire has taken it (nil
+// before): the object standing for the run, on which Kube records the
+// Events of node-pool actions that have no Kubernetes object of their own
+// (KubeOptions.PoolEventObject). It is safe for concurrent use.
+func (l *Lease) Object() *corev1.ObjectReference { return l.ref.Load() }
+
+func (l *Lease) setHeld(le *coordinationv1.Lease) {
+	l.held = le
+	l.ref.Store(&corev1.ObjectReference{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Namespace: le.Namespace, Name: le.Name, UID: le.UID})
 }
 
 func (l *Lease) duration() time.Duration {
@@ -92,7 +107,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (ok bool, holder string, err err
 		if err != nil {
 			return false, "", fmt.Errorf("actuator: lease %s/%s: %w", l.Namespace, l.Name, err)
 		}
-		l.held = created
+		l.setHeld(created)
 		return true, l.Holder, nil
 	case err != nil:
 		return false, "", fmt.Errorf("actuator: lease %s/%s: %w", l.Namespace, l.Name, err)
@@ -118,7 +133,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (ok bool, holder string, err err
 	if err != nil {
 		return false, "", fmt.Errorf("actuator: lease %s/%s: %w", l.Namespace, l.Name, err)
 	}
-	l.held = updated
+	l.setHeld(updated)
 	return true, l.Holder, nil
 }
 

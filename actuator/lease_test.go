@@ -34,6 +34,13 @@ func TestLease(t *testing.T) {
 	if ok, h, err := b.TryAcquire(ctx); ok || h != "a" || err != nil {
 		t.Fatalf("b while a holds: %v %q %v", ok, h, err)
 	}
+	// The held lease names itself for pool Events; one not taken does not.
+	if o := a.Object(); o == nil || o.Kind != "Lease" || o.APIVersion != "coordination.k8s.io/v1" || o.Namespace != "headroom" || o.Name != "headroom-shop" {
+		t.Fatalf("a's object %+v", o)
+	}
+	if o := b.Object(); o != nil {
+		t.Fatalf("b's object before taking the lease: %+v", o)
+	}
 	clk.Step(20 * time.Second)
 	if err := a.Renew(ctx); err != nil {
 		t.Fatal(err)

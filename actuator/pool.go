@@ -79,8 +79,8 @@ func (p *Pools) Provider(pool string) PoolProvider {
 }
 
 // Sizers maps every pool to p, for KubeOptions.Pools: Kube.SetPoolSize
-// then records each pool action (Event-less: a decision-log row) and
-// delegates here.
+// delegates here and records each pool action (an Event on the provider's
+// Action.Object, a decision-log row).
 func (p *Pools) Sizers() map[string]PoolSizer {
 	out := map[string]PoolSizer{}
 	for _, n := range p.Names() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,6 +18,15 @@ import (
 
 // MachineDeployments is the Cluster API MachineDeployment resource.
 var MachineDeployments = schema.GroupResource{Group: "cluster.x-k8s.io", Resource: "machinedeployments"}
+
+// ClusterAPIVersion is the apiVersion of the Cluster API objects' Event
+// references (kubectl matches Events to objects by kind, name and uid; the
+// version is informational).
+const ClusterAPIVersion = "cluster.x-k8s.io/v1beta1"
+
+// clusterAPIKinds are the kinds of the Cluster API resources with a scale
+// subresource.
+var clusterAPIKinds = map[string]string{"machinedeployments": "MachineDeployment", "machinesets": "MachineSet", "machinepools": "MachinePool"}
 
 // ConflictRetry bounds the re-reads after a 409 Conflict: five attempts,
 // 10 ms apart and growing (client-go's retry.DefaultRetry).
@@ -53,7 +63,8 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 	if backoff.Steps == 0 {
 		backoff = ConflictRetry
 	}
-	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, Reason: r.Reason, DryRun: c.DryRun}
+	a := Action{Time: now, Kind: KindPoolSize, Pool: r.Pool, From: -1, To: r.Nodes, Reason: r.Reason, DryRun: c.DryRun,
+		Object: &corev1.ObjectReference{APIVersion: ClusterAPIVersion, Kind: clusterAPIKinds[gr.Resource], Namespace: c.Namespace, Name: c.Name}}
 	opts := metav1.UpdateOptions{}
 	if c.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
@@ -61,6 +72,7 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 	want := int32(r.Nodes)
 	decide := func(_ context.Context, cur *autoscalingv1.Scale, _ int) (int32, bool, error) {
 		a.From = int(cur.Spec.Replicas)
+		a.Object.UID, a.Object.ResourceVersion = cur.UID, cur.ResourceVersion
 		return want, cur.Spec.Replicas != want, nil
 	}
 	res, err := updateScale(ctx, c.Scales, gr, c.Namespace, c.Name, decide, backoff, opts)
@@ -76,6 +88,9 @@ func (c *ClusterAPI) SetPool(ctx context.Context, now time.Time, r PoolRequest) 
 		}
 		return a, fmt.Errorf("actuator: pool %s: %s %s %s/%s: %w", r.Pool, what, gr, c.Namespace, c.Name, err)
 	}
-	a.Changed = res.Written != nil
+	if res.Written != nil {
+		a.Changed = true
+		a.Object.ResourceVersion = res.Written.ResourceVersion
+	}
 	return a, nil
 }

@@ -75,15 +75,22 @@ func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectR
 	act := logAction(a, err)
 	if obj.known() {
 		typ, reason, msg := corev1.EventTypeNormal, EventHeld, ""
+		what := a.Kind.String()
+		if a.Kind == KindPoolSize { // the object (a Lease for GKE) may stand for several pools
+			what = "node pool " + a.Pool + " size"
+		}
 		switch act {
 		case LogFailed:
 			typ, reason = corev1.EventTypeWarning, EventFailed
-			msg = fmt.Sprintf("failed to set %s to %d: %v (decision: %s)", a.Kind, a.To, err, a.Reason)
+			msg = fmt.Sprintf("failed to set %s to %d: %v (decision: %s)", what, a.To, err, a.Reason)
 		case LogHold:
-			msg = fmt.Sprintf("%s held at %d: %s", a.Kind, a.To, a.Reason)
+			msg = fmt.Sprintf("%s held at %d: %s", what, a.To, a.Reason)
 		default:
 			reason = EventScaled
-			msg = fmt.Sprintf("%s %d → %d: %s", a.Kind, a.From, a.To, a.Reason)
+			msg = fmt.Sprintf("%s %d → %d: %s", what, a.From, a.To, a.Reason)
+			if a.From < 0 { // a pool whose object was created (a new balloon Deployment)
+				msg = fmt.Sprintf("%s set to %d: %s", what, a.To, a.Reason)
+			}
 		}
 		if werr := k.event(ctx, now, obj, typ, reason, actionVerb(act), msg); werr != nil {
 			a.Warnings = append(a.Warnings, "event: "+werr.Error())

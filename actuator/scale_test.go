@@ -90,7 +90,9 @@ func TestUpdateScaleDecide(t *testing.T) {
 	})
 	t.Run("no change", func(t *testing.T) {
 		f, _, updates := scaleFake(3, 0)
-		decide := func(_ context.Context, cur *autoscalingv1.Scale, _ int) (int32, bool, error) { return cur.Spec.Replicas, false, nil }
+		decide := func(_ context.Context, cur *autoscalingv1.Scale, _ int) (int32, bool, error) {
+			return cur.Spec.Replicas, false, nil
+		}
 		res, err := updateScale(ctx, f, MachineDeployments, "capi", "md", decide, fast, metav1.UpdateOptions{})
 		if err != nil || res.Written != nil || res.Read == nil || res.Read.Spec.Replicas != 3 || *updates != 0 {
 			t.Fatalf("%+v, %v, %d updates", res, err, *updates)

@@ -267,8 +267,27 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 		st.Close()
 		return nil, &usageError{err}
 	}
-	ka, err := actuator.NewKubeFromClients(actuator.KubeClients{Kube: kc, Dynamic: dc, Scales: sc, Mapper: mapper},
-		actuator.KubeOptions{DryRun: f.dryRun, Targets: targets, Log: st, PoolLabel: p.Spec.History.NodePoolLabel, Instance: holder, Pools: pools.Sizers()})
+	// The run's Lease; it also carries the Events of node pools without an object of their own (GKE).
+	var lease *actuator.Lease
+	if l := p.Spec.Run.Lease; l != nil {
+		ns := l.Namespace
+		if ns == "" {
+			ns = os.Getenv("POD_NAMESPACE")
+		}
+		if ns == "" {
+			ns = "default"
+		}
+		name := l.Name
+		if shard.Count > 1 {
+			name += "-" + strconv.Itoa(shard.Index)
+		}
+		lease = &actuator.Lease{Client: kc.CoordinationV1(), Namespace: ns, Name: name, Holder: holder, Duration: l.Duration.Duration, Clock: clock.RealClock{}}
+	}
+	ko := actuator.KubeOptions{DryRun: f.dryRun, Targets: targets, Log: st, PoolLabel: p.Spec.History.NodePoolLabel, Instance: holder, Pools: pools.Sizers()}
+	if lease != nil {
+		ko.PoolEventObject = lease.Object
+	}
+	ka, err := actuator.NewKubeFromClients(actuator.KubeClients{Kube: kc, Dynamic: dc, Scales: sc, Mapper: mapper}, ko)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -298,19 +317,8 @@ func wire(cmd *cobra.Command, f *runFlags, stderr io.Writer) (*wired, error) {
 	if p.Spec.History.Source == "prometheus" {
 		r.Step = cs.step
 	}
-	if l := p.Spec.Run.Lease; l != nil {
-		ns := l.Namespace
-		if ns == "" {
-			ns = os.Getenv("POD_NAMESPACE")
-		}
-		if ns == "" {
-			ns = "default"
-		}
-		name := l.Name
-		if shard.Count > 1 {
-			name += "-" + strconv.Itoa(shard.Index)
-		}
-		r.Lock = &leaseLock{&actuator.Lease{Client: kc.CoordinationV1(), Namespace: ns, Name: name, Holder: holder, Duration: l.Duration.Duration, Clock: clock.RealClock{}}}
+	if lease != nil {
+		r.Lock = &leaseLock{lease}
 	}
 	return &wired{plan: p, runner: r, reg: reg, store: st, log: lg}, nil
 }
