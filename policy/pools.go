@@ -269,6 +269,38 @@ func (t *freeTree) set(i int, free Resources, pods int) {
 	}
 }
 
+// reset makes the tree n leaves of no room (reusing its arrays); fill them
+// with leaf, then build.
+func (t *freeTree) reset(n int) {
+	size := 16
+	for size < n {
+		size *= 2
+	}
+	t.size = size
+	if cap(t.cpu) >= 2*size {
+		t.cpu, t.mem, t.pods = t.cpu[:2*size], t.mem[:2*size], t.pods[:2*size]
+		clear(t.cpu)
+		clear(t.mem)
+		clear(t.pods)
+	} else {
+		t.cpu, t.mem, t.pods = make([]float64, 2*size), make([]float64, 2*size), make([]int, 2*size)
+	}
+}
+
+// leaf sets leaf i without updating the inner nodes (build does, once).
+func (t *freeTree) leaf(i int, free Resources, pods int) {
+	v := t.size + i
+	t.cpu[v], t.mem[v], t.pods[v] = free.CPU, free.Memory, pods
+}
+
+// build computes the inner nodes from the leaves: O(n), where n calls of
+// set cost O(n log n).
+func (t *freeTree) build() {
+	for v := t.size - 1; v >= 1; v-- {
+		t.pull(v)
+	}
+}
+
 func (t *freeTree) pull(v int) {
 	t.cpu[v] = max(t.cpu[2*v], t.cpu[2*v+1])
 	t.mem[v] = max(t.mem[2*v], t.mem[2*v+1])
@@ -398,27 +430,51 @@ func (k *packer) put(i, g int, req Resources, want int) int {
 	return n
 }
 
+// survival is scratch space for survives, reused across its calls.
+type survival struct {
+	evicted []survItem
+	free    []Resources
+	slots   []int
+	tree    freeTree
+}
+
+type survItem struct{ g, n int }
+
 // survives reports whether the pods on the lost nodes fit, first-fit
 // decreasing, into the free capacity of the others.
-func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float64) bool {
-	type item struct{ g, n int }
-	var evicted []item
-	free := make([]Resources, 0, len(nodes))
-	slots := make([]int, 0, len(nodes))
-	var tree freeTree
+func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float64) bool {
+	evicted := sv.evicted[:0]
+	free, slots := sv.free[:0], sv.slots[:0]
 	for i := range nodes {
 		if lost(i) {
 			for _, gp := range nodes[i].groups {
-				evicted = append(evicted, item{gp.Group, gp.Pods})
+				evicted = append(evicted, survItem{gp.Group, gp.Pods})
 			}
 			continue
 		}
-		tree.set(len(free), nodes[i].free, nodes[i].freePods)
 		free = append(free, nodes[i].free)
 		slots = append(slots, nodes[i].freePods)
 	}
-	slices.SortFunc(evicted, func(a, b item) int { return cmp.Or(cmp.Compare(key[b.g], key[a.g]), cmp.Compare(a.g, b.g)) })
+	sv.evicted, sv.free, sv.slots = evicted, free, slots
+	tree := &sv.tree
+	tree.reset(len(free))
+	for j := range free {
+		tree.leaf(j, free[j], slots[j])
+	}
+	tree.build()
+	slices.SortFunc(evicted, func(a, b survItem) int { return cmp.Or(cmp.Compare(key[b.g], key[a.g]), cmp.Compare(a.g, b.g)) })
+	// One item per group: first fit places a group's pods one after another
+	// however they were split over the lost nodes.
+	m := 0
 	for _, it := range evicted {
+		if m > 0 && evicted[m-1].g == it.g {
+			evicted[m-1].n += it.n
+			continue
+		}
+		evicted[m] = it
+		m++
+	}
+	for _, it := range evicted[:m] {
 		req, left := groups[it.g].Request, it.n
 		for left > 0 {
 			j := tree.first(req)
@@ -439,7 +495,7 @@ func survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float6
 }
 
 // headroomOK checks the pool's nodes against a headroom mode.
-func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) bool {
+func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) bool {
 	// Fast path: every node has the same shape, so an empty node holds
 	// whatever any one node holds.
 	emptyIn := make([]int, zones)
@@ -462,7 +518,7 @@ func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, k
 			if len(nodes[i].groups) == 0 {
 				continue
 			}
-			if !survives(nodes, func(j int) bool { return j == i }, groups, key) {
+			if !sv.survives(nodes, func(j int) bool { return j == i }, groups, key) {
 				return false
 			}
 		}
@@ -474,7 +530,7 @@ func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, k
 			if usedIn[z] <= empty-emptyIn[z] {
 				continue
 			}
-			if !survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
+			if !sv.survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
 				return false
 			}
 		}
@@ -487,8 +543,13 @@ func headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, k
 // maximum, and whether the mode is met.
 func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
 	nodes := slices.Clone(k.nodes)
+	perZone := make([]int, k.pool.Zones)
+	for _, nd := range nodes {
+		perZone[nd.zone]++
+	}
+	var sv survival
 	first := true
-	for !headroomOK(nodes, mode, k.pool.Zones, groups, key) {
+	for !sv.headroomOK(nodes, mode, k.pool.Zones, groups, key) {
 		add := 1
 		if mode == HeadroomZone {
 			add = k.pool.Zones
@@ -503,10 +564,7 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 			return nodes, false
 		}
 		for range add {
-			perZone := make([]int, k.pool.Zones)
-			for _, nd := range nodes {
-				perZone[nd.zone]++
-			}
+			// Into the zone with the fewest nodes (the lowest on ties).
 			z := 0
 			for j := range perZone {
 				if perZone[j] < perZone[z] {
@@ -514,6 +572,7 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 				}
 			}
 			nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: z, headroom: true})
+			perZone[z]++
 		}
 	}
 	return nodes, true

@@ -134,3 +134,22 @@ func BenchmarkScale1000(b *testing.B) {
 	}
 	benchScale(b, 1000)
 }
+
+// BenchmarkPlanPoolsScale1000: one policy.PlanPools of the predictive
+// planner at the size (the pods of scaleInput(1000) at the demand
+// of its first sample, the pools' headroom, no budget): the planner calls
+// it on every run whose planned pods changed, 8,640 times a month.
+func BenchmarkPlanPoolsScale1000(b *testing.B) {
+	in := scaleInput(1000, 1)
+	groups := make([]policy.PodGroup, len(in.Workloads))
+	for i := range in.Workloads {
+		w := &in.Workloads[i]
+		groups[i] = policy.PodGroup{Target: w.Spec.Target, Request: w.Spec.Request, Replicas: int(needed(&w.Spec, 0, w.Demand.Values[0])) + 1, Pool: w.Pool}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := policy.PlanPools(in.Pools, groups, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -542,17 +542,17 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 	}
 	var recovering []open
 	ev := 0
-	var next [2][]int64 // when each workload's next sample takes effect
+	var next, step [2][]int64 // when each workload's next sample takes effect, and its trace's step
 	for r := range 2 {
-		next[r] = make([]int64, len(in.Workloads))
-		for i, w := range in.Workloads {
-			d := w.series(r)
+		next[r], step[r] = make([]int64, len(in.Workloads)), make([]int64, len(in.Workloads))
+		for i := range in.Workloads {
+			d := in.Workloads[i].series(r)
 			if len(d.Values) == 0 {
 				s.idx[r][i] = -1
 				continue
 			}
 			s.idx[r][i] = sampleAt(d.Start, d.Step, s.start)
-			next[r][i] = d.Start.UnixNano() + int64(s.idx[r][i]+1)*int64(d.Step)
+			next[r][i], step[r][i] = d.Start.UnixNano()+int64(s.idx[r][i]+1)*int64(d.Step), int64(d.Step)
 		}
 	}
 	for k := range ticks {
@@ -563,10 +563,11 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		s.now, c.now = now, now
 		ns := now.UnixNano()
 		for r := range 2 {
-			for i, w := range in.Workloads {
-				for s.idx[r][i]+1 < len(s.held[r][i]) && next[r][i] <= ns {
-					s.idx[r][i]++
-					next[r][i] += int64(w.series(r).Step)
+			idx, held, nx, st := s.idx[r], s.held[r], next[r], step[r]
+			for i := range idx {
+				for idx[i]+1 < len(held[i]) && nx[i] <= ns {
+					idx[i]++
+					nx[i] += st[i]
 				}
 			}
 		}
