@@ -1,6 +1,8 @@
 package forecast
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -32,4 +34,132 @@ func BenchmarkAutoSeasonal4032(b *testing.B) {
 	}
 }
 
-var _ = time.Second
+// The simulator's sizes: it fits each workload's history at 5-minute steps,
+// up to 15 days (4,320 points), refitting the chosen model daily or hourly and
+// advancing the fitted model on every new bucket in between. synth is such a
+// history: a daily cycle (and a weekly one when weekly is set), noise and a
+// burst every 500 steps, so the robust passes have something to do.
+func synth(n int, weekly bool, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	y := make([]float64, n)
+	for t := range y {
+		d := float64(t) / 288
+		v := 10 + 4*math.Sin(2*math.Pi*d) + 0.5*rng.NormFloat64()
+		if weekly {
+			v += 2 * math.Cos(2*math.Pi*d/7)
+		}
+		if t%500 == 250 {
+			v += 15
+		}
+		y[t] = v
+	}
+	return y
+}
+
+func synthSeries(n int, weekly bool) Series {
+	return Series{Name: "synth", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Step: 5 * time.Minute, Values: synth(n, weekly, 1)}
+}
+
+// BenchmarkFourierFit is one fit of the Fourier regression at the simulator's
+// sizes: daily harmonics only (18 regressors) and daily with weekly (34).
+func BenchmarkFourierFit(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		periods []int
+		weekly  bool
+	}{{"daily", []int{288}, false}, {"daily+weekly", []int{288, 2016}, true}} {
+		y := synth(4096, bc.weekly, 1)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := (Fourier{Periods: bc.periods, Trend: true}).Fit(y); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkETSFit is one smoothing-parameter search (Nelder–Mead on the last
+// 1,200 points, as Auto's candidates do) and filter pass over 4,096 points.
+func BenchmarkETSFit(b *testing.B) {
+	y := synth(4096, false, 1)
+	for _, m := range []ETS{
+		{Trend: NoTrend, Robust: true, FitWindow: 1200},
+		{Trend: DampedTrend, Robust: true, FitWindow: 1200},
+		{Trend: DampedTrend, Period: 288, Robust: true, FitWindow: 1200},
+	} {
+		b.Run(m.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Fit(y); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSTLETSFit is one robust STL decomposition and ETS fit of the
+// adjusted series over 4,096 points with a daily period.
+func BenchmarkSTLETSFit(b *testing.B) {
+	y := synth(4096, false, 1)
+	m := STLETS{Period: 288, Trend: NoTrend, STL: STLOptions{Robust: true, Outer: 2}, FitWindow: 1200}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Fit(y); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAutoSelect is the simulator's weekly full selection on 4,096
+// points; BenchmarkAutoRefit its daily refit of one chosen model, whose
+// quantiles are calibrated on the last day.
+func BenchmarkAutoSelect(b *testing.B) {
+	s := synthSeries(4096, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Auto(s, Options{Horizon: 3, Quantiles: []float64{0.95}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAutoRefit(b *testing.B) {
+	s := synthSeries(4096, true)
+	for _, model := range []string{"fourier", "fourier-trend", "holt-winters", "stl", "ses"} {
+		b.Run(model, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Auto(s, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model, Validation: 288}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAdvance is one step of the simulator's planner between refits:
+// one new observation, then the 3-step forecast from the new end.
+func BenchmarkAdvance(b *testing.B) {
+	s := synthSeries(4096+288, true)
+	for _, model := range []string{"fourier", "holt-winters", "stl", "auto"} {
+		b.Run(model, func(b *testing.B) {
+			hist := s
+			hist.Values = s.Values[:4096]
+			f, err := Auto(hist, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if f, err = f.Advance(s.Values[4096+i%288]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

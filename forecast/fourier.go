@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -176,7 +178,10 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	}
 	// The design with the trend column; the model without trend uses all
 	// columns but that one. Candidates that differ only in Trend share it.
+	// The design matrix itself (n × p) is never stored: its rows are
+	// generated again wherever they are needed, which costs table lookups.
 	d := m.design(y, s)
+	full := &fourierState{hs: s.hs, trend: true, scale: s.scale}
 	keep := make([]int, 0, p)
 	for j := 0; j < d.p; j++ {
 		if j != 1 || m.Trend {
@@ -188,20 +193,34 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
-	full := mat.NewVecDense(d.p, nil)
-	residuals := func(res []float64) {
-		full.Zero()
+	wide := mat.NewVecDense(d.p, nil)
+	chunk := make([]float64, residualChunk*d.p)
+	res := make([]float64, n)
+	residuals := func() {
+		wide.Zero()
 		for i, j := range keep {
-			full.SetVec(j, coef.AtVec(i))
+			wide.SetVec(j, coef.AtVec(i))
 		}
-		rv := mat.NewVecDense(n, res)
-		rv.MulVec(d.x, full)
+		// The fitted values, residualChunk rows of the design at a time
+		// (gonum's matrix-vector kernel computes each row on its own, so
+		// this is the product with the whole design, bit for bit).
+		g := full.rows(0)
+		var x mat.Dense
+		var fv mat.VecDense
+		for from := 0; from < n; from += residualChunk {
+			rows := min(residualChunk, n-from)
+			x.SetRawMatrix(blas64.General{Rows: rows, Cols: d.p, Stride: d.p, Data: chunk[:rows*d.p]})
+			for i := range rows {
+				g.next(chunk[i*d.p : (i+1)*d.p])
+			}
+			fv.SetRawVector(blas64.Vector{N: rows, Inc: 1, Data: res[from : from+rows]})
+			fv.MulVec(&x, wide)
+		}
 		for t := range res {
 			res[t] = y[t] - res[t]
 		}
 	}
-	res := make([]float64, n)
-	residuals(res)
+	residuals()
 	abs := make([]float64, n)
 	for t := range res {
 		abs[t] = math.Abs(res[t])
@@ -209,26 +228,40 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	// One Huber reweighting pass: rows whose residual exceeds δ get weight
 	// δ/|r|, applied as rank-one downdates of the normal equations (bursts are
 	// few, so this is much cheaper than forming them again).
-	delta := 1.345 * 1.4826 * median(abs)
+	delta := 1.345 * 1.4826 * quantileSelect(abs, 0.5) // abs is reordered
 	if delta > 0 {
 		changed := false
-		row := mat.NewVecDense(len(keep), nil)
+		xr := make([]float64, d.p)
+		row := make([]float64, len(keep))
+		a, v := xtx.RawSymmetric().Data, xty.RawVector().Data
+		k := len(keep)
+		g := full.rows(0)
 		for t := 0; t < n; t++ {
-			if a := abs[t]; a > delta {
-				c := 1 - delta/a
-				xr := d.x.RawRowView(t)
+			g.next(xr)
+			if ar := math.Abs(res[t]); ar > delta {
+				c := 1 - delta/ar
 				for i, j := range keep {
-					row.SetVec(i, xr[j])
+					row[i] = xr[j]
 				}
-				xtx.SymRankOne(xtx, -c, row)
-				xty.AddScaledVec(xty, -c*y[t], row)
+				// xtx −= c·row·rowᵀ (upper triangle) and xty −= c·y(t)·row,
+				// in the order of operations of gonum's Dsyr and Axpy.
+				alpha, beta := -c, -c*y[t]
+				for i, ri := range row {
+					v[i] += float64(beta * ri)
+					if tmp := float64(ri * alpha); tmp != 0 {
+						at := a[i*k+i : i*k+k]
+						for j, rj := range row[i:] {
+							at[j] += float64(rj * tmp)
+						}
+					}
+				}
 				changed = true
 			}
 		}
 		if changed {
 			if c2, err := solveNormal(xtx, xty); err == nil {
 				coef = c2
-				residuals(res)
+				residuals()
 			}
 		}
 	}
@@ -250,35 +283,112 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	return s, nil
 }
 
-// fourierDesign is the regression design with the trend column (index 1) and
-// its normal equations.
-type fourierDesign struct {
-	first *float64
-	n, p  int
-	key   string
-	x     *mat.Dense
-	xtx   *mat.SymDense
-	xty   *mat.VecDense
+// residualChunk is the number of design rows materialised at a time for the
+// fitted values; a multiple of 4, so gonum's kernel, which takes rows four at
+// a time, groups them as it would in the whole design.
+const residualChunk = 256
+
+// rowGen writes the design rows t, t+1, … in turn: each harmonic's table
+// index advances by k modulo p, instead of the two remainders per harmonic
+// that row pays for random access.
+type rowGen struct {
+	s     *fourierState
+	t     int
+	phase []int // phase[i] = (k·t) mod p of harmonic i
 }
 
-// design returns the trend design for y, from the memo when the same history
-// and harmonics were used by the previous fit.
+func (s *fourierState) rows(from int) *rowGen {
+	g := &rowGen{s: s, t: from, phase: make([]int, len(s.hs))}
+	for i, h := range s.hs {
+		g.phase[i] = (h.k * (from % h.p)) % h.p
+	}
+	return g
+}
+
+// next writes row g.t into dst (as row does) and moves to the next one.
+func (g *rowGen) next(dst []float64) {
+	s := g.s
+	dst[0] = 1
+	i := 1
+	if s.trend {
+		dst[1] = float64(g.t) / s.scale
+		i = 2
+	}
+	for hi, h := range s.hs {
+		j := g.phase[hi]
+		dst[i], dst[i+1] = h.tab.sin[j], h.tab.cos[j]
+		i += 2
+		if j += h.k; j >= h.p {
+			j -= h.p
+		}
+		g.phase[hi] = j
+	}
+	g.t++
+}
+
+// fourierDesign holds the normal equations of the regression design with the
+// trend column (index 1): xᵀx (upper triangle) and xᵀy.
+type fourierDesign struct {
+	first   *float64
+	n, p    int
+	periods []int
+	k       int
+	xtx     *mat.SymDense
+	xty     *mat.VecDense
+}
+
+// design returns the normal equations of the trend design for y, from the
+// memo when the same history and harmonics were used by the previous fit.
+// They are accumulated row by row, each entry summed over t in order: the
+// same operations, in the same order, as gonum's Dsyrk and Dgemv on the
+// whole design matrix, without storing it.
 func (m Fourier) design(y []float64, s *fourierState) *fourierDesign {
-	key := fmt.Sprint(m.Periods, m.K)
-	if d := m.memo; d != nil && d.x != nil && d.first == &y[0] && d.n == len(y) && d.key == key {
+	if d := m.memo; d != nil && d.xtx != nil && d.first == &y[0] && d.n == len(y) && d.k == m.K && slices.Equal(d.periods, m.Periods) {
 		return d
 	}
 	n, p := len(y), 2+2*len(s.hs)
 	full := &fourierState{hs: s.hs, trend: true, scale: s.scale}
-	x := mat.NewDense(n, p, nil)
-	for t := 0; t < n; t++ {
-		full.row(t, x.RawRowView(t))
+	a := make([]float64, p*p)
+	v := make([]float64, p)
+	buf := make([]float64, 4*p)
+	r0, r1, r2, r3 := buf[:p], buf[p:2*p], buf[2*p:3*p], buf[3*p:]
+	g := full.rows(0)
+	// Four rows at a time: each entry still adds the rows' products one
+	// after the other in t order (the products of a zero regressor, which
+	// Dsyrk skips, are zeros and change no sum), but is loaded and stored
+	// once per four rows.
+	t := 0
+	for ; t+4 <= n; t += 4 {
+		g.next(r0)
+		g.next(r1)
+		g.next(r2)
+		g.next(r3)
+		y0, y1, y2, y3 := y[t], y[t+1], y[t+2], y[t+3]
+		for i := range p {
+			v[i] = v[i] + float64(r0[i]*y0) + float64(r1[i]*y1) + float64(r2[i]*y2) + float64(r3[i]*y3)
+			a0, a1, a2, a3 := r0[i], r1[i], r2[i], r3[i]
+			at := a[i*p+i : i*p+p]
+			s0, s1, s2, s3 := r0[i:p], r1[i:p], r2[i:p], r3[i:p]
+			s1, s2, s3 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)]
+			at = at[:len(s0)]
+			for j := range s0 {
+				at[j] = at[j] + float64(a0*s0[j]) + float64(a1*s1[j]) + float64(a2*s2[j]) + float64(a3*s3[j])
+			}
+		}
 	}
-	var xtx mat.SymDense
-	xtx.SymOuterK(1, x.T())
-	var xty mat.VecDense
-	xty.MulVec(x.T(), mat.NewVecDense(n, append([]float64(nil), y...)))
-	d := &fourierDesign{first: &y[0], n: n, p: p, key: key, x: x, xtx: &xtx, xty: &xty}
+	for ; t < n; t++ {
+		g.next(r0)
+		yt := y[t]
+		for i, ri := range r0 {
+			v[i] += float64(ri * yt)
+			at := a[i*p+i : i*p+p]
+			for j, rj := range r0[i:] {
+				at[j] += float64(ri * rj)
+			}
+		}
+	}
+	d := &fourierDesign{first: &y[0], n: n, p: p, periods: slices.Clone(m.Periods), k: m.K,
+		xtx: mat.NewSymDense(p, a), xty: mat.NewVecDense(p, v)}
 	if m.memo != nil {
 		*m.memo = *d
 	}
