@@ -267,8 +267,9 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 		}
 	}
 	offsets := errorQuantiles(errs, f.Levels, h)
-	f.project(members, offsets, nonNeg)
-	f.fit = &fitted{members: members, offsets: offsets, nonNeg: nonNeg}
+	fit := &fitted{members: members, offsets: offsets, nonNeg: nonNeg, buf: make([]float64, h)}
+	f.project(fit)
+	f.fit = fit
 	// Backtest: MASE and sMAPE over all origins; coverage of quantiles
 	// estimated on the first half of the origins, counted on the second half.
 	var act, pred []float64
@@ -306,11 +307,15 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 }
 
 // project sets Mean (the average of the members' forecasts) and Q (Mean plus
-// the calibrated offsets), clamped at zero for a non-negative history.
-func (f *Forecast) project(members []*candidate, offsets [][]float64, nonNeg bool) {
+// the calibrated offsets), clamped at zero for a non-negative history. Mean
+// and the rows of Q share one new array (each capped at its own length);
+// fit.buf is the scratch for the members' forecasts.
+func (f *Forecast) project(fit *fitted) {
+	members, offsets := fit.members, fit.offsets
 	h := len(offsets[0])
-	f.Mean = make([]float64, h)
-	buf := make([]float64, h)
+	data := make([]float64, (1+len(f.Levels))*h)
+	f.Mean = data[:h:h]
+	buf := fit.buf[:h]
 	for _, m := range members {
 		m.state.Forecast(buf)
 		for k := range buf {
@@ -319,12 +324,12 @@ func (f *Forecast) project(members []*candidate, offsets [][]float64, nonNeg boo
 	}
 	f.Q = make([][]float64, len(f.Levels))
 	for i := range f.Levels {
-		f.Q[i] = make([]float64, h)
+		f.Q[i] = data[(i+1)*h : (i+2)*h : (i+2)*h]
 		for k := 0; k < h; k++ {
 			f.Q[i][k] = f.Mean[k] + offsets[i][k]
 		}
 	}
-	if nonNeg {
+	if fit.nonNeg {
 		for k := range f.Mean {
 			f.Mean[k] = math.Max(0, f.Mean[k])
 		}
@@ -337,10 +342,13 @@ func (f *Forecast) project(members []*candidate, offsets [][]float64, nonNeg boo
 }
 
 // fitted is what Advance needs to roll a forecast forward without refitting.
+// It belongs to one Forecast at a time (Advance hands it on), so its scratch
+// is never shared.
 type fitted struct {
 	members []*candidate
 	offsets [][]float64
 	nonNeg  bool
+	buf     []float64 // scratch: the members' forecasts, len(offsets[0]) ≥ 1
 }
 
 // Advance feeds the observations that followed the forecast's input, in
@@ -352,12 +360,13 @@ type fitted struct {
 //
 // The fitted state moves forward: call Advance on the newest Forecast only
 // (the Mean and Q of older ones stay as they were). Candidate forecasts
-// (Options.KeepCandidates) cannot be advanced.
+// (Options.KeepCandidates) cannot be advanced. The new forecast shares
+// Seasonality, Levels, Scores and Backtest with f, which do not change.
 func (f *Forecast) Advance(obs ...float64) (*Forecast, error) {
 	if f.fit == nil {
 		return nil, fmt.Errorf("%w: this forecast cannot be advanced (a candidate forecast, or already advanced)", ErrInvalidArgument)
 	}
-	one := make([]float64, 1)
+	one := f.fit.buf[:1]
 	for _, v := range obs {
 		if math.IsInf(v, 0) || math.Abs(v) > MaxValue {
 			return nil, fmt.Errorf("%w: observation %g", ErrInvalidSeries, v)
@@ -374,9 +383,9 @@ func (f *Forecast) Advance(obs ...float64) (*Forecast, error) {
 		}
 	}
 	nf := *f
-	nf.Candidates, nf.Scores = nil, append([]Score(nil), f.Scores...)
+	nf.Candidates = nil
 	nf.Start = f.Start.Add(time.Duration(len(obs)) * f.Step)
-	nf.project(f.fit.members, f.fit.offsets, f.fit.nonNeg)
+	nf.project(f.fit)
 	f.fit = nil
 	return &nf, nil
 }

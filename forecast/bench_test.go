@@ -56,8 +56,10 @@ func synth(n int, weekly bool, seed uint64) []float64 {
 	return y
 }
 
-func synthSeries(n int, weekly bool) Series {
-	return Series{Name: "synth", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Step: 5 * time.Minute, Values: synth(n, weekly, 1)}
+func synthSeries(n int, weekly bool) Series { return synthSeriesOf(synth(n, weekly, 1)) }
+
+func synthSeriesOf(y []float64) Series {
+	return Series{Name: "synth", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Step: 5 * time.Minute, Values: y}
 }
 
 // BenchmarkFourierFit is one fit of the Fourier regression at the simulator's

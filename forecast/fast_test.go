@@ -177,3 +177,99 @@ func TestRowGenMatchesRow(t *testing.T) {
 		}
 	}
 }
+
+func TestAdvanceMatchesFromScratch(t *testing.T) {
+	// Advance keeps the fitted state and re-evaluates the regression curve
+	// from a cache that it trims as it goes. From scratch: fit the model on
+	// the same history, observe every value since, and evaluate the curve
+	// directly (eval: no cache) plus the AR(1) residual; the quantiles are the
+	// mean plus the offsets of the original forecast.
+	y := synth(4096+600, true, 5)
+	const n, v, h = 4096, 288, 6
+	f, err := Auto(synthSeriesOf(y[:n]), Options{Horizon: h, Quantiles: []float64{0.9}, Model: "fourier", Validation: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var periods []int
+	for _, s := range f.Seasonality {
+		periods = append(periods, s.Steps)
+	}
+	offsets := make([]float64, h)
+	for k := range offsets {
+		offsets[k] = f.Q[0][k] - f.Mean[k]
+	}
+	ref, err := Fourier{Periods: periods}.Fit(y[:n-v])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ref.(*fourierState)
+	for _, x := range y[n-v : n] {
+		st.r = st.clip(x - st.eval(st.t, st.buf))
+		st.t++
+	}
+	g := f
+	for i := range 600 {
+		if g, err = g.Advance(y[n+i]); err != nil {
+			t.Fatal(err)
+		}
+		st.r = st.clip(y[n+i] - st.eval(st.t, st.buf))
+		st.t++
+		if i%50 != 49 {
+			continue
+		}
+		if cap(g.Mean) != len(g.Mean) || cap(g.Q[0]) != len(g.Q[0]) {
+			t.Fatalf("step %d: Mean and Q must not share room to grow (caps %d, %d)", i, cap(g.Mean), cap(g.Q[0]))
+		}
+		if len(st.cache) != 0 {
+			t.Fatal("the reference must evaluate from scratch")
+		}
+		rk := st.r
+		for k := range h {
+			rk *= st.rho
+			want := math.Max(0, st.eval(st.t+k, st.buf)+rk)
+			if !closeRel(g.Mean[k], want) {
+				t.Errorf("step %d: mean[%d] = %.17g, want %.17g", i, k, g.Mean[k], want)
+			}
+			if wq := math.Max(0, st.eval(st.t+k, st.buf)+rk+offsets[k]); !closeRel(g.Q[0][k], wq) {
+				t.Errorf("step %d: q[%d] = %.17g, want %.17g", i, k, g.Q[0][k], wq)
+			}
+		}
+	}
+	// The cache holds the steps of the latest forecast, not the whole run.
+	if c := g.fit.members[0].state.(*fourierState); len(c.cache) > h {
+		t.Errorf("the curve cache holds %d steps after 600 advances, want at most %d", len(c.cache), h)
+	}
+}
+
+func TestAdvanceInOneCallOrMany(t *testing.T) {
+	// Advancing by k observations in one call or one at a time gives the
+	// same forecast, for every kind of fitted state (and a combination).
+	y := synth(3000+40, false, 9)
+	for _, model := range []string{"auto", "fourier-trend", "holt-winters", "stl", "median", "log-ses"} {
+		t.Run(model, func(t *testing.T) {
+			a, err := Auto(synthSeriesOf(y[:3000]), Options{Horizon: 4, Model: model})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Auto(synthSeriesOf(y[:3000]), Options{Horizon: 4, Model: model})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err = a.Advance(y[3000:]...); err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range y[3000:] {
+				if b, err = b.Advance(x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range a.Q {
+				for k := range a.Q[i] {
+					if a.Q[i][k] != b.Q[i][k] || a.Mean[k] != b.Mean[k] {
+						t.Fatalf("level %g step %d: %g/%g in one call, %g/%g one by one", a.Levels[i], k, a.Mean[k], a.Q[i][k], b.Mean[k], b.Q[i][k])
+					}
+				}
+			}
+		})
+	}
+}

@@ -47,14 +47,15 @@ type harmonic struct {
 	tab  *trig
 }
 
-// trig holds sin and cos of 2πj/p for j = 0..p−1, so that harmonic k at time t
-// is a table lookup at (k·t) mod p instead of a Sincos call.
-type trig struct{ sin, cos []float64 }
+// trig holds sin and cos of 2πj/p for j = 0..p−1, interleaved (sc[2j] is
+// the sine, sc[2j+1] the cosine), so that harmonic k at time t is a table
+// lookup at (k·t) mod p instead of a Sincos call.
+type trig struct{ sc []float64 }
 
 func newTrig(p int) trig {
-	t := trig{make([]float64, p), make([]float64, p)}
+	t := trig{make([]float64, 2*p)}
 	for j := range p {
-		t.sin[j], t.cos[j] = math.Sincos(2 * math.Pi * float64(j) / float64(p))
+		t.sc[2*j], t.sc[2*j+1] = math.Sincos(2 * math.Pi * float64(j) / float64(p))
 	}
 	return t
 }
@@ -111,8 +112,8 @@ func (s *fourierState) row(t int, dst []float64) {
 		i = 2
 	}
 	for _, h := range s.hs {
-		j := (h.k * (t % h.p)) % h.p
-		dst[i], dst[i+1] = h.tab.sin[j], h.tab.cos[j]
+		j := 2 * ((h.k * (t % h.p)) % h.p)
+		dst[i], dst[i+1] = h.tab.sc[j], h.tab.sc[j+1]
 		i += 2
 	}
 }
@@ -147,6 +148,12 @@ func (s *fourierState) clip(r float64) float64 {
 func (s *fourierState) Observe(y float64) {
 	s.r = s.clip(y - s.curve(s.t, s.buf))
 	s.t++
+	// Steps before t are never evaluated again: the cache holds at most the
+	// steps of the longest forecast made since, however long the state runs.
+	if s.cacheFrom < s.t && len(s.cache) > 0 {
+		s.cache = s.cache[1:]
+		s.cacheFrom++
+	}
 }
 
 func (s *fourierState) Forecast(dst []float64) {
@@ -292,36 +299,43 @@ const residualChunk = 256
 // index advances by k modulo p, instead of the two remainders per harmonic
 // that row pays for random access.
 type rowGen struct {
-	s     *fourierState
 	t     int
-	phase []int // phase[i] = (k·t) mod p of harmonic i
+	trend bool
+	scale float64
+	hs    []genHarmonic
+}
+
+type genHarmonic struct {
+	sc   []float64 // the period's interleaved table (trig.sc)
+	at   int       // 2·((k·t) mod p): the sine's index in sc
+	step int       // 2k
 }
 
 func (s *fourierState) rows(from int) *rowGen {
-	g := &rowGen{s: s, t: from, phase: make([]int, len(s.hs))}
+	g := &rowGen{t: from, trend: s.trend, scale: s.scale, hs: make([]genHarmonic, len(s.hs))}
 	for i, h := range s.hs {
-		g.phase[i] = (h.k * (from % h.p)) % h.p
+		g.hs[i] = genHarmonic{sc: h.tab.sc, at: 2 * ((h.k * (from % h.p)) % h.p), step: 2 * h.k}
 	}
 	return g
 }
 
 // next writes row g.t into dst (as row does) and moves to the next one.
 func (g *rowGen) next(dst []float64) {
-	s := g.s
 	dst[0] = 1
 	i := 1
-	if s.trend {
-		dst[1] = float64(g.t) / s.scale
+	if g.trend {
+		dst[1] = float64(g.t) / g.scale
 		i = 2
 	}
-	for hi, h := range s.hs {
-		j := g.phase[hi]
-		dst[i], dst[i+1] = h.tab.sin[j], h.tab.cos[j]
-		i += 2
-		if j += h.k; j >= h.p {
-			j -= h.p
+	dst = dst[i : i+2*len(g.hs)]
+	for hi := range g.hs {
+		h := &g.hs[hi]
+		a := h.at
+		dst[2*hi], dst[2*hi+1] = h.sc[a], h.sc[a+1]
+		if a += h.step; a >= len(h.sc) {
+			a -= len(h.sc)
 		}
-		g.phase[hi] = j
+		h.at = a
 	}
 	g.t++
 }
