@@ -32,7 +32,7 @@ func dayErrors(in *Input, demand [][]float64, start time.Time, days int, maxHist
 			continue
 		}
 		g.Go(func() error {
-			per[i] = backtestDays(newView(w.Demand, demand[i], in.interval()), start, days, maxHistory)
+			per[i] = backtestDays(newView(w.Demand, demand[i], in.interval()), start, days, in.Seasonality, maxHistory)
 			return nil
 		})
 	}
@@ -54,7 +54,7 @@ func dayErrors(in *Input, demand [][]float64, start time.Time, days int, maxHist
 
 // backtestDays is one view's mean day-ahead forecast error for each of the
 // run's days (NaN: no forecast or no actual value that day).
-func backtestDays(v *fview, start time.Time, days int, maxHistory func(time.Duration) int) []float64 {
+func backtestDays(v *fview, start time.Time, days int, seasonality []time.Duration, maxHistory func(time.Duration) int) []float64 {
 	const day = 24 * time.Hour
 	out := make([]float64, days)
 	for d := range out {
@@ -75,7 +75,7 @@ func backtestDays(v *fview, start time.Time, days int, maxHistory func(time.Dura
 		return out
 	}
 	f, err := forecast.Auto(forecast.Series{Name: v.name, Start: v.start, Step: v.step, Values: v.vals[:origin]},
-		forecast.Options{Horizon: perDay, Quantiles: []float64{0.5}, MaxHistory: maxHistory(v.step)})
+		forecast.Options{Horizon: perDay, Quantiles: []float64{0.5}, MaxHistory: maxHistory(v.step), Seasonality: seasonality})
 	if err != nil {
 		return out
 	}

@@ -45,7 +45,8 @@
 //     pools' lead times, with the plan's headroom and budget (what headroom
 //     plan does). Forecasts see only samples at or before now, aggregated
 //     to the planner's interval by their maximum when the trace is finer:
-//     forecast.Auto selects a model every Options.Reselect (a day) and
+//     forecast.Auto (with the plan's spec.forecast.seasonality, as headroom
+//     plan and report use it) selects a model every Options.Reselect (a day) and
 //     refits the chosen one (the best single model when a combination won)
 //     every Options.Refit (1 h); in between, the fitted model is advanced on
 //     each new sample (forecast.Forecast.Advance). Workloads in hpa-floor mode

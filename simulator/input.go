@@ -61,6 +61,10 @@ type Input struct {
 	// "auto" or a forecast model name.
 	Quantile float64
 	Model    string
+	// Seasonality is the plan's spec.forecast.seasonality for every forecast
+	// (forecast.Options.Seasonality): nil detects the periods, an empty
+	// non-nil slice means none.
+	Seasonality []time.Duration
 }
 
 // TraceOverride replaces the trace file of one workload: Workload names it
@@ -79,7 +83,7 @@ type TraceOverride struct {
 // Workloads without a trace are an error.
 func FromPlan(p *config.Plan, overrides []TraceOverride) (*Input, error) {
 	in := &Input{Name: p.Metadata.Name, Budget: p.MonthlyBudget(), Interval: p.Spec.Interval.Duration,
-		Quantile: p.Spec.Forecast.Quantile, Model: p.Spec.Forecast.Model}
+		Quantile: p.Spec.Forecast.Quantile, Model: p.Spec.Forecast.Model, Seasonality: p.SeasonalPeriods()}
 	pools, err := p.PolicyPools()
 	if err != nil {
 		return nil, err

@@ -473,7 +473,7 @@ func (p *predictive) refit(s *run) {
 				if refit {
 					model = p.chosen[r][i]
 				}
-				fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(v.step)}
+				fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(v.step), Seasonality: s.in.Seasonality}
 				if refit {
 					// A refit of the chosen model: its errors over the last day
 					// calibrate the quantiles (the full selection validates on a

@@ -721,3 +721,58 @@ func TestPredictiveParallelSameResult(t *testing.T) {
 		t.Fatal("one core and two gave different results")
 	}
 }
+
+// The plan's spec.forecast.seasonality reaches the predictive policy's
+// forecasts, as it reaches headroom plan's and report's: FromPlan carries
+// it, and on a daily cycle (4 cores, 20 from 08:00 to 18:00; 5-minute
+// samples, 4 days) the refit forecasts detect the 24 h season when the plan
+// names none (nil) and take the plan's periods when it names them (12 h:
+// used whatever its strength), or none for an empty list.
+func TestPredictiveTakesSeasonality(t *testing.T) {
+	p, err := config.LoadFile("../testdata/plans/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Forecast.Seasonality = []config.Duration{{Duration: 24 * time.Hour}}
+	if in, err := FromPlan(p, nil); err != nil || !reflect.DeepEqual(in.Seasonality, []time.Duration{24 * time.Hour}) {
+		t.Fatalf("FromPlan seasonality %v (%v), want [24h]", in.Seasonality, err)
+	}
+
+	step := 5 * time.Minute
+	n := 4 * 24 * 12
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = 4
+		if h := i % (24 * 12) / 12; h >= 8 && h < 18 {
+			d[i] = 20
+		}
+	}
+	periods := func(season []time.Duration) []time.Duration {
+		in := &Input{Name: "daily", Workloads: []Workload{workload("web", 0.7, 2*time.Minute, 1, 100, 0, step, d)}, Seasonality: season}
+		s := &run{in: in, opt: &Options{}, now: t0.Add(time.Duration(n-1) * step),
+			idx: [2][]int{{n - 1}, {-1}}, demand: [2][][]float64{{d}, {nil}}, held: [2][][]float64{{d}, {nil}}}
+		var pr predictive
+		pr.init(s)
+		pr.refit(s)
+		f := pr.fc[0][0]
+		if f == nil {
+			t.Fatalf("seasonality %v: no forecast", season)
+		}
+		out := []time.Duration{}
+		for _, x := range f.Seasonality {
+			out = append(out, x.Period)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		plan, want []time.Duration
+	}{
+		{nil, []time.Duration{24 * time.Hour}},
+		{[]time.Duration{12 * time.Hour}, []time.Duration{12 * time.Hour}},
+		{[]time.Duration{}, []time.Duration{}},
+	} {
+		if got := periods(c.plan); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("plan seasonality %v: forecast periods %v, want %v", c.plan, got, c.want)
+		}
+	}
+}
