@@ -494,8 +494,10 @@ func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGrou
 	return true
 }
 
-// headroomOK checks the pool's nodes against a headroom mode.
-func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) bool {
+// headroomOK checks the pool's nodes against a headroom mode; when they
+// fall short of zone headroom, lost is the first zone whose loss they do
+// not survive (-1 otherwise).
+func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) (ok bool, lost int) {
 	// Fast path: every node has the same shape, so an empty node holds
 	// whatever any one node holds.
 	emptyIn := make([]int, zones)
@@ -512,114 +514,126 @@ func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, group
 	switch mode {
 	case HeadroomNPlus1:
 		if empty > 0 {
-			return true
+			return true, -1
 		}
 		for i := range nodes {
 			if len(nodes[i].groups) == 0 {
 				continue
 			}
 			if !sv.survives(nodes, func(j int) bool { return j == i }, groups, key) {
-				return false
+				return false, -1
 			}
 		}
 	case HeadroomZone:
 		if zones < 2 {
-			return false
+			return false, -1
 		}
 		for z := range zones {
 			if usedIn[z] <= empty-emptyIn[z] {
 				continue
 			}
 			if !sv.survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
-				return false
+				return false, z
 			}
 		}
 	}
-	return true
+	return true, -1
 }
 
 // withHeadroom returns the pool's nodes with the nodes a headroom mode
-// needs added (one at a time for n+1, one per zone for zone), up to the
-// maximum, and whether the mode is met.
+// needs added, one at a time, up to the maximum, and whether the mode is
+// met. Each goes into a zone with the fewest nodes (so the zones stay
+// within one node of each other, as a pool spread over its zones is), for
+// zone headroom another zone than the one whose loss is not survived when
+// one as small exists. Zone headroom first adds the nodes the capacity
+// bound asks for (zoneBound.worst), then checks the packing.
 func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
 	nodes := slices.Clone(k.nodes)
-	perZone := make([]int, k.pool.Zones)
+	nz := k.pool.Zones
+	perZone := make([]int, nz)
 	for _, nd := range nodes {
 		perZone[nd.zone]++
 	}
-	var sv survival
-	first := true
-	for !sv.headroomOK(nodes, mode, k.pool.Zones, groups, key) {
-		add := 1
-		if mode == HeadroomZone {
-			add = k.pool.Zones
-			if first {
-				// Jump to the capacity bound: the other zones' free capacity
-				// must at least cover what any one zone uses.
-				add *= max(1, k.zoneDeficit(nodes))
+	add := func(avoid int) bool {
+		if len(nodes) >= k.pool.Max {
+			return false
+		}
+		z := -1
+		for j := range perZone {
+			if z < 0 || perZone[j] < perZone[z] || perZone[j] == perZone[z] && z == avoid {
+				z = j
 			}
 		}
-		first = false
-		if len(nodes)+add > k.pool.Max {
+		nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: z, headroom: true})
+		perZone[z]++
+		return true
+	}
+	if mode == HeadroomZone && nz >= 2 {
+		zb := k.newZoneBound(nodes)
+		for z := zb.worst(); z >= 0; z = zb.worst() {
+			if !add(z) {
+				return nodes, false
+			}
+			zb.add(nodes[len(nodes)-1].zone)
+		}
+	}
+	var sv survival
+	for {
+		ok, lost := sv.headroomOK(nodes, mode, nz, groups, key)
+		if ok {
+			return nodes, true
+		}
+		if mode == HeadroomZone && nz < 2 || !add(lost) {
 			return nodes, false
 		}
-		for range add {
-			// Into the zone with the fewest nodes (the lowest on ties).
-			z := 0
-			for j := range perZone {
-				if perZone[j] < perZone[z] {
-					z = j
-				}
-			}
-			nodes = append(nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: z, headroom: true})
-			perZone[z]++
-		}
 	}
-	return nodes, true
 }
 
-// zoneDeficit is a lower bound on the nodes per zone that zone headroom
-// needs: for each zone, the shortfall of the other zones' free CPU, memory
-// and pod slots against what the zone uses, in nodes added to each of the
-// other zones.
-func (k *packer) zoneDeficit(nodes []node) int {
+// zoneBound tracks, per zone, what the pods use and what is free (CPU,
+// memory, pod slots) as empty nodes are added.
+type zoneBound struct {
+	alloc          Resources
+	pods           int
+	used, free     []Resources
+	usedPods, slot []int
+	allFree        Resources
+	allSlots       int
+}
+
+func (k *packer) newZoneBound(nodes []node) *zoneBound {
 	nz := k.pool.Zones
-	if nz < 2 {
-		return 1 // zone headroom cannot be met with one zone
-	}
-	used := make([]Resources, nz)
-	usedPods := make([]int, nz)
-	free := make([]Resources, nz)
-	freePods := make([]int, nz)
-	var allFree Resources
-	allPods := 0
+	b := &zoneBound{alloc: k.alloc, pods: k.pool.Pods, used: make([]Resources, nz), free: make([]Resources, nz), usedPods: make([]int, nz), slot: make([]int, nz)}
 	for _, nd := range nodes {
-		used[nd.zone] = used[nd.zone].Add(k.alloc.Sub(nd.free))
-		usedPods[nd.zone] += k.pool.Pods - nd.freePods
-		free[nd.zone] = free[nd.zone].Add(nd.free)
-		freePods[nd.zone] += nd.freePods
-		allFree = allFree.Add(nd.free)
-		allPods += nd.freePods
+		b.used[nd.zone] = b.used[nd.zone].Add(k.alloc.Sub(nd.free))
+		b.usedPods[nd.zone] += k.pool.Pods - nd.freePods
+		b.free[nd.zone] = b.free[nd.zone].Add(nd.free)
+		b.slot[nd.zone] += nd.freePods
+		b.allFree = b.allFree.Add(nd.free)
+		b.allSlots += nd.freePods
 	}
-	need := 0
-	others := float64(nz - 1)
-	for z := range nz {
-		of := allFree.Sub(free[z])
-		op := allPods - freePods[z]
-		m := 0
-		if d := used[z].CPU - of.CPU; d > 0 {
-			m = max(m, int(math.Ceil(d/(others*k.alloc.CPU))))
+	return b
+}
+
+// add counts an empty node in zone z.
+func (b *zoneBound) add(z int) {
+	b.free[z], b.slot[z] = b.free[z].Add(b.alloc), b.slot[z]+b.pods
+	b.allFree, b.allSlots = b.allFree.Add(b.alloc), b.allSlots+b.pods
+}
+
+// worst is a zone whose loss the others cannot absorb even in total: the
+// one whose CPU, memory or pod slots in use most exceed the free room of
+// the other zones (in nodes), or -1 when there is none.
+func (b *zoneBound) worst() int {
+	worst, most := -1, 1e-9
+	for z := range b.used {
+		of := b.allFree.Sub(b.free[z])
+		d := max((b.used[z].CPU-of.CPU)/b.alloc.CPU, (b.used[z].Memory-of.Memory)/b.alloc.Memory,
+			float64(b.usedPods[z]-(b.allSlots-b.slot[z]))/float64(b.pods))
+		if d > most {
+			worst, most = z, d
 		}
-		if d := used[z].Memory - of.Memory; d > 0 {
-			m = max(m, int(math.Ceil(d/(others*k.alloc.Memory))))
-		}
-		if d := usedPods[z] - op; d > 0 {
-			per := (nz - 1) * k.pool.Pods
-			m = max(m, (d+per-1)/per)
-		}
-		need = max(need, m)
 	}
-	return need
+	return worst
 }
 
 // waste is the unused share of a node with allocatable a and pods slots
@@ -649,11 +663,13 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 // next preference; pods that fit nowhere are reported as Unschedulable.
 //
 // Within a pool, each group's pods are spread evenly over the zones (see
-// place). Each pool then gets its minimum, balanced zones (every zone as
-// many nodes as the largest, within the maximum), and its headroom: n+1 adds nodes until the pods of any one
-// lost node fit on the others, zone adds a node per zone until the pods of
-// any one lost zone fit on the others — never beyond the maximum (a warning
-// says so). Headroom is optional: over budget, it is trimmed in this order,
+// place). Each pool then gets its minimum, balanced zones (no zone more
+// than one node short of the largest, as a Cluster API MachineDeployment
+// spreads its machines and the cluster-autoscaler balances similar node
+// groups; a provider with per-zone sizes, GKE, rounds up itself), and its
+// headroom, a node at a time into a smallest zone: n+1 until the pods of
+// any one lost node fit on the others, zone until the pods of any one lost
+// zone fit on the others — never beyond the maximum (a warning says so). Headroom is optional: over budget, it is trimmed in this order,
 // the most expensive pool first each time: zone → n+1, then n+1 → none; then
 // the forecast headroom of every group, as the caller worked it out in
 // PodGroup.Leaner (TrimSteps): the forecast at the median instead of the
@@ -790,12 +806,12 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 				demand++
 			}
 		}
-		// Balance the zones: every zone as large as the largest.
+		// Balance the zones: no zone more than one node short of the largest.
 		most := 0
 		for z := range k.zones {
 			most = max(most, len(k.zones[z].nodes))
 		}
-		for len(k.nodes) < min(max(p.Min, most*p.Zones), p.Max) {
+		for len(k.nodes) < p.Max && (len(k.nodes) < p.Min || len(k.zones[k.smallestZone()].nodes) < most-1) {
 			k.open(k.smallestZone(), false)
 		}
 		bases[i] = demand

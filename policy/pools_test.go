@@ -40,7 +40,7 @@ func TestPlanPools(t *testing.T) {
 			groups: []PodGroup{group("small", 1.2, 1, 3), group("big", 2.5, 1, 3)}, wantNodes: []int{3}},
 		{name: "minimum size", pools: func() []Pool { p := general(); p.Min = 3; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 1)}, wantNodes: []int{3}},
-		{name: "zones round the size up", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
+		{name: "zones: each zone's share of the pods on its own nodes", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 7)}, wantNodes: []int{3}},
 		{name: "pods spread over the zones", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 7), group("api", 0.5, 1, 2)}, wantNodes: []int{3},
@@ -75,8 +75,30 @@ func TestPlanPools(t *testing.T) {
 					t.Errorf("headroom nodes %d", p.Pools[0].HeadroomNodes)
 				}
 			}},
-		{name: "zone headroom adds a node per zone", pools: func() []Pool { p := general(); p.Zones = 3; p.Headroom = HeadroomZone; return []Pool{p} },
-			groups: []PodGroup{group("web", 1, 1, 9)}, wantNodes: []int{6}},
+		// 9 pods of 1 core over 3 zones: 3 per zone on one node each (0.8 core
+		// free). Losing a zone needs 3 one-core slots in the others: a node in
+		// zone 1 covers the loss of zone 0 or 2, and losing zone 1 (with that
+		// node) needs another, in zone 0: 5 nodes, [2 2 1] — not a node in
+		// every zone (6), which the old "every zone as large as the largest"
+		// planned.
+		{name: "zone headroom adds the nodes a zone's loss needs, one at a time", pools: func() []Pool { p := general(); p.Zones = 3; p.Headroom = HeadroomZone; return []Pool{p} },
+			groups: []PodGroup{group("web", 1, 1, 9)}, wantNodes: []int{5},
+			check: func(t *testing.T, p *PoolPlan) {
+				if r := p.Pools[0]; fmt.Sprint(r.PerZone) != "[2 2 1]" || r.HeadroomNodes != 2 || !r.HeadroomMet {
+					t.Errorf("per zone %v, %d headroom nodes, met %v; want [2 2 1], 2, true", r.PerZone, r.HeadroomNodes, r.HeadroomMet)
+				}
+			}},
+		// 10 pods of 1 core over 3 zones: 4, 3, 3 pods, so 2, 1, 1 nodes. The
+		// zones are within one node of each other already (a Cluster API
+		// MachineDeployment or the cluster-autoscaler's balanced node groups
+		// keep them so): 4 nodes, not 6.
+		{name: "zones balanced within one node, not each as large as the largest", pools: func() []Pool { p := general(); p.Zones = 3; return []Pool{p} },
+			groups: []PodGroup{group("web", 1, 1, 10)}, wantNodes: []int{4},
+			check: func(t *testing.T, p *PoolPlan) {
+				if r := p.Pools[0]; fmt.Sprint(r.PerZone) != "[2 1 1]" {
+					t.Errorf("per zone %v, want [2 1 1]", r.PerZone)
+				}
+			}},
 		{name: "zone headroom with one zone degrades to n+1, and says so", pools: func() []Pool { p := general(); p.Max = 5; p.Headroom = HeadroomZone; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 3)}, wantNodes: []int{2},
 			check: func(t *testing.T, p *PoolPlan) {
