@@ -655,8 +655,10 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 }
 
 // PlanPools sizes the node pools for the planned pods (Budget ≤ 0: no
-// budget). Pods are packed first-fit decreasing — groups in decreasing order
-// of their largest share of the biggest node, each group's pods onto its
+// budget). Pods are packed first-fit decreasing — the groups pinned to a
+// pool first (the others can go elsewhere; packed after them, they could
+// take the only room a pinned group has), each in decreasing order of
+// their largest share of the biggest node, each group's pods onto its
 // preferred pools: the pinned pool, or every pool whose nodes can hold a pod,
 // ordered by least waste (the unused share of a node filled with that shape)
 // then price per pod then plan order. A pool at its maximum spills into the
@@ -714,7 +716,14 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 			order = append(order, g)
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key[b], key[a]) })
+	// Pinned groups first: they have one pool, the others can go elsewhere.
+	pinned := func(g int) int {
+		if groups[g].Pool != "" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(pinned(a), pinned(b)), cmp.Compare(key[b], key[a])) })
 
 	packers := make([]*packer, len(pools))
 	allocs := make([]Resources, len(pools))

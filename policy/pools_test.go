@@ -125,6 +125,16 @@ func TestPlanPools(t *testing.T) {
 			b.Name, b.PricePerHour = "spill", 0.3
 			return []Pool{a, b}
 		}, groups: []PodGroup{group("web", 1, 1, 10)}, wantNodes: []int{2, 2}},
+		// web (flexible) would rather use the 2-core machines (1-core pods
+		// waste half of one, 60 % of a 3.8-core one); batch is pinned there,
+		// and the pool holds 2 nodes, 4 pods. Pinned groups are packed first:
+		// batch fills it and web goes to 2 general nodes (3 + 1). In plan
+		// order web took it and batch's 4 pods were unschedulable.
+		{name: "pinned groups first: a flexible group does not take their only pool", pools: func() []Pool {
+			small := Pool{Name: "small", Machine: Resources{2, 8 * gi}, Pods: 110, PricePerHour: 0.1, Max: 2, Zones: 1}
+			return []Pool{general(), small}
+		}, groups: []PodGroup{group("web", 1, 0, 4), {Target: Target{"Deployment", "batch", "batch"}, Request: Resources{1, 0}, Replicas: 4, Pool: "small"}},
+			wantNodes: []int{2, 2}},
 		{name: "demand that fits nowhere is reported", pools: func() []Pool { p := general(); p.Max = 1; return []Pool{p} },
 			groups: []PodGroup{group("web", 1, 1, 5), group("huge", 8, 1, 2)}, wantNodes: []int{1}, wantUns: 4,
 			check: func(t *testing.T, p *PoolPlan) {

@@ -1,8 +1,10 @@
 package simulator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/headroom-dev/headroom/actuator"
@@ -115,6 +117,10 @@ func (p *simPool) zoneDown(z int, now time.Time) bool {
 type Cluster struct {
 	now       time.Time
 	workloads []*simWorkload
+	// bindOrder is the workloads in the order their pending pods are
+	// bound: those with the fewest pools they may use first (as
+	// policy.PlanPools packs pinned groups first), then plan order.
+	bindOrder []*simWorkload
 	byTarget  map[policy.Target]int
 	pools     []*simPool
 	byPool    map[string]int
@@ -155,6 +161,8 @@ func newCluster(in *Input, start time.Time, replicas []int32, poolNodes []int) *
 		c.workloads = append(c.workloads, &simWorkload{spec: &w.Spec, pool: w.Pool, replicas: replicas[i], prefs: poolPrefs(in, i)})
 		c.byTarget[w.Spec.Target] = i
 	}
+	c.bindOrder = slices.Clone(c.workloads)
+	slices.SortStableFunc(c.bindOrder, func(a, b *simWorkload) int { return cmp.Compare(len(a.prefs), len(b.prefs)) })
 	c.schedule(start.UnixNano()) // the pods running at the start are ready
 	c.settle()
 	return c
@@ -351,8 +359,9 @@ func (c *Cluster) settle() {
 	}
 }
 
-// schedule binds pending pods to ready nodes, workload by workload in plan
-// order, each pod as the default scheduler's zone spreading and a
+// schedule binds pending pods to ready nodes, workload by workload
+// (bindOrder: the pinned ones first, so a flexible workload does not take
+// the only room a pinned one has), each pod as the default scheduler's zone spreading and a
 // first-fit would: into the zone holding the fewest of the workload's pods
 // among the zones with a ready node that has room, onto the oldest such
 // node there; the workload's preferred pool first. A pod bound at now is
@@ -360,7 +369,7 @@ func (c *Cluster) settle() {
 // (the pods running at the start).
 func (c *Cluster) schedule(readyAt int64) {
 	now := c.now.UnixNano()
-	for _, w := range c.workloads {
+	for _, w := range c.bindOrder {
 		want := w.pending()
 		if want == 0 {
 			continue

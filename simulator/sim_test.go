@@ -779,3 +779,31 @@ func TestPredictiveTakesSeasonality(t *testing.T) {
 		}
 	}
 }
+
+// A workload pinned to a small pool that a flexible workload prefers too
+// (1-core pods waste less of the 2-core machines than of the 3.8-core
+// ones): 4 cores each at 100% (4 replicas each), the small pool at most 2
+// nodes (4 pods). The pinned pods go first, in the plan as in the cluster:
+// batch fills the small pool, web goes to 2 general nodes (3 + 1), and
+// static, which never changes, is never short. (Packed in plan order, web
+// took the small pool and batch waited for the whole run.)
+func TestStaticPinnedPoolFirst(t *testing.T) {
+	web := workload("web", 1, 0, 1, 10, 0, time.Minute, repeat(4, 60))
+	batch := workload("batch", 1, 0, 1, 10, 0, time.Minute, repeat(4, 60))
+	batch.Pool = "small"
+	in := &Input{Name: "pinned", Workloads: []Workload{web, batch}, Pools: []policy.Pool{
+		{Name: "general", Machine: policy.Resources{CPU: 4, Memory: 16 << 30}, Overhead: policy.Resources{CPU: 0.2, Memory: 512 << 20}, Pods: 110, PricePerHour: 0.19, Max: 12, Zones: 1, LeadTime: 4 * time.Minute},
+		{Name: "small", Machine: policy.Resources{CPU: 2, Memory: 8 << 30}, Pods: 110, PricePerHour: 0.1, Max: 2, Zones: 1, LeadTime: 4 * time.Minute},
+	}}
+	res, err := Run(context.Background(), in, Options{Policies: []string{Static}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := policyResult(t, res, Static)
+	if r.UnmetCoreMinutes != 0 || r.PendingPodMinutes != 0 {
+		t.Errorf("unmet %v core-minutes, %v pending pod-minutes; want none", r.UnmetCoreMinutes, r.PendingPodMinutes)
+	}
+	if r.Pools[0].PeakNodes != 2 || r.Pools[1].PeakNodes != 2 {
+		t.Errorf("nodes general %d small %d, want 2 and 2", r.Pools[0].PeakNodes, r.Pools[1].PeakNodes)
+	}
+}
