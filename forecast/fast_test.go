@@ -1,13 +1,12 @@
 package forecast
 
 // The fitting paths are written for speed: the Fourier design is never
-// stored, its normal equations are accumulated row by row, and fitted
-// models are advanced without refitting. These tests compare each fast path
-// with the straightforward computation it replaces. On amd64 the two agree
-// bit for bit (the same operations in the same order as gonum's kernels);
-// the tolerance, 1e-12 relative, allows for platforms where the compiler
-// fuses a multiply and an add in one of them and not in the other.
-
+// formed and its normal equations are summed by phase of the seasonal cycle,
+// and fitted models are advanced without refitting. These tests compare each
+// fast path with the straightforward computation it replaces. The sums are
+// taken in another order, so results agree to rounding: the tolerance is
+// 1e-10 relative (absolute below 1); the largest difference seen on these
+// series is 2e-13. A wrong sum or a lost row shows at 1e-3 or more.
 import (
 	"math"
 	"testing"
@@ -15,13 +14,14 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-const fastTol = 1e-12
+const fastTol = 1e-10
 
 func closeRel(got, want float64) bool {
 	return math.Abs(got-want) <= fastTol*math.Max(1, math.Abs(want))
 }
 
-// slowFourier is Fourier.Fit written plainly: the whole design matrix, its
+// slowFourier is Fourier.Fit written plainly (as it was before the normal
+// equations were folded by phase): the whole design matrix, its
 // normal equations from gonum (SymOuterK, MulVec), the Huber downdates with
 // SymRankOne and the fitted values with MulVec.
 func slowFourier(t *testing.T, m Fourier, y []float64) *fourierState {
@@ -111,6 +111,7 @@ func TestFourierFitMatchesDenseDesign(t *testing.T) {
 		{"small period, K given, odd length", Fourier{Periods: []int{12}, K: 2}, 203, false, false},
 		{"two short periods sharing a harmonic", Fourier{Periods: []int{4, 12}, Trend: true}, 402, false, false},
 		{"memo shared with the trend model", Fourier{Periods: []int{288}}, 4096, false, true},
+		{"periods that do not repeat within the history", Fourier{Periods: []int{97, 101}, Trend: true}, 500, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +152,26 @@ func TestFourierFitMatchesDenseDesign(t *testing.T) {
 				t.Fatalf("delta %g: the robust pass was not exercised", want.delta)
 			}
 		})
+	}
+}
+
+func TestFoldLength(t *testing.T) {
+	tests := []struct {
+		periods []int
+		n, want int
+	}{
+		{[]int{288}, 4096, 288},
+		{[]int{288, 2016}, 4320, 2016},     // a week holds whole days
+		{[]int{12, 288, 2016}, 4320, 2016}, // an hour at 5 minutes too
+		{[]int{4, 6}, 100, 12},
+		{[]int{97, 101}, 500, 500}, // lcm 9,797 > n: no repetition
+		{[]int{288, 2016}, 1000, 1000},
+	}
+	for _, tt := range tests {
+		m := Fourier{Periods: tt.periods}
+		if got := foldLength(m.harmonics(), tt.n); got != tt.want {
+			t.Errorf("periods %v, n %d: fold length %d, want %d", tt.periods, tt.n, got, tt.want)
+		}
 	}
 }
 
