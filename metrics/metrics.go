@@ -217,13 +217,45 @@ type WorkloadState struct {
 	Nodes map[string]int
 }
 
-// Inventory is what a cluster looked like at one moment: its nodes and its workloads' pods. The store keeps
-// one per collection; reports read the latest.
+// Inventory is what a cluster looked like at one moment: its nodes, its workloads' pods and its namespaces'
+// resource quotas. The store keeps one per collection; reports read the latest.
 type Inventory struct {
 	At                  time.Time
 	ControlPlaneVersion string
 	Nodes               []Node
 	Workloads           []WorkloadState
+	// Quotas are the ResourceQuotas of the collected namespaces; QuotasRead is false when they were not read
+	// (a snapshot from before quotas were collected, or a collector not allowed to list them), so that no
+	// quota and unknown quotas differ. The store keeps them in their own table, not in the snapshot's JSON.
+	Quotas     []ResourceQuota `json:"-"`
+	QuotasRead bool            `json:"-"`
+}
+
+// Quota resources: what a ResourceQuota limits that headroom's plans change. The shorthand "cpu" and
+// "memory" of a quota's spec.hard mean requests and are recorded as QuotaRequestsCPU and QuotaRequestsMemory.
+const (
+	QuotaRequestsCPU    = "requests.cpu"    // cores
+	QuotaRequestsMemory = "requests.memory" // bytes
+	QuotaLimitsCPU      = "limits.cpu"      // cores
+	QuotaLimitsMemory   = "limits.memory"   // bytes
+	QuotaPods           = "pods"            // pods not Succeeded or Failed
+)
+
+// QuotaResources lists the quota resources recorded, in display order.
+var QuotaResources = []string{QuotaRequestsCPU, QuotaRequestsMemory, QuotaLimitsCPU, QuotaLimitsMemory, QuotaPods}
+
+// ResourceQuota is one core/v1 ResourceQuota: its hard limits (spec.hard) and what the quota controller counted
+// as used (status.used), for the QuotaResources it sets, in cores, bytes and pods.
+type ResourceQuota struct {
+	Namespace string
+	Name      string
+	Hard      map[string]float64
+	// Used lacks a resource the quota's status does not count yet (no quota controller ran since it was
+	// created or changed).
+	Used map[string]float64
+	// Scopes are the quota's spec.scopes and scopeSelector terms ("BestEffort", "PriorityClass In (high)"):
+	// a scoped quota counts only the pods that match them. Empty: every pod of the namespace.
+	Scopes []string
 }
 
 // Coverage says how many of a workload's pods reported usage. Missing pods are coverage, not zero usage:
@@ -245,6 +277,9 @@ type Batch struct {
 	ControlPlaneVersion string
 	// States is the snapshot of each workload's pods (snapshot sources that list pods only).
 	States []WorkloadState
+	// Quotas are the collected namespaces' ResourceQuotas; QuotasRead says whether they were read (see Inventory).
+	Quotas     []ResourceQuota
+	QuotasRead bool
 	// Warnings are things the caller should show but that did not stop the collection: partial data from
 	// Prometheus, usage for pods that no longer exist, pods without owners.
 	Warnings []string

@@ -51,8 +51,8 @@ transaction, then rolls samples past the raw retention (8 days) into hourly
 aggregates (not after a trace collection: recorded traces are stored raw). Prints what it stored: workloads, series, samples and, for
 metrics-server, how many pods of each workload reported usage. A metrics-server
 collection also stores an inventory snapshot (in the same transaction): the
-nodes, and each workload's pods, Ready and Pending pods, per-replica requests
-and pods per node. On a terminal, a progress bar follows the collection (per
+nodes, each workload's pods, Ready and Pending pods, per-replica requests and
+pods per node, and the namespaces' ResourceQuotas (hard and used). On a terminal, a progress bar follows the collection (per
 namespace for metrics-server, per request for Prometheus); otherwise stderr
 stays quiet.
 
@@ -433,9 +433,10 @@ type collectJSON struct {
 		Merged     int `json:"late_merged"`  // late samples merged into hours already aggregated
 		Skipped    int `json:"late_skipped"` // samples of minutes an aggregated hour had counted already
 	} `json:"compacted"`
-	Nodes               []metrics.Node `json:"nodes,omitempty"`
-	ControlPlaneVersion string         `json:"control_plane_version,omitempty"`
-	Warnings            []string       `json:"warnings"`
+	Nodes               []metrics.Node          `json:"nodes,omitempty"`
+	Quotas              []metrics.ResourceQuota `json:"resource_quotas,omitempty"`
+	ControlPlaneVersion string                  `json:"control_plane_version,omitempty"`
+	Warnings            []string                `json:"warnings"`
 }
 
 type workloadJSON struct {
@@ -448,7 +449,7 @@ type workloadJSON struct {
 
 func printCollect(w io.Writer, format string, cs *collectSetup, b *metrics.Batch, ws store.WriteStats, comp store.CompactStats) error {
 	doc := collectJSON{Source: b.Source, Store: cs.storePath, Series: ws.Series, Samples: ws.Samples, Skipped: ws.Skipped,
-		Nodes: b.Nodes, ControlPlaneVersion: b.ControlPlaneVersion, Warnings: b.Warnings}
+		Nodes: b.Nodes, Quotas: b.Quotas, ControlPlaneVersion: b.ControlPlaneVersion, Warnings: b.Warnings}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}
@@ -506,7 +507,11 @@ func printCollect(w io.Writer, format string, cs *collectSetup, b *metrics.Batch
 	}
 	fmt.Fprintln(w)
 	if doc.ControlPlaneVersion != "" {
-		fmt.Fprintf(w, "control plane %s, %d nodes\n", doc.ControlPlaneVersion, len(doc.Nodes))
+		fmt.Fprintf(w, "control plane %s, %d nodes", doc.ControlPlaneVersion, len(doc.Nodes))
+		if b.QuotasRead {
+			fmt.Fprintf(w, ", %d resource quotas", len(b.Quotas))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 	t := &table{header: []string{"WORKLOAD", "SERIES", "SAMPLES", "COVERAGE"}}

@@ -15,6 +15,11 @@
 // per-replica requests, and the scheduled pods per node name. headroom collect stores it with the node
 // inventory as a metrics.Inventory.
 //
+// It also reads each collected namespace's ResourceQuotas (Batch.Quotas): spec.hard and status.used of
+// requests.cpu, requests.memory, limits.cpu, limits.memory and pods (the cpu and memory shorthand count as
+// requests), with their scopes. A collector not allowed to list them goes on without (Batch.QuotasRead false,
+// and a warning); Rules lists the RBAC rules a collection needs.
+//
 // Lists are paginated (Limit/Continue) and made once per namespace and kind, so the number of API requests
 // grows with namespaces and pages, not with pods.
 package kube

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -108,6 +109,9 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 	}
 	use := map[metrics.Workload]*workloadUse{}
 	var unowned, orphaned int
+	var quotasForbidden []string // where the quota list was refused
+	var quotasErr error
+	b.QuotasRead = true
 	progress := func(done int, what string) {
 		if s.opt.Progress != nil {
 			s.opt.Progress(done, len(namespaces)+1, what)
@@ -178,6 +182,12 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 			return l.Items, l.Continue, nil
 		})
 		if err != nil {
+			return nil, err
+		}
+		if err := s.quotas(ctx, b, ns, where); errors.Is(err, errQuotasForbidden) {
+			quotasForbidden = append(quotasForbidden, where)
+			quotasErr = err
+		} else if err != nil {
 			return nil, err
 		}
 		templates := map[metrics.Workload]*corev1.PodTemplateSpec{}
@@ -255,6 +265,11 @@ func (s *Source) Collect(ctx context.Context, w metrics.Window) (*metrics.Batch,
 				orphaned++
 			}
 		}
+	}
+	if len(quotasForbidden) > 0 {
+		b.QuotasRead = false
+		b.Warnings = append(b.Warnings, fmt.Sprintf("resource quotas not read %s: %v (the collector's role needs list on resourcequotas, as in deploy/base/rbac.yaml); quota runway is unknown",
+			strings.Join(quotasForbidden, ", "), quotasErr))
 	}
 	if unowned > 0 {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("%d running pods without a controller (not workloads; not counted)", unowned))
@@ -393,6 +408,104 @@ func (s *Source) nodes(ctx context.Context, b *metrics.Batch, point func(metrics
 		}
 	}
 	return nil
+}
+
+// errQuotasForbidden: the collector may not list ResourceQuotas. Collect goes on without them (a warning):
+// quotas refine the report, and a role from before quotas were read must not stop collection.
+var errQuotasForbidden = errors.New("forbidden")
+
+// quotaNames maps the ResourceQuota resources headroom records to its names; "cpu" and "memory" are the
+// shorthand for requests.
+var quotaNames = map[corev1.ResourceName]string{
+	corev1.ResourceRequestsCPU:    metrics.QuotaRequestsCPU,
+	corev1.ResourceCPU:            metrics.QuotaRequestsCPU,
+	corev1.ResourceRequestsMemory: metrics.QuotaRequestsMemory,
+	corev1.ResourceMemory:         metrics.QuotaRequestsMemory,
+	corev1.ResourceLimitsCPU:      metrics.QuotaLimitsCPU,
+	corev1.ResourceLimitsMemory:   metrics.QuotaLimitsMemory,
+	corev1.ResourcePods:           metrics.QuotaPods,
+}
+
+// quotas lists the ResourceQuotas of one namespace (or all) into b.Quotas, sorted by namespace and name.
+// A refused list (403) is errQuotasForbidden; any other failure fails the collection like the other lists.
+func (s *Source) quotas(ctx context.Context, b *metrics.Batch, ns, where string) error {
+	qs, err := listAll(ctx, s, "resourcequotas "+where, func(o metav1.ListOptions) ([]corev1.ResourceQuota, string, error) {
+		l, err := s.kube.CoreV1().ResourceQuotas(ns).List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("%w: %w", errQuotasForbidden, err)
+		}
+		return err
+	}
+	first := len(b.Quotas)
+	for i := range qs {
+		if q, ok := Quota(&qs[i]); ok {
+			b.Quotas = append(b.Quotas, q)
+		}
+	}
+	added := b.Quotas[first:]
+	sort.Slice(added, func(i, j int) bool {
+		if added[i].Namespace != added[j].Namespace {
+			return added[i].Namespace < added[j].Namespace
+		}
+		return added[i].Name < added[j].Name
+	})
+	return nil
+}
+
+// Quota converts a ResourceQuota: spec.hard and status.used of the metrics.QuotaResources (cores, bytes,
+// pods), and its scopes. When a quota sets both a shorthand and its requests.* name, the smaller hard
+// applies (the API server enforces both) and the larger used is kept. ok is false when the quota limits none
+// of the QuotaResources (object counts, storage, extended resources).
+func Quota(q *corev1.ResourceQuota) (metrics.ResourceQuota, bool) {
+	out := metrics.ResourceQuota{Namespace: q.Namespace, Name: q.Name, Hard: map[string]float64{}, Used: map[string]float64{}}
+	for rn, v := range q.Spec.Hard {
+		if name, ok := quotaNames[rn]; ok {
+			if cur, seen := out.Hard[name]; !seen || quotaValue(name, v) < cur {
+				out.Hard[name] = quotaValue(name, v)
+			}
+		}
+	}
+	if len(out.Hard) == 0 {
+		return metrics.ResourceQuota{}, false
+	}
+	for rn, v := range q.Status.Used {
+		if name, ok := quotaNames[rn]; ok {
+			if _, limited := out.Hard[name]; !limited {
+				continue
+			}
+			if cur, seen := out.Used[name]; !seen || quotaValue(name, v) > cur {
+				out.Used[name] = quotaValue(name, v)
+			}
+		}
+	}
+	for _, sc := range q.Spec.Scopes {
+		out.Scopes = append(out.Scopes, string(sc))
+	}
+	if sel := q.Spec.ScopeSelector; sel != nil {
+		for _, e := range sel.MatchExpressions {
+			term := fmt.Sprintf("%s %s", e.ScopeName, e.Operator)
+			if len(e.Values) > 0 {
+				term += " (" + strings.Join(e.Values, ", ") + ")"
+			}
+			out.Scopes = append(out.Scopes, term)
+		}
+	}
+	return out, true
+}
+
+// quotaValue is a quota amount in cores (CPU), bytes (memory) or a count (pods).
+func quotaValue(name string, q resource.Quantity) float64 {
+	switch name {
+	case metrics.QuotaRequestsCPU, metrics.QuotaLimitsCPU:
+		return float64(q.MilliValue()) / 1000
+	}
+	return q.AsApproximateFloat64()
 }
 
 // podReady reports whether the pod's Ready condition is True.

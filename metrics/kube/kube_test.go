@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,12 @@ func TestCollect(t *testing.T) {
 	if len(b.Coverage) != 4 || b.Coverage[1] != (metrics.Coverage{Workload: metrics.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"}, Pods: 3, WithMetrics: 2}) {
 		t.Errorf("coverage %+v", b.Coverage)
 	}
-	// One list per kind and namespace (6) plus nodes, NodeMetrics and the version: no per-pod requests.
-	if s.Requests != 9 {
+	// One list per kind and namespace (7, ResourceQuotas included) plus nodes, NodeMetrics and the version:
+	// no per-pod requests.
+	if !b.QuotasRead || len(b.Quotas) != 0 {
+		t.Errorf("quotas read %v: %+v (the namespace has none)", b.QuotasRead, b.Quotas)
+	}
+	if s.Requests != 10 {
 		t.Errorf("%d requests", s.Requests)
 	}
 }
@@ -163,5 +168,82 @@ func TestProgress(t *testing.T) {
 	want := []string{"0/3 pods in namespace shop", "1/3 pods in namespace batch", "2/3 nodes", "3/3 done"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("progress %q, want %q", got, want)
+	}
+}
+
+func quantities(kv ...string) corev1.ResourceList {
+	rl := corev1.ResourceList{}
+	for i := 0; i < len(kv); i += 2 {
+		rl[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return rl
+}
+
+// Quotas: spec.hard and status.used in cores, bytes and pods; the cpu/memory shorthand folded into
+// requests.* (the smaller hard, the larger used); limits and pods as they are; resources headroom does not
+// plan (object counts, storage) dropped, and a quota of only those left out; scopes named.
+func TestCollectQuotas(t *testing.T) {
+	kc, mc := cluster()
+	for _, q := range []*corev1.ResourceQuota{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "compute"},
+			Spec: corev1.ResourceQuotaSpec{Hard: quantities("requests.cpu", "8", "cpu", "6500m", "requests.memory", "16Gi", "limits.cpu", "16",
+				"limits.memory", "32Gi", "pods", "40", "count/deployments.apps", "10", "requests.storage", "1Ti")},
+			Status: corev1.ResourceQuotaStatus{Used: quantities("requests.cpu", "3250m", "cpu", "3250m", "requests.memory", "6Gi", "limits.cpu", "6",
+				"limits.memory", "12Gi", "pods", "7", "count/deployments.apps", "3")}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "best-effort"},
+			Spec: corev1.ResourceQuotaSpec{Hard: quantities("pods", "5"), Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort},
+				ScopeSelector: &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{
+					{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"low", "batch"}}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "objects"}, Spec: corev1.ResourceQuotaSpec{Hard: quantities("count/secrets", "50")}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "compute"}, Spec: corev1.ResourceQuotaSpec{Hard: quantities("pods", "1")}},
+	} {
+		if err := kc.Tracker().Add(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(kc, mc, Options{Namespaces: []string{"shop"}})
+	b, err := s.Collect(context.Background(), metrics.Window{End: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.QuotasRead || len(b.Quotas) != 2 {
+		t.Fatalf("quotas read %v: %+v", b.QuotasRead, b.Quotas)
+	}
+	be, compute := b.Quotas[0], b.Quotas[1] // sorted by name
+	wantHard := map[string]float64{"requests.cpu": 6.5, "requests.memory": 16 << 30, "limits.cpu": 16, "limits.memory": 32 << 30, "pods": 40}
+	wantUsed := map[string]float64{"requests.cpu": 3.25, "requests.memory": 6 << 30, "limits.cpu": 6, "limits.memory": 12 << 30, "pods": 7}
+	if compute.Namespace != "shop" || compute.Name != "compute" || !maps.Equal(compute.Hard, wantHard) || !maps.Equal(compute.Used, wantUsed) || len(compute.Scopes) != 0 {
+		t.Errorf("compute %+v\nwant hard %v used %v", compute, wantHard, wantUsed)
+	}
+	if be.Name != "best-effort" || !maps.Equal(be.Hard, map[string]float64{"pods": 5}) || len(be.Used) != 0 ||
+		strings.Join(be.Scopes, "; ") != "BestEffort; PriorityClass In (low, batch)" {
+		t.Errorf("best-effort %+v", be)
+	}
+}
+
+// A collector not allowed to list ResourceQuotas collects everything else and says so: QuotasRead false
+// and a warning naming the namespace and the rule; any other failure of the list fails the collection.
+func TestCollectQuotasForbidden(t *testing.T) {
+	kc, mc := cluster()
+	kc.PrependReactor("list", "resourcequotas", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("resourcequotas"), "", errors.New(`User "system:serviceaccount:headroom:headroom" cannot list resource "resourcequotas"`))
+	})
+	b, err := New(kc, mc, Options{Namespaces: []string{"shop"}}).Collect(context.Background(), metrics.Window{End: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.QuotasRead || len(b.States) != 4 {
+		t.Errorf("quotas read %v, %d workload states", b.QuotasRead, len(b.States))
+	}
+	w := strings.Join(b.Warnings, "\n")
+	if !strings.Contains(w, "resource quotas not read in namespace shop") || !strings.Contains(w, "list on resourcequotas") || !strings.Contains(w, "forbidden") {
+		t.Errorf("warnings %q", b.Warnings)
+	}
+	kc2, mc2 := cluster()
+	kc2.PrependReactor("list", "resourcequotas", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInternalError(errors.New("etcd timeout"))
+	})
+	if _, err := New(kc2, mc2, Options{Namespaces: []string{"shop"}}).Collect(context.Background(), metrics.Window{End: now}); !errors.Is(err, metrics.ErrUnavailable) || !strings.Contains(err.Error(), "resourcequotas") {
+		t.Errorf("a failed quota list: %v", err)
 	}
 }

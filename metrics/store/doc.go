@@ -9,6 +9,9 @@
 //	hourly       series_id, ts (hour start), count, mean, max, p95, minutes (bit m: minute m had samples)
 //	collections  one row per Write: source, window, series and samples written, warnings
 //	decisions    the decision log: time, workload, action, reason, detail (JSON)
+//	inventory    ts, data (a metrics.Inventory as JSON), quotas (how many were read; -1: not read)
+//	quotas       ts, namespace, name, resource, hard, used (NULL: not counted yet), scopes: the
+//	             ResourceQuotas read with the inventory snapshot at ts
 //
 // Raw samples are kept one row per series and UTC hour, packed in a blob (a count, then for each sample in
 // time order the uvarint delta of its Unix-millisecond stamp from the previous one, starting at the hour, and

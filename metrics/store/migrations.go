@@ -67,4 +67,20 @@ CREATE TABLE inventory (
 	`
 ALTER TABLE hourly ADD COLUMN minutes INTEGER NOT NULL DEFAULT 0;
 `,
+	// 4: the namespaces' ResourceQuotas with each inventory snapshot, one row per quota and resource (used is
+	// NULL when the quota's status does not count it yet), and per snapshot how many quotas were read (-1:
+	// not read, which older snapshots were).
+	`
+CREATE TABLE quotas (
+	ts        INTEGER NOT NULL,
+	namespace TEXT NOT NULL,
+	name      TEXT NOT NULL,
+	resource  TEXT NOT NULL,
+	hard      REAL NOT NULL,
+	used      REAL,
+	scopes    TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (ts, namespace, name, resource)
+) WITHOUT ROWID;
+ALTER TABLE inventory ADD COLUMN quotas INTEGER NOT NULL DEFAULT -1;
+`,
 }

@@ -23,8 +23,8 @@ const rowsPerInsert = 256
 
 // Write stores a batch in one transaction and logs it in the collection log, stamped at. Samples already
 // present for a (series, timestamp) are replaced, so writing a window twice stores it once. A batch with
-// workload states or nodes (a metrics-server collection) also stores them, in the same transaction, as the
-// inventory snapshot at b.Window.End (see PutInventory).
+// workload states, nodes or quotas (a metrics-server collection) also stores them, in the same transaction, as
+// the inventory snapshot at b.Window.End (see PutInventory).
 func (s *Store) Write(ctx context.Context, b *metrics.Batch, at time.Time) (WriteStats, error) {
 	return s.write(ctx, b, at, nil)
 }
@@ -142,8 +142,9 @@ func (s *Store) write(ctx context.Context, b *metrics.Batch, at time.Time, hourl
 			}
 		}
 	}
-	if len(b.States) > 0 || len(b.Nodes) > 0 {
-		inv := metrics.Inventory{At: b.Window.End, ControlPlaneVersion: b.ControlPlaneVersion, Nodes: b.Nodes, Workloads: b.States}
+	if len(b.States) > 0 || len(b.Nodes) > 0 || len(b.Quotas) > 0 {
+		inv := metrics.Inventory{At: b.Window.End, ControlPlaneVersion: b.ControlPlaneVersion, Nodes: b.Nodes, Workloads: b.States,
+			Quotas: b.Quotas, QuotasRead: b.QuotasRead}
 		if err := s.putInventory(ctx, tx, inv); err != nil {
 			return st, err
 		}

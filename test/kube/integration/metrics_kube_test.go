@@ -12,7 +12,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -28,12 +27,8 @@ import (
 
 var ctx = context.Background()
 
-// readRules are what the metrics-server source needs: list, nothing else.
-var readRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"pods", "nodes"}, Verbs: []string{"list"}},
-	{APIGroups: []string{"apps"}, Resources: []string{"replicasets", "deployments", "statefulsets", "daemonsets"}, Verbs: []string{"list"}},
-	{APIGroups: []string{"metrics.k8s.io"}, Resources: []string{"pods", "nodes"}, Verbs: []string{"list"}},
-}
+// readRules are what the metrics-server source needs: list, nothing else (ResourceQuotas included).
+var readRules = mkube.Rules()
 
 func source(t *testing.T, cfg *rest.Config, o mkube.Options) *mkube.Source {
 	t.Helper()
