@@ -94,7 +94,7 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 	}
 	now := d.Newest.UTC()
 	r := &Report{SchemaVersion: SchemaVersion, Title: title, Plan: plan.Metadata.Name, Source: SourceStore, GeneratedAt: o.Now.UTC(), AsOf: now,
-		From: d.first().UTC(), Workloads: []Workload{}, Pools: []Pool{}, Findings: []Finding{}, Warnings: []string{}}
+		From: d.first().UTC(), Workloads: []Workload{}, Pools: []Pool{}, Quotas: []Quota{}, Findings: []Finding{}, Warnings: []string{}}
 	if !o.Now.IsZero() && o.Now.Sub(now) > stale {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the newest sample in the store is %s, %s before the report: the cluster's metrics are not being collected", ts(now), fmtDur(o.Now.Sub(now).Round(time.Minute))))
 	}
@@ -250,6 +250,7 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 	for _, s := range ws {
 		r.Workloads = append(r.Workloads, s.out)
 	}
+	buildQuotas(r, ws, d, inv, levels, horizon, forecast.Options{Model: plan.Spec.Forecast.Model, Seasonality: plan.SeasonalPeriods()}, now, o)
 	buildSummary(r, plan, pools, poolIdx, ws, inv, planNow)
 	if inv != nil {
 		mins := map[metrics.Workload]int32{}

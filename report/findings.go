@@ -62,6 +62,8 @@ const (
 	KindBudget        = "over-budget"
 	KindNoRecovery    = "no-recovery"
 	KindPending       = "pending-pods"
+	KindQuotaRunway   = "short-quota-runway"
+	KindQuotaPlan     = "plan-exceeds-quota"
 )
 
 // Finding is one thing a reviewer should look at.

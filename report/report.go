@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the Report's JSON shape.
-const SchemaVersion = 1
+// SchemaVersion is the version of the Report's JSON shape. 2 added quotas.
+const SchemaVersion = 2
 
 // ErrInvalid is wrapped by errors about a report's inputs (a simulation
 // file, a plan, a store without the data asked for).
@@ -38,8 +38,11 @@ type Report struct {
 	Simulation  *Simulation `json:"simulation,omitempty"`
 	Workloads   []Workload  `json:"workloads"`
 	Pools       []Pool      `json:"pools"`
-	Findings    []Finding   `json:"findings"`
-	Warnings    []string    `json:"warnings"`
+	// Quotas are the namespaces' ResourceQuotas from the inventory (store
+	// reports; empty for a simulation).
+	Quotas   []Quota   `json:"quotas"`
+	Findings []Finding `json:"findings"`
+	Warnings []string  `json:"warnings"`
 }
 
 // Summary is the cluster at a glance.

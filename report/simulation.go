@@ -108,7 +108,7 @@ func FromSimulation(res *simulator.Result, opt Options) (*Report, error) {
 		title = "Capacity review: " + res.Plan + " (simulation)"
 	}
 	r := &Report{SchemaVersion: SchemaVersion, Title: title, Plan: res.Plan, Source: SourceSimulation,
-		GeneratedAt: o.Now.UTC(), AsOf: res.End.UTC(), From: res.Start.UTC(), Workloads: []Workload{}, Pools: []Pool{}, Findings: []Finding{}, Warnings: []string{}}
+		GeneratedAt: o.Now.UTC(), AsOf: res.End.UTC(), From: res.Start.UTC(), Workloads: []Workload{}, Pools: []Pool{}, Quotas: []Quota{}, Findings: []Finding{}, Warnings: []string{}}
 	sim := &Simulation{Scenario: res.Scenario, Start: res.Start.UTC(), End: res.End.UTC(), IntervalSeconds: res.IntervalSeconds,
 		RefitSeconds: res.RefitSeconds, Seed: res.Seed, MonthlyBudget: res.MonthlyBudget, Primary: res.Policies[primary].Name, Failures: []SimFailure{}}
 	for _, p := range res.Policies {

@@ -27,7 +27,7 @@ func wl(kind, ns, name string) metrics.Workload {
 // usage (web grows by 0.25 cores a day around a daily cycle, api is flat
 // with a wiggle, worker stopped reporting two hours before the others),
 // pods series, decisions, and an inventory with version skew, a NotReady
-// node and single points of failure.
+// node, single points of failure and two resource quotas.
 func fixtureStore(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "headroom.db")
@@ -84,6 +84,13 @@ func fixtureStore(t testing.TB, dir string) string {
 			{Workload: worker, Pods: 2, Ready: 2, CPURequest: 2, MemoryRequest: 4 << 30, Nodes: map[string]int{"highmem-a-1": 2}},
 			{Workload: wl("Deployment", "kube-system", "coredns"), Pods: 2, Ready: 2, CPURequest: 0.1, MemoryRequest: 70 << 20, Nodes: map[string]int{"general-a-1": 1, "highmem-a-1": 1}},
 			{Workload: wl("Deployment", "tools", "debug"), Pods: 1, Ready: 0, Pending: 1},
+		},
+		QuotasRead: true,
+		Quotas: []metrics.ResourceQuota{
+			// web's 6 pods and api's one charge 3.25 cores, 3.25 GiB and 7 pods; other pods the rest.
+			{Namespace: "shop", Name: "compute", Hard: map[string]float64{"requests.cpu": 6, "requests.memory": 8 << 30, "pods": 12, "limits.cpu": 12},
+				Used: map[string]float64{"requests.cpu": 3.5, "requests.memory": 4 << 30, "pods": 8, "limits.cpu": 7}},
+			{Namespace: "batch", Name: "pods", Hard: map[string]float64{"pods": 2}, Used: map[string]float64{"pods": 2}},
 		}}
 	if err := st.PutInventory(context.Background(), inv); err != nil {
 		t.Fatal(err)

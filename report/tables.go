@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/headroom-dev/headroom/metrics"
 )
 
 // Table is one table of a report, as every format shows it. Name is its
@@ -29,6 +31,14 @@ func pct(f float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(100*f, 'f', 1, 64)
+}
+
+// ratio is a/b, NaN when b is not positive.
+func ratio(a, b float64) float64 {
+	if !(b > 0) {
+		return math.NaN()
+	}
+	return a / b
 }
 
 func money(f float64) string {
@@ -90,6 +100,7 @@ const (
 	TableRightsizing     = "rightsizing"
 	TableDecisions       = "decisions"
 	TablePools           = "pools"
+	TableQuotas          = "quotas"
 	TableWarnings        = "warnings"
 	tableNoteSimWorkload = "per workload and policy, over the whole run"
 )
@@ -227,6 +238,29 @@ func (r *Report) Tables() []*Table {
 				itoa(p.PlannedNodes), itoa(p.PeakNodes), money(p.MonthlyCostNow), money(p.MonthlyCostPlan), money(p.MonthlyCostPeak))
 		}
 		keep(pt)
+		qt := &Table{Name: TableQuotas, Title: "Resource quotas", Note: "one row per quota and resource; CPU in cores, memory in GiB; other: what the quota counts beyond the forecast workloads' pods, held constant; " +
+			"demand: other plus the requests (or pods) of the replicas the workloads' usage needs at their utilization targets, within the plan's min and max; runway: first date the forecast demand at the planned quantile exceeds hard (limits are not forecast)",
+			Columns: []string{"namespace", "quota", "resource", "used", "hard", "used_pct", "other", "demand_now", "forecast_peak", "runway", "runway_days", "scopes"}}
+		for _, q := range r.Quotas {
+			for _, x := range q.Resources {
+				v := func(n Num) string {
+					if x.Resource == metrics.QuotaRequestsMemory || x.Resource == metrics.QuotaLimitsMemory {
+						return gib(float64(n))
+					}
+					return num(float64(n))
+				}
+				runway := "-"
+				switch {
+				case x.Runway != nil:
+					runway = tsp(x.Runway)
+				case !math.IsNaN(float64(x.ForecastPeak)):
+					runway = "beyond " + orDash(q.Horizon)
+				}
+				qt.add(q.Namespace, q.Name, x.Resource, v(x.Used), v(x.Hard), pct(ratio(float64(x.Used), float64(x.Hard))), v(x.Other), v(x.DemandNow), v(x.ForecastPeak),
+					runway, num(float64(x.RunwayDays)), orDash(strings.Join(q.Scopes, "; ")))
+			}
+		}
+		keep(qt)
 	}
 	wn := &Table{Name: TableWarnings, Title: "Warnings", Columns: []string{"warning"}}
 	for _, w := range r.Warnings {
@@ -235,6 +269,11 @@ func (r *Report) Tables() []*Table {
 	for _, p := range r.Pools {
 		for _, w := range p.Warnings {
 			wn.add(fmt.Sprintf("pool %s: %s", p.Name, w))
+		}
+	}
+	for _, q := range r.Quotas {
+		for _, w := range q.Warnings {
+			wn.add(fmt.Sprintf("quota %s/%s: %s", q.Namespace, q.Name, w))
 		}
 	}
 	for _, w := range r.Workloads {

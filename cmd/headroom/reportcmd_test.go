@@ -48,7 +48,7 @@ func TestReportFromSimulationFormats(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.SchemaVersion != 1 || doc.Source != "simulation" || len(doc.Simulation.Policies) != 3 {
+	if doc.SchemaVersion != 2 || doc.Source != "simulation" || len(doc.Simulation.Policies) != 3 {
 		t.Errorf("json: %+v", doc)
 	}
 	if html, _ := os.ReadFile(filepath.Join(dir, "review.html")); !bytes.HasPrefix(html, []byte("<!DOCTYPE html>")) || !bytes.Contains(html, []byte("<svg")) {

@@ -1,0 +1,449 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/headroom-dev/headroom/forecast"
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/policy"
+)
+
+// Quota is one namespace ResourceQuota's section: what it allows and uses
+// now, and when the forecast demand of the namespace's workloads exceeds
+// it.
+type Quota struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Scopes of a scoped quota (it counts only the pods that match): such a
+	// quota is shown, not forecast.
+	Scopes    []string        `json:"scopes,omitempty"`
+	Resources []QuotaResource `json:"resources"`
+	// Runway is the earliest of the resources' runways (nil: none within
+	// the horizon); RunwayDays counts from AsOf.
+	Runway         *time.Time `json:"runway"`
+	RunwayDays     Num        `json:"runway_days"`
+	RunwayResource string     `json:"runway_resource,omitempty"`
+	Horizon        string     `json:"horizon,omitempty"`
+	// Workloads are the namespace's forecast workloads whose demand the
+	// runway counts.
+	Workloads []string `json:"workloads,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// QuotaResource is one resource of a quota (metrics.QuotaResources), in
+// cores, bytes or pods.
+type QuotaResource struct {
+	Resource string `json:"resource"`
+	Hard     Num    `json:"hard"`
+	// Used is the quota's status.used (NaN: the status does not count it).
+	Used Num `json:"used"`
+	// Other is the part of Used that is not the forecast workloads' pods
+	// (other pods, DaemonSets, workloads without history), held constant;
+	// DemandNow is Other plus what the forecast workloads need now, and
+	// ForecastPeak Other plus the peak of their forecast at the planned
+	// quantile. NaN: not forecast (limits, scoped quotas, no workloads).
+	Other        Num `json:"other"`
+	DemandNow    Num `json:"demand_now"`
+	ForecastPeak Num `json:"forecast_peak"`
+	// Runway is the first time the forecast demand exceeds Hard (nil: not
+	// within the horizon, or not forecast).
+	Runway     *time.Time `json:"runway"`
+	RunwayDays Num        `json:"runway_days"`
+}
+
+// quotaForecast are the resources whose demand a quota runway forecasts:
+// what the replicas of the namespace's workloads request. Limits are not
+// forecast (the inventory records requests per replica, not limits).
+var quotaForecast = []string{metrics.QuotaRequestsCPU, metrics.QuotaRequestsMemory, metrics.QuotaPods}
+
+// quotaMember is one forecast workload of a namespace.
+type quotaMember struct {
+	s *wstate
+	// per replica: what the planner sizes replicas by (plan, else
+	// inventory) and what each pod charges the quota (inventory, else
+	// plan).
+	sizeCPU, sizeMem, chargeCPU, chargeMem float64
+	utilCPU, utilMem                       float64
+	lo, hi                                 float64 // replicas
+}
+
+// replicas is the number of replicas member m needs at grid point k: the
+// larger of its CPU and memory usage over the requests at the utilization
+// target, within [lo, hi]; continuous (the rounding up adds less than one
+// replica). NaN when there is no CPU sample at k.
+func (m *quotaMember) replicas(k int) float64 {
+	wd := m.s.data
+	if k >= len(wd.CPU) || math.IsNaN(wd.CPU[k]) {
+		return math.NaN()
+	}
+	r := 0.0
+	if m.sizeCPU > 0 {
+		r = wd.CPU[k] / (m.sizeCPU * m.utilCPU)
+	}
+	if m.sizeMem > 0 && k < len(wd.Memory) && !math.IsNaN(wd.Memory[k]) {
+		r = max(r, wd.Memory[k]/(m.sizeMem*m.utilMem))
+	}
+	return min(max(r, m.lo), m.hi)
+}
+
+// namespaceDemand is the demand of one namespace's forecast workloads on
+// each forecast quota resource: the series on the grid, its forecast, and
+// what the members' pods charge the quota now.
+type namespaceDemand struct {
+	members []string
+	series  map[string][]float64
+	now     map[string]float64 // charged by the members' pods now
+	fc      map[string]*forecast.Forecast
+	errs    map[string]error
+}
+
+// quotaMembers picks the namespace's workloads whose demand a quota
+// runway forecasts: not DaemonSets (they follow the nodes), with CPU
+// history and pods in the inventory, and requests to size replicas by.
+func quotaMembers(ns string, ws []*wstate) []*quotaMember {
+	var out []*quotaMember
+	for _, s := range ws {
+		wd := s.data
+		if wd.Workload.Namespace != ns || wd.Workload.Kind == "DaemonSet" || wd.CPU == nil || s.inv == nil {
+			continue
+		}
+		m := &quotaMember{s: s, chargeCPU: s.inv.CPURequest, chargeMem: s.inv.MemoryRequest, sizeCPU: s.inv.CPURequest, sizeMem: s.inv.MemoryRequest,
+			utilCPU: defaultUtilization, utilMem: defaultMemoryUtilization, lo: float64(s.inv.Pods), hi: math.Inf(1)}
+		if sp := s.spec; sp != nil {
+			if sp.Request.CPU > 0 || sp.Request.Memory > 0 {
+				m.sizeCPU, m.sizeMem = sp.Request.CPU, sp.Request.Memory
+			}
+			if sp.Utilization.CPU > 0 {
+				m.utilCPU = sp.Utilization.CPU
+			}
+			if sp.Utilization.Memory > 0 {
+				m.utilMem = sp.Utilization.Memory
+			}
+			m.lo, m.hi = float64(sp.Min), float64(sp.Max)
+		}
+		if m.chargeCPU <= 0 && m.chargeMem <= 0 {
+			m.chargeCPU, m.chargeMem = m.sizeCPU, m.sizeMem
+		}
+		if m.sizeCPU <= 0 && m.sizeMem <= 0 {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// demandOf builds and forecasts a namespace's demand on the resources
+// named.
+func demandOf(ns string, ws []*wstate, d *Data, resources []string, fopt forecast.Options) *namespaceDemand {
+	nd := &namespaceDemand{series: map[string][]float64{}, now: map[string]float64{}, fc: map[string]*forecast.Forecast{}, errs: map[string]error{}}
+	members := quotaMembers(ns, ws)
+	if len(members) == 0 {
+		return nd
+	}
+	n := 0
+	for _, m := range members {
+		nd.members = append(nd.members, m.s.data.Workload.String())
+		n = max(n, len(m.s.data.CPU))
+	}
+	for _, r := range resources {
+		sum := make([]float64, n)
+		for k := range sum {
+			for _, m := range members {
+				rep := m.replicas(k) // NaN when a member has no sample: the sum too
+				switch r {
+				case metrics.QuotaRequestsCPU:
+					sum[k] += rep * m.chargeCPU
+				case metrics.QuotaRequestsMemory:
+					sum[k] += rep * m.chargeMem
+				case metrics.QuotaPods:
+					sum[k] += rep
+				}
+			}
+		}
+		now := 0.0
+		for _, m := range members {
+			pods := float64(m.s.inv.Pods)
+			switch r {
+			case metrics.QuotaRequestsCPU:
+				now += pods * m.chargeCPU
+			case metrics.QuotaRequestsMemory:
+				now += pods * m.chargeMem
+			case metrics.QuotaPods:
+				now += pods
+			}
+		}
+		nd.series[r], nd.now[r] = sum, now
+		if f, err := forecast.Auto(d.series("quota/"+ns+"/"+r, sum), fopt); err == nil {
+			nd.fc[r] = f
+		} else {
+			nd.errs[r] = err
+		}
+	}
+	return nd
+}
+
+// buildQuotas makes the quota sections and their findings: per quota and
+// resource, used and hard now; for unscoped quotas the runway of
+// requests.cpu, requests.memory and pods, from the forecast demand of the
+// namespace's workloads (Other + the forecast at the planned quantile,
+// over Options.Horizon, like the pools'); and whether the replicas
+// planned now fit in what the quota has left.
+func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, levels []float64, horizon int, base forecast.Options, now time.Time, o Options) {
+	if inv == nil {
+		return
+	}
+	if !inv.QuotasRead {
+		r.Warnings = append(r.Warnings, "the inventory snapshot has no resource quotas (collected without list on resourcequotas, or before quotas were collected): quota runway unknown")
+		return
+	}
+	fopt := base
+	fopt.Horizon, fopt.Quantiles = horizon, levels
+	// What each namespace's quotas limit among the forecast resources.
+	need := map[string]map[string]bool{}
+	for _, q := range inv.Quotas {
+		if len(q.Scopes) > 0 {
+			continue
+		}
+		for _, res := range quotaForecast {
+			if _, ok := q.Hard[res]; ok {
+				if need[q.Namespace] == nil {
+					need[q.Namespace] = map[string]bool{}
+				}
+				need[q.Namespace][res] = true
+			}
+		}
+	}
+	demand := map[string]*namespaceDemand{}
+	for ns, set := range need {
+		var res []string
+		for _, x := range quotaForecast {
+			if set[x] {
+				res = append(res, x)
+			}
+		}
+		demand[ns] = demandOf(ns, ws, d, res, fopt)
+	}
+	for _, q := range inv.Quotas {
+		out := Quota{Namespace: q.Namespace, Name: q.Name, Scopes: q.Scopes, Resources: []QuotaResource{}, RunwayDays: nan}
+		nd := demand[q.Namespace]
+		if len(q.Scopes) > 0 {
+			out.Warnings = append(out.Warnings, "scoped quota (counts only the pods matching "+strings.Join(q.Scopes, ", ")+"): not forecast")
+		} else if nd != nil {
+			out.Workloads = nd.members
+			if len(nd.members) == 0 {
+				out.Warnings = append(out.Warnings, "no workload of the namespace has usage history and requests: not forecast")
+			}
+		}
+		for _, res := range metrics.QuotaResources {
+			hard, ok := q.Hard[res]
+			if !ok {
+				continue
+			}
+			qr := QuotaResource{Resource: res, Hard: Num(hard), Used: nan, Other: nan, DemandNow: nan, ForecastPeak: nan, RunwayDays: nan}
+			used, counted := q.Used[res]
+			if counted {
+				qr.Used = Num(used)
+			}
+			if nd != nil && len(nd.members) > 0 && nd.series[res] != nil && len(q.Scopes) == 0 {
+				switch {
+				case !counted:
+					out.Warnings = append(out.Warnings, res+": the quota's status does not count it yet (no quota controller since it changed): not forecast")
+				default:
+					quotaRunway(&out, &qr, nd, res, used, hard, levels[1], now)
+				}
+			}
+			if counted && used > hard {
+				qr.Runway, qr.RunwayDays = ptime(now), 0
+				out.setRunway(res, now, now)
+			}
+			out.Resources = append(out.Resources, qr)
+		}
+		if out.Runway != nil {
+			quotaRunwayFinding(r, &out, levels[1], o)
+		}
+		if nd != nil && len(nd.members) > 0 {
+			out.Horizon = fmtDur(time.Duration(horizon) * d.Step)
+		}
+		r.Quotas = append(r.Quotas, out)
+	}
+	sort.SliceStable(r.Quotas, func(i, j int) bool {
+		a, b := r.Quotas[i], r.Quotas[j]
+		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	})
+	planFindings(r, ws, inv)
+}
+
+func ptime(t time.Time) *time.Time { t = t.UTC(); return &t }
+
+// setRunway records a resource's runway when it comes first.
+func (q *Quota) setRunway(res string, t, now time.Time) {
+	if q.Runway == nil || t.Before(*q.Runway) {
+		q.Runway, q.RunwayDays, q.RunwayResource = ptime(t), Num(t.Sub(now).Hours()/24), res
+	}
+}
+
+// quotaRunway fills one forecast resource: Other is what the quota counts
+// beyond the members' pods (never below 0), the demand Other plus the
+// members' needs; the runway is now when the demand now exceeds hard, else
+// the first forecast step whose quantile does (Runway).
+func quotaRunway(q *Quota, qr *QuotaResource, nd *namespaceDemand, res string, used, hard, level float64, now time.Time) {
+	other := max(used-nd.now[res], 0)
+	qr.Other = Num(other)
+	if v, ok := lastFinite(nd.series[res]); ok {
+		qr.DemandNow = Num(other + v)
+	}
+	f := nd.fc[res]
+	if f == nil {
+		q.Warnings = append(q.Warnings, fmt.Sprintf("%s: no demand forecast: %v", res, nd.errs[res]))
+		if !math.IsNaN(float64(qr.DemandNow)) && float64(qr.DemandNow) > hard {
+			qr.Runway, qr.RunwayDays = ptime(now), 0
+			q.setRunway(res, now, now)
+		}
+		return
+	}
+	up := f.Quantile(level)
+	total := make([]float64, len(up))
+	for k, v := range up {
+		total[k] = other + v
+	}
+	qr.ForecastPeak = Num(slices.Max(total))
+	var t time.Time
+	switch {
+	case !math.IsNaN(float64(qr.DemandNow)) && float64(qr.DemandNow) > hard:
+		t = now
+	default:
+		var ok bool
+		if t, ok = Runway(f.Start, f.Step, total, hard); !ok {
+			return
+		}
+	}
+	qr.Runway, qr.RunwayDays = ptime(t), Num(t.UTC().Sub(now).Hours()/24)
+	q.setRunway(res, t, now)
+}
+
+// quotaAmount writes an amount of a quota resource with its unit.
+func quotaAmount(res string, v float64) string {
+	switch res {
+	case metrics.QuotaRequestsCPU, metrics.QuotaLimitsCPU:
+		return fmtF(v) + " cores"
+	case metrics.QuotaRequestsMemory, metrics.QuotaLimitsMemory:
+		return gib(v) + " GiB"
+	}
+	return plural(int(math.Round(v)), "pod")
+}
+
+// quotaRunwayFinding: a quota whose runway is under Options.RunwayWarn
+// (critical under a third of it), as for pools.
+func quotaRunwayFinding(r *Report, q *Quota, level float64, o Options) {
+	days := float64(q.RunwayDays)
+	warn := o.RunwayWarn.Hours() / 24
+	if days >= warn {
+		return
+	}
+	sev := Warning
+	if days < warn/3 {
+		sev = Critical
+	}
+	var qr QuotaResource
+	for _, x := range q.Resources {
+		if x.Resource == q.RunwayResource {
+			qr = x
+		}
+	}
+	subject := q.Namespace + "/" + q.Name
+	var msg string
+	switch {
+	case !math.IsNaN(float64(qr.Used)) && qr.Used > qr.Hard:
+		msg = fmt.Sprintf("quota exhausted: %s used %s, over its hard limit of %s (lowered below use?): no new pod that requests it is admitted",
+			q.RunwayResource, quotaAmount(q.RunwayResource, float64(qr.Used)), quotaAmount(q.RunwayResource, float64(qr.Hard)))
+	case days == 0:
+		msg = fmt.Sprintf("quota runway 0 days: the namespace's workloads need %s of %s now, over the quota's %s (used %s): the pods beyond it are refused (403 exceeded quota)",
+			quotaAmount(q.RunwayResource, float64(qr.DemandNow)), q.RunwayResource, quotaAmount(q.RunwayResource, float64(qr.Hard)), quotaAmount(q.RunwayResource, float64(qr.Used)))
+	default:
+		msg = fmt.Sprintf("quota runway %.1f days: forecast %s demand (q%s) of the namespace's workloads exceeds the quota's %s (used %s now) on %s",
+			days, q.RunwayResource, fmtQ(level), quotaAmount(q.RunwayResource, float64(qr.Hard)), quotaAmount(q.RunwayResource, float64(qr.Used)), q.Runway.Format("2006-01-02 15:04"))
+	}
+	r.Findings = append(r.Findings, Finding{sev, KindQuotaRunway, subject, msg})
+}
+
+// planFindings: the replicas planned now (policy.Replicas' decision) need
+// more of a namespace's quota than it has left. The API server's quota
+// admission refuses the pods beyond it (403 Forbidden: exceeded quota),
+// so a scale-up stays short of its plan: the scale write itself succeeds,
+// and the ReplicaSet (or StatefulSet) controller's pod creations fail.
+// Checked for pods, requests.cpu and requests.memory of unscoped quotas
+// whose use is counted, per workload and for the namespace's scale-ups
+// together.
+func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
+	type ask struct {
+		target string
+		pods   float64
+		cpu    float64
+		mem    float64
+	}
+	asks := map[string][]ask{}
+	for _, s := range ws {
+		p := s.out.Plan
+		if p == nil || s.inv == nil || p.Desired <= p.Current || s.spec == nil || s.spec.Mode == policy.ModeRecommend {
+			continue // recommend mode changes nothing
+		}
+		cpu, mem := s.inv.CPURequest, s.inv.MemoryRequest
+		if cpu <= 0 && mem <= 0 {
+			cpu, mem = s.spec.Request.CPU, s.spec.Request.Memory
+		}
+		extra := float64(p.Desired - p.Current)
+		ns := s.data.Workload.Namespace
+		asks[ns] = append(asks[ns], ask{s.out.Target, extra, extra * cpu, extra * mem})
+	}
+	amount := func(a ask, res string) float64 {
+		switch res {
+		case metrics.QuotaRequestsCPU:
+			return a.cpu
+		case metrics.QuotaRequestsMemory:
+			return a.mem
+		}
+		return a.pods
+	}
+	for _, q := range inv.Quotas {
+		if len(q.Scopes) > 0 || len(asks[q.Namespace]) == 0 {
+			continue
+		}
+		subject := q.Namespace + "/" + q.Name
+		var total ask
+		alone := false
+		for _, a := range asks[q.Namespace] {
+			total.pods, total.cpu, total.mem = total.pods+a.pods, total.cpu+a.cpu, total.mem+a.mem
+			for _, res := range quotaForecast {
+				hard, limited := q.Hard[res]
+				used, counted := q.Used[res]
+				if !limited || !counted || used+amount(a, res) <= hard+1e-9 {
+					continue
+				}
+				alone = true
+				r.Findings = append(r.Findings, Finding{Critical, KindQuotaPlan, a.target, fmt.Sprintf(
+					"the plan adds %s needing %s of %s, but quota %s has %s left (%s used of %s): the API server refuses the pods beyond it (403 Forbidden: exceeded quota: %s) and the workload stays short",
+					plural(int(a.pods), "pod"), quotaAmount(res, amount(a, res)), res, subject, quotaAmount(res, max(hard-used, 0)),
+					quotaAmount(res, used), quotaAmount(res, hard), q.Name)})
+				break
+			}
+		}
+		if alone || len(asks[q.Namespace]) < 2 {
+			continue
+		}
+		for _, res := range quotaForecast {
+			hard, limited := q.Hard[res]
+			used, counted := q.Used[res]
+			if limited && counted && used+amount(total, res) > hard+1e-9 {
+				r.Findings = append(r.Findings, Finding{Warning, KindQuotaPlan, subject, fmt.Sprintf(
+					"the plan's %d scale-ups in the namespace need %s of %s together, but the quota has %s left (%s used of %s): some of their pods will be refused (403 exceeded quota)",
+					len(asks[q.Namespace]), quotaAmount(res, amount(total, res)), res, quotaAmount(res, max(hard-used, 0)), quotaAmount(res, used), quotaAmount(res, hard))})
+				break
+			}
+		}
+	}
+}
