@@ -321,6 +321,9 @@ func quotaRunway(q *Quota, qr *QuotaResource, nd *namespaceDemand, res string, u
 		if t, ok = Runway(f.Start, f.Step, total, hard); !ok {
 			return
 		}
+		if t.Before(now) { // a forecast from a member's older last sample
+			t = now
+		}
 	}
 	qr.Runway, qr.RunwayDays = ptime(t), Num(t.UTC().Sub(now).Hours()/24)
 	q.setRunway(res, t, now)
