@@ -257,8 +257,8 @@ func TestAdvanceMatchesFromScratch(t *testing.T) {
 		}
 	}
 	// The cache holds the steps of the latest forecast, not the whole run.
-	if c := g.fit.members[0].state.(*fourierState); len(c.cache) > h {
-		t.Errorf("the curve cache holds %d steps after 600 advances, want at most %d", len(c.cache), h)
+	if c := g.fit.members[0].state.(*fourierState); len(c.cache) > h+2*cacheSlack {
+		t.Errorf("the curve cache holds %d steps after 600 advances, want at most %d", len(c.cache), h+2*cacheSlack)
 	}
 }
 

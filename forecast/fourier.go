@@ -149,13 +149,19 @@ func (s *fourierState) clip(r float64) float64 {
 func (s *fourierState) Observe(y float64) {
 	s.r = s.clip(y - s.curve(s.t, s.buf))
 	s.t++
-	// Steps before t are never evaluated again: the cache holds at most the
-	// steps of the longest forecast made since, however long the state runs.
-	if s.cacheFrom < s.t && len(s.cache) > 0 {
-		s.cache = s.cache[1:]
-		s.cacheFrom++
+	// Steps before t are never evaluated again: once they are half the cache
+	// and at least cacheSlack, the rest moves to the front (appends then
+	// reuse the room), so however long the state runs, the cache holds the
+	// steps of the longest forecast since plus at most 2·cacheSlack.
+	if d := min(s.t-s.cacheFrom, len(s.cache)); d >= cacheSlack && 2*d >= len(s.cache) {
+		s.cache = s.cache[:copy(s.cache, s.cache[d:])]
+		s.cacheFrom += d
 	}
 }
+
+// cacheSlack is how many observed steps the curve cache keeps before it is
+// compacted.
+const cacheSlack = 32
 
 func (s *fourierState) Forecast(dst []float64) {
 	rk := s.r
