@@ -157,20 +157,22 @@ func TestFourierFitMatchesDenseDesign(t *testing.T) {
 
 func TestFoldLength(t *testing.T) {
 	tests := []struct {
-		periods []int
-		n, want int
+		periods  []int
+		n, want  int
+		periodic bool
 	}{
-		{[]int{288}, 4096, 288},
-		{[]int{288, 2016}, 4320, 2016},     // a week holds whole days
-		{[]int{12, 288, 2016}, 4320, 2016}, // an hour at 5 minutes too
-		{[]int{4, 6}, 100, 12},
-		{[]int{97, 101}, 500, 500}, // lcm 9,797 > n: no repetition
-		{[]int{288, 2016}, 1000, 1000},
+		{[]int{288}, 4096, 288, true},
+		{[]int{288, 2016}, 4320, 2016, true},     // a week holds whole days
+		{[]int{12, 288, 2016}, 4320, 2016, true}, // an hour at 5 minutes too
+		{[]int{4, 6}, 100, 12, true},
+		{[]int{4, 6}, 12, 12, true},
+		{[]int{97, 101}, 500, 500, false}, // lcm 9,797 > n: no repetition
+		{[]int{288, 2016}, 1000, 1000, false},
 	}
 	for _, tt := range tests {
 		m := Fourier{Periods: tt.periods}
-		if got := foldLength(m.harmonics(), tt.n); got != tt.want {
-			t.Errorf("periods %v, n %d: fold length %d, want %d", tt.periods, tt.n, got, tt.want)
+		if got, periodic := foldLength(m.harmonics(), tt.n); got != tt.want || periodic != tt.periodic {
+			t.Errorf("periods %v, n %d: fold length %d (periodic %v), want %d (%v)", tt.periods, tt.n, got, periodic, tt.want, tt.periodic)
 		}
 	}
 }
@@ -200,11 +202,11 @@ func TestRowGenMatchesRow(t *testing.T) {
 }
 
 func TestAdvanceMatchesFromScratch(t *testing.T) {
-	// Advance keeps the fitted state and re-evaluates the regression curve
-	// from a cache that it trims as it goes. From scratch: fit the model on
-	// the same history, observe every value since, and evaluate the curve
-	// directly (eval: no cache) plus the AR(1) residual; the quantiles are the
-	// mean plus the offsets of the original forecast.
+	// Advance keeps the fitted state and reads the regression curve from its
+	// table by phase. From scratch: fit the model on the same history,
+	// observe every value since, and evaluate the curve as the dot product
+	// of the design row and the coefficients (eval) plus the AR(1) residual;
+	// the quantiles are the mean plus the offsets of the original forecast.
 	y := synth(4096+600, true, 5)
 	const n, v, h = 4096, 288, 6
 	f, err := Auto(synthSeriesOf(y[:n]), Options{Horizon: h, Quantiles: []float64{0.9}, Model: "fourier", Validation: v})
@@ -241,9 +243,6 @@ func TestAdvanceMatchesFromScratch(t *testing.T) {
 		if cap(g.Mean) != len(g.Mean) || cap(g.Q[0]) != len(g.Q[0]) {
 			t.Fatalf("step %d: Mean and Q must not share room to grow (caps %d, %d)", i, cap(g.Mean), cap(g.Q[0]))
 		}
-		if len(st.cache) != 0 {
-			t.Fatal("the reference must evaluate from scratch")
-		}
 		rk := st.r
 		for k := range h {
 			rk *= st.rho
@@ -256,9 +255,8 @@ func TestAdvanceMatchesFromScratch(t *testing.T) {
 			}
 		}
 	}
-	// The cache holds the steps of the latest forecast, not the whole run.
-	if c := g.fit.members[0].state.(*fourierState); len(c.cache) > h+2*cacheSlack {
-		t.Errorf("the curve cache holds %d steps after 600 advances, want at most %d", len(c.cache), h+2*cacheSlack)
+	if c := g.fit.members[0].state.(*fourierState); len(c.season) != 288 {
+		t.Errorf("the curve's table has %d phases, want 288 (a day)", len(c.season))
 	}
 }
 
@@ -289,6 +287,40 @@ func TestAdvanceInOneCallOrMany(t *testing.T) {
 					if a.Q[i][k] != b.Q[i][k] || a.Mean[k] != b.Mean[k] {
 						t.Fatalf("level %g step %d: %g/%g in one call, %g/%g one by one", a.Levels[i], k, a.Mean[k], a.Q[i][k], b.Mean[k], b.Q[i][k])
 					}
+				}
+			}
+		})
+	}
+}
+
+func TestFourierCurveMatchesRows(t *testing.T) {
+	// The curve from the table by phase equals the dot product of the
+	// design row and the coefficients, over the history and far beyond it;
+	// when the common period is longer than the history there is no table.
+	tests := []struct {
+		name   string
+		model  Fourier
+		n      int
+		phases int // 0: no table
+	}{
+		{"daily with trend", Fourier{Periods: []int{288}, Trend: true}, 4096, 288},
+		{"daily and weekly", Fourier{Periods: []int{288, 2016}}, 4321, 2016},
+		{"common period longer than the history", Fourier{Periods: []int{97, 101}, Trend: true}, 500, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := tt.model.Fit(synth(tt.n, true, 4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := st.(*fourierState)
+			if len(s.season) != tt.phases {
+				t.Fatalf("table of %d phases, want %d", len(s.season), tt.phases)
+			}
+			row := make([]float64, len(s.coef))
+			for x := 0; x < tt.n+5000; x += 7 {
+				if got, want := s.curve(x), s.eval(x, row); !closeRel(got, want) {
+					t.Fatalf("curve(%d) = %.17g, want %.17g", x, got, want)
 				}
 			}
 		})

@@ -93,16 +93,18 @@ type fourierState struct {
 	coef []float64
 	hs   []harmonic
 	buf  []float64 // scratch row
-	// cache holds the regression curve from step cacheFrom on: validation
-	// forecasts from hundreds of origins revisit the same future steps.
-	cache     []float64
-	cacheFrom int
-	trend     bool
-	scale     float64 // the trend regressor is t/scale
-	t         int     // index of the next observation
-	rho       float64
-	r         float64 // last residual (clipped)
-	delta     float64 // residual clip
+	// The regression curve is c0 + c1·t/scale + season[t mod len(season)]:
+	// the harmonics' part by phase of their common period, computed once
+	// per fit, so that a step costs O(1). season is nil when the common
+	// period is longer than the history; the curve then comes from eval.
+	c0, c1 float64
+	season []float64
+	trend  bool
+	scale  float64 // the trend regressor is t/scale
+	t      int     // index of the next observation
+	rho    float64
+	r      float64 // last residual (clipped)
+	delta  float64 // residual clip
 }
 
 func (s *fourierState) row(t int, dst []float64) {
@@ -119,17 +121,15 @@ func (s *fourierState) row(t int, dst []float64) {
 	}
 }
 
-func (s *fourierState) curve(t int, row []float64) float64 {
-	if i := t - s.cacheFrom; i >= 0 && i < len(s.cache) {
-		return s.cache[i]
+func (s *fourierState) curve(t int) float64 {
+	if s.season == nil {
+		return s.eval(t, s.buf)
 	}
-	v := s.eval(t, row)
-	if t == s.cacheFrom+len(s.cache) {
-		s.cache = append(s.cache, v)
-	}
-	return v
+	return s.c0 + s.c1*(float64(t)/s.scale) + s.season[t%len(s.season)]
 }
 
+// eval is the regression curve at t as the dot product of the design row
+// and the coefficients.
 func (s *fourierState) eval(t int, row []float64) float64 {
 	s.row(t, row)
 	var v float64
@@ -147,27 +147,15 @@ func (s *fourierState) clip(r float64) float64 {
 }
 
 func (s *fourierState) Observe(y float64) {
-	s.r = s.clip(y - s.curve(s.t, s.buf))
+	s.r = s.clip(y - s.curve(s.t))
 	s.t++
-	// Steps before t are never evaluated again: once they are half the cache
-	// and at least cacheSlack, the rest moves to the front (appends then
-	// reuse the room), so however long the state runs, the cache holds the
-	// steps of the longest forecast since plus at most 2·cacheSlack.
-	if d := min(s.t-s.cacheFrom, len(s.cache)); d >= cacheSlack && 2*d >= len(s.cache) {
-		s.cache = s.cache[:copy(s.cache, s.cache[d:])]
-		s.cacheFrom += d
-	}
 }
-
-// cacheSlack is how many observed steps the curve cache keeps before it is
-// compacted.
-const cacheSlack = 32
 
 func (s *fourierState) Forecast(dst []float64) {
 	rk := s.r
 	for k := range dst {
 		rk *= s.rho
-		dst[k] = s.curve(s.t+k, s.buf) + rk
+		dst[k] = s.curve(s.t+k) + rk
 	}
 }
 
@@ -181,7 +169,7 @@ func (m Fourier) Fit(y []float64) (State, error) {
 	if n < 2*p {
 		return nil, fmt.Errorf("%w: %s with %d regressors needs %d points, have %d", ErrInsufficientData, m.Name(), p, 2*p, n)
 	}
-	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n, buf: make([]float64, p), cacheFrom: n}
+	s := &fourierState{hs: hs, trend: m.Trend, scale: float64(n), t: n, buf: make([]float64, p)}
 	tabs := map[int]*trig{}
 	for i, h := range hs {
 		if tabs[h.p] == nil {
@@ -206,7 +194,7 @@ func (m Fourier) Fit(y []float64) (State, error) {
 		return nil, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
 	res := make([]float64, n)
-	d.residuals(y, coef, keep, res)
+	s.season, s.c0, s.c1 = d.residuals(y, coef, keep, res)
 	abs := make([]float64, n)
 	for t := range res {
 		abs[t] = math.Abs(res[t])
@@ -239,11 +227,14 @@ func (m Fourier) Fit(y []float64) (State, error) {
 			}
 			if c2, err := solveNormal(subSystem(wtx, wty, keep)); err == nil {
 				coef = c2
-				d.residuals(y, coef, keep, res)
+				s.season, s.c0, s.c1 = d.residuals(y, coef, keep, res)
 			}
 		}
 	}
 	s.coef = append([]float64(nil), coef.RawVector().Data...)
+	if !d.periodic {
+		s.season = nil // the phases of the history do not repeat: no table
+	}
 	s.delta = 3 * delta
 	// AR(1) coefficient of the clipped residuals.
 	var num, den float64
@@ -321,29 +312,30 @@ func (g *rowGen) next(dst []float64) {
 // O(n + L·p²) instead of O(n·p²): a daily cycle at five minutes (L = 288)
 // over 15 days (n = 4,320) is 15 times cheaper.
 type fourierDesign struct {
-	first   *float64
-	n, p, l int
-	periods []int
-	k       int
-	gen     *fourierState // the trend design's regressors
-	xtx     *mat.SymDense // upper triangle
-	xty     *mat.VecDense
+	first    *float64
+	n, p, l  int
+	periodic bool // l is the common period (else the history is shorter)
+	periods  []int
+	k        int
+	gen      *fourierState // the trend design's regressors
+	xtx      *mat.SymDense // upper triangle
+	xty      *mat.VecDense
 }
 
 // foldLength is the least common multiple of the harmonics' periods, or n
-// when that is at least n (no repetition to exploit).
-func foldLength(hs []harmonic, n int) int {
-	l := 1
+// when that is longer (no repetition to exploit); periodic says which.
+func foldLength(hs []harmonic, n int) (l int, periodic bool) {
+	l = 1
 	for _, h := range hs {
 		g, b := l, h.p
 		for b != 0 {
 			g, b = b, g%b
 		}
-		if l = l / g * h.p; l >= n {
-			return n
+		if l = l / g * h.p; l > n {
+			return n, false
 		}
 	}
-	return l
+	return l, true
 }
 
 // design returns the trend design for y with its unweighted normal
@@ -354,8 +346,9 @@ func (m Fourier) design(y []float64, s *fourierState) *fourierDesign {
 		return d
 	}
 	n := len(y)
-	d := &fourierDesign{first: &y[0], n: n, p: 2 + 2*len(s.hs), l: foldLength(s.hs, n), periods: slices.Clone(m.Periods), k: m.K,
+	d := &fourierDesign{first: &y[0], n: n, p: 2 + 2*len(s.hs), periods: slices.Clone(m.Periods), k: m.K,
 		gen: &fourierState{hs: s.hs, trend: true, scale: s.scale}}
+	d.l, d.periodic = foldLength(s.hs, n)
 	d.xtx, d.xty = d.normal(y, nil)
 	if m.memo != nil {
 		*m.memo = *d
@@ -418,14 +411,15 @@ func (d *fourierDesign) normal(y, w []float64) (*mat.SymDense, *mat.VecDense) {
 }
 
 // residuals writes y − x·b into res, where b holds the coefficients of the
-// columns keep of the trend design: the curve at phase φ is computed once.
-func (d *fourierDesign) residuals(y []float64, b *mat.VecDense, keep []int, res []float64) {
+// columns keep of the trend design, and returns the fitted curve as
+// c0 + c1·τ + season[phase]: the harmonics' part is computed once per phase.
+func (d *fourierDesign) residuals(y []float64, b *mat.VecDense, keep []int, res []float64) (season []float64, c0, c1 float64) {
 	p, l := d.p, d.l
 	full := make([]float64, p)
 	for i, j := range keep {
 		full[j] = b.AtVec(i)
 	}
-	season := make([]float64, l)
+	season = make([]float64, l)
 	r := make([]float64, p)
 	g := d.gen.rows(0)
 	for ph := range season {
@@ -436,13 +430,15 @@ func (d *fourierDesign) residuals(y []float64, b *mat.VecDense, keep []int, res 
 		}
 		season[ph] = v
 	}
+	c0, c1 = full[0], full[1]
 	ph := 0
 	for t, yt := range y {
-		res[t] = yt - (full[0] + full[1]*(float64(t)/d.gen.scale) + season[ph])
+		res[t] = yt - (c0 + c1*(float64(t)/d.gen.scale) + season[ph])
 		if ph++; ph == l {
 			ph = 0
 		}
 	}
+	return season, c0, c1
 }
 
 // subSystem copies the rows and columns keep of a symmetric system.
