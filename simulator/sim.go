@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -455,7 +456,10 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 			}
 			s.c = newCluster(in, start, replicas, nodes)
 			s.c.logging = opt.Log
-			res.Policies[pi], res.Series.Policies[pi] = s.loop(ctx, name, d, ticks, events, nSeries)
+			// Profiles tell the policies apart (go tool pprof -tagfocus policy=predictive).
+			pprof.Do(ctx, pprof.Labels("policy", name), func(ctx context.Context) {
+				res.Policies[pi], res.Series.Policies[pi] = s.loop(ctx, name, d, ticks, events, nSeries)
+			})
 		}()
 	}
 	wg.Wait()
