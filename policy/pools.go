@@ -202,6 +202,24 @@ type packer struct {
 	alloc Resources
 	nodes []node
 	zones []zoneBins
+	// slab holds the first groupsInline entries of nodes' group lists, so
+	// that a thousand nodes take a few allocations, not thousands.
+	slab     []GroupPods
+	slabSize int
+}
+
+const groupsInline = 8
+
+// newGroups is an empty group list for a node, with room for groupsInline
+// groups (append moves a longer list to its own array).
+func (k *packer) newGroups() []GroupPods {
+	if len(k.slab) < groupsInline {
+		k.slabSize = min(max(16, 2*k.slabSize), 256)
+		k.slab = make([]GroupPods, groupsInline*k.slabSize)
+	}
+	g := k.slab[:0:groupsInline]
+	k.slab = k.slab[groupsInline:]
+	return g
 }
 
 // zoneBins are one zone's nodes, with a tree over their free capacity.
@@ -425,6 +443,9 @@ func (k *packer) put(i, g int, req Resources, want int) int {
 	if l := len(nd.groups); l > 0 && nd.groups[l-1].Group == g {
 		nd.groups[l-1].Pods += n
 	} else {
+		if nd.groups == nil {
+			nd.groups = k.newGroups()
+		}
 		nd.groups = append(nd.groups, GroupPods{Group: g, Pods: n})
 	}
 	return n
@@ -547,7 +568,7 @@ func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, group
 // zone headroom another zone than the one whose loss is not survived when
 // one as small exists. Zone headroom first adds the nodes the capacity
 // bound asks for (zoneBound.worst), then checks the packing.
-func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
+func (k *packer) withHeadroom(sv *survival, mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
 	nodes := slices.Clone(k.nodes)
 	nz := k.pool.Zones
 	perZone := make([]int, nz)
@@ -577,7 +598,6 @@ func (k *packer) withHeadroom(mode HeadroomMode, groups []PodGroup, key []float6
 			zb.add(nodes[len(nodes)-1].zone)
 		}
 	}
-	var sv survival
 	for {
 		ok, lost := sv.headroomOK(nodes, mode, nz, groups, key)
 		if ok {
@@ -830,13 +850,14 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 	for i := range pools {
 		modes[i] = pools[i].Headroom
 	}
+	sv := &survival{} // scratch of the headroom checks
 	build := func(i int) PoolResult {
 		p, k := &pools[i], packers[i]
 		// A mode that cannot be met within the maximum degrades (zone → n+1
 		// → none) rather than buying nodes that do not deliver it.
 		mode := modes[i]
 		var warnings []string
-		nodes, ok := k.withHeadroom(mode, groups, key)
+		nodes, ok := k.withHeadroom(sv, mode, groups, key)
 		for !ok {
 			next := HeadroomNone
 			if mode == HeadroomZone {
@@ -848,10 +869,11 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 			}
 			warnings = append(warnings, fmt.Sprintf("%s headroom cannot be met %s: planned with %s headroom", mode, why, next))
 			mode = next
-			nodes, ok = k.withHeadroom(mode, groups, key)
+			nodes, ok = k.withHeadroom(sv, mode, groups, key)
 		}
 		r := PoolResult{Name: p.Name, Nodes: len(nodes), DemandNodes: bases[i], HeadroomNodes: len(nodes) - len(k.nodes),
-			Headroom: mode, Wanted: p.Headroom, HeadroomMet: mode == modes[i], PerZone: make([]int, p.Zones), Warnings: warnings}
+			Headroom: mode, Wanted: p.Headroom, HeadroomMet: mode == modes[i], PerZone: make([]int, p.Zones), Warnings: warnings,
+			NodeFills: make([]NodeFill, 0, len(nodes))}
 		for _, nd := range nodes {
 			r.PerZone[nd.zone]++
 			used := k.alloc.Sub(nd.free)

@@ -64,9 +64,13 @@ type run struct {
 	hpaHist []policy.History
 	dayErrs []float64 // forecast errors per day for the budget band
 	// poolKey and poolSizes cache planPools: the pods and prices last
-	// planned for, and the sizes planned.
+	// planned for, and the sizes planned; keyBuf, pools and groups are its
+	// scratch (PlanPools keeps none of them).
 	poolKey   []float64
 	poolSizes []int
+	keyBuf    []float64
+	pools     []policy.Pool
+	groups    []policy.PodGroup
 }
 
 // demandNow is the demand for resource r of workload i in effect at now
@@ -84,18 +88,23 @@ func (s *run) hasMem(i int) bool {
 }
 
 func prune(h *policy.History, now time.Time, keep time.Duration) {
-	// Entries are appended in time order: drop the old prefix.
+	// Entries are appended in time order: drop the old prefix, moving the
+	// rest to the front so that appends reuse the array.
 	cut := now.Add(-keep)
 	k := 0
 	for k < len(h.Recommendations) && !h.Recommendations[k].Time.After(cut) {
 		k++
 	}
-	h.Recommendations = h.Recommendations[k:]
+	if k > 0 {
+		h.Recommendations = h.Recommendations[:copy(h.Recommendations, h.Recommendations[k:])]
+	}
 	k = 0
 	for k < len(h.Events) && !h.Events[k].Time.After(cut) {
 		k++
 	}
-	h.Events = h.Events[k:]
+	if k > 0 {
+		h.Events = h.Events[:copy(h.Events, h.Events[k:])]
+	}
 }
 
 // hpa runs one HPA sync for workload i with the given minimum: CPU
@@ -143,7 +152,7 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 	if len(s.in.Pools) == 0 {
 		return
 	}
-	key := make([]float64, 0, len(pods)+len(s.c.pools))
+	key := s.keyBuf[:0]
 	for _, n := range pods {
 		key = append(key, float64(n))
 	}
@@ -151,23 +160,30 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 		key = append(key, p.spec.PricePerHour)
 	}
 	if slices.Equal(key, s.poolKey) {
+		s.keyBuf = key
 		for i, n := range s.poolSizes {
 			s.c.SetPoolSize(ctx, s.now, s.in.Pools[i].Name, n, reason)
 		}
 		return
 	}
-	s.poolKey, s.poolSizes = key, s.poolSizes[:0]
-	pools := append([]policy.Pool(nil), s.in.Pools...)
+	s.poolKey, s.keyBuf, s.poolSizes = key, s.poolKey, s.poolSizes[:0]
+	if s.pools == nil {
+		s.pools = append([]policy.Pool(nil), s.in.Pools...)
+		s.groups = make([]policy.PodGroup, len(pods))
+		for i := range s.groups {
+			w := &s.in.Workloads[i]
+			s.groups[i] = policy.PodGroup{Target: w.Spec.Target, Request: w.Spec.Request, Pool: w.Pool}
+		}
+	}
+	pools, groups := s.pools, s.groups
 	for i := range pools {
-		pools[i].PricePerHour = s.c.pools[i].spec.PricePerHour
+		pools[i].PricePerHour, pools[i].Headroom = s.c.pools[i].spec.PricePerHour, s.in.Pools[i].Headroom
 		if !headroom {
 			pools[i].Headroom = policy.HeadroomNone
 		}
 	}
-	groups := make([]policy.PodGroup, len(pods))
 	for i := range pods {
-		w := &s.in.Workloads[i]
-		groups[i] = policy.PodGroup{Target: w.Spec.Target, Request: w.Spec.Request, Replicas: pods[i], Pool: w.Pool}
+		groups[i].Replicas = pods[i]
 	}
 	pp, err := policy.PlanPools(pools, groups, budget)
 	if err != nil {
@@ -383,6 +399,13 @@ type predictive struct {
 	floor             []int32
 	sync              time.Duration
 	fits              int
+	// Scratch of each run, per workload (policy keeps none of it).
+	pods   []int
+	want   []int32
+	why    []string
+	set    []bool
+	usage  []policy.Usage
+	demand []policy.Demand
 }
 
 // fview is one resource of one workload as the forecaster sees it: the
@@ -538,9 +561,12 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 		if p.refitAt.IsZero() || s.now.Sub(p.refitAt) >= s.opt.refit() {
 			p.refit(s)
 		}
-		pods := make([]int, n)
-		want, why := make([]int32, n), make([]string, n)
-		set := make([]bool, n)
+		if p.pods == nil {
+			p.pods, p.want, p.why, p.set = make([]int, n), make([]int32, n), make([]string, n), make([]bool, n)
+			p.usage, p.demand = make([]policy.Usage, n), make([]policy.Demand, n)
+		}
+		pods, want, why, set := p.pods, p.want, p.why, p.set
+		clear(set)
 		// Each workload's decision depends only on its own state, so they are
 		// made in parallel; the actions are applied in workload order after.
 		parallel(n, func(i int) {
@@ -567,7 +593,8 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 				}
 				f := p.fc[r][i]
 				if dem == nil {
-					dem = &policy.Demand{Start: f.Start.Add(time.Duration(len(f.Mean)-len(q)) * f.Step), Step: f.Step}
+					dem = &p.demand[i]
+					*dem = policy.Demand{Start: f.Start.Add(time.Duration(len(f.Mean)-len(q)) * f.Step), Step: f.Step}
 				}
 				if r == 0 {
 					dem.CPU = q
@@ -583,7 +610,8 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 			}
 			in.Demand = dem
 			if s.idx[0][i] >= 0 && sw.ready > 0 {
-				in.Usage = &policy.Usage{Time: s.now, CPU: s.demandNow(0, i), Reporting: int32(sw.ready), Unready: max(sw.replicas-int32(sw.ready), 0)}
+				in.Usage = &p.usage[i]
+				*in.Usage = policy.Usage{Time: s.now, CPU: s.demandNow(0, i), Reporting: int32(sw.ready), Unready: max(sw.replicas-int32(sw.ready), 0)}
 				if s.hasMem(i) {
 					in.Usage.Memory = s.demandNow(1, i)
 				}
