@@ -311,21 +311,29 @@ func fillForecast(f *Forecast, c *candidate, members []*candidate, y []float64, 
 // and the rows of Q share one new array (each capped at its own length);
 // fit.buf is the scratch for the members' forecasts.
 func (f *Forecast) project(fit *fitted) {
-	members, offsets := fit.members, fit.offsets
-	h := len(offsets[0])
+	h := len(fit.offsets[0])
 	data := make([]float64, (1+len(f.Levels))*h)
 	f.Mean = data[:h:h]
-	buf := fit.buf[:h]
+	f.Q = make([][]float64, len(f.Levels))
+	for i := range f.Levels {
+		f.Q[i] = data[(i+1)*h : (i+2)*h : (i+2)*h]
+	}
+	f.reproject(fit)
+}
+
+// reproject writes the forecast of fit's members into the existing Mean and Q.
+func (f *Forecast) reproject(fit *fitted) {
+	members, offsets := fit.members, fit.offsets
+	clear(f.Mean)
+	buf := fit.buf[:len(f.Mean)]
 	for _, m := range members {
 		m.state.Forecast(buf)
 		for k := range buf {
 			f.Mean[k] += buf[k] / float64(len(members))
 		}
 	}
-	f.Q = make([][]float64, len(f.Levels))
-	for i := range f.Levels {
-		f.Q[i] = data[(i+1)*h : (i+2)*h : (i+2)*h]
-		for k := 0; k < h; k++ {
+	for i := range f.Q {
+		for k := range f.Q[i] {
 			f.Q[i][k] = f.Mean[k] + offsets[i][k]
 		}
 	}
@@ -363,14 +371,45 @@ type fitted struct {
 // (Options.KeepCandidates) cannot be advanced. The new forecast shares
 // Seasonality, Levels, Scores and Backtest with f, which do not change.
 func (f *Forecast) Advance(obs ...float64) (*Forecast, error) {
+	if err := f.observe(obs); err != nil {
+		return nil, err
+	}
+	nf := *f
+	nf.Candidates = nil
+	nf.Start = f.Start.Add(time.Duration(len(obs)) * f.Step)
+	nf.project(f.fit)
+	f.fit = nil
+	return &nf, nil
+}
+
+// Update is Advance in place: f itself moves forward by the observations
+// (its Start too), and its Mean and Q are rewritten in their own arrays, so
+// a slice of them taken before sees the new values. It allocates nothing:
+// it is for a caller that only ever keeps the newest forecast, such as a
+// planner that advances every few minutes between refits. Forecasts that
+// Advance cannot advance, Update cannot update.
+func (f *Forecast) Update(obs ...float64) error {
+	if err := f.observe(obs); err != nil {
+		return err
+	}
+	f.Start = f.Start.Add(time.Duration(len(obs)) * f.Step)
+	f.reproject(f.fit)
+	return nil
+}
+
+// observe feeds obs to the fitted members (a NaN as their one-step
+// forecast), after checking them all: on error the state has not moved.
+func (f *Forecast) observe(obs []float64) error {
 	if f.fit == nil {
-		return nil, fmt.Errorf("%w: this forecast cannot be advanced (a candidate forecast, or already advanced)", ErrInvalidArgument)
+		return fmt.Errorf("%w: this forecast cannot be advanced (a candidate forecast, or already advanced)", ErrInvalidArgument)
+	}
+	for _, v := range obs {
+		if math.IsInf(v, 0) || math.Abs(v) > MaxValue {
+			return fmt.Errorf("%w: observation %g", ErrInvalidSeries, v)
+		}
 	}
 	one := f.fit.buf[:1]
 	for _, v := range obs {
-		if math.IsInf(v, 0) || math.Abs(v) > MaxValue {
-			return nil, fmt.Errorf("%w: observation %g", ErrInvalidSeries, v)
-		}
 		if math.IsNaN(v) {
 			v = 0
 			for _, m := range f.fit.members {
@@ -382,12 +421,7 @@ func (f *Forecast) Advance(obs ...float64) (*Forecast, error) {
 			m.state.Observe(v)
 		}
 	}
-	nf := *f
-	nf.Candidates = nil
-	nf.Start = f.Start.Add(time.Duration(len(obs)) * f.Step)
-	nf.project(f.fit)
-	f.fit = nil
-	return &nf, nil
+	return nil
 }
 
 // errorQuantiles turns validation errors by step (errs[k] for step k) into

@@ -165,3 +165,26 @@ func BenchmarkAdvance(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdate is BenchmarkAdvance in place (Forecast.Update).
+func BenchmarkUpdate(b *testing.B) {
+	s := synthSeries(4096+288, true)
+	for _, model := range []string{"fourier", "holt-winters", "stl", "auto"} {
+		b.Run(model, func(b *testing.B) {
+			hist := s
+			hist.Values = s.Values[:4096]
+			f, err := Auto(hist, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := f.Update(s.Values[4096+i%288]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

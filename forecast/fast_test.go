@@ -8,6 +8,7 @@ package forecast
 // 1e-10 relative (absolute below 1); the largest difference seen on these
 // series is 2e-13. A wrong sum or a lost row shows at 1e-3 or more.
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -324,5 +325,97 @@ func TestFourierCurveMatchesRows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestUpdateIsAdvanceInPlace(t *testing.T) {
+	// Update moves the forecast itself: after each step its Start, Mean and
+	// Q equal those of Advance on a twin, bit for bit (the same state and
+	// arithmetic), a missing value included; it allocates nothing, and a
+	// slice of Q taken before sees the new values.
+	y := synth(3000+60, false, 12)
+	y[3010] = math.NaN()
+	for _, model := range []string{"auto", "fourier", "holt-winters", "stl"} {
+		t.Run(model, func(t *testing.T) {
+			opt := Options{Horizon: 5, Quantiles: []float64{0.5, 0.95}, Model: model}
+			u, err := Auto(synthSeriesOf(y[:3000]), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := Auto(synthSeriesOf(y[:3000]), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Quantile(0.95)
+			for i := 3000; i < len(y); i += 3 {
+				if err := u.Update(y[i : i+3]...); err != nil {
+					t.Fatal(err)
+				}
+				if a, err = a.Advance(y[i : i+3]...); err != nil {
+					t.Fatal(err)
+				}
+				if !u.Start.Equal(a.Start) {
+					t.Fatalf("start %v, advanced %v", u.Start, a.Start)
+				}
+				for k := range a.Mean {
+					if u.Mean[k] != a.Mean[k] || u.Q[0][k] != a.Q[0][k] || u.Q[1][k] != a.Q[1][k] {
+						t.Fatalf("after %d: step %d: %g %g %g, advanced %g %g %g", i+3, k, u.Mean[k], u.Q[0][k], u.Q[1][k], a.Mean[k], a.Q[0][k], a.Q[1][k])
+					}
+				}
+			}
+			if q[0] != u.Q[1][0] {
+				t.Error("a slice of Q taken before the update does not see the new values")
+			}
+			if n := testing.AllocsPerRun(100, func() {
+				if err := u.Update(10); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("Update allocates %g times per call, want 0", n)
+			}
+		})
+	}
+}
+
+func TestUpdateRejectsWithoutMoving(t *testing.T) {
+	y := synth(3000+2, false, 13)
+	opt := Options{Horizon: 4, Model: "fourier"}
+	u, err := Auto(synthSeriesOf(y[:3000]), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Auto(synthSeriesOf(y[:3000]), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := u.Start
+	if err := u.Update(y[3000], math.Inf(1)); !errors.Is(err, ErrInvalidSeries) {
+		t.Fatalf("infinite observation: error %v, want ErrInvalidSeries", err)
+	}
+	if !u.Start.Equal(start) {
+		t.Error("a rejected update moved Start")
+	}
+	// Neither the valid observation before the bad one was taken.
+	if err := u.Update(y[3000:]...); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = a.Advance(y[3000:]...); err != nil {
+		t.Fatal(err)
+	}
+	for k := range a.Mean {
+		if u.Mean[k] != a.Mean[k] {
+			t.Fatalf("step %d: %g after a rejected update, want %g", k, u.Mean[k], a.Mean[k])
+		}
+	}
+	// A forecast that was advanced away cannot be updated.
+	b, err := Auto(synthSeriesOf(y[:3000]), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Advance(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(1); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("updating an advanced forecast: error %v, want ErrInvalidArgument", err)
 	}
 }
