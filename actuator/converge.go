@@ -497,7 +497,10 @@ func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Converge
 			at, strings.Join(c.Reasons, "; "))
 		rows = append(rows, store.Decision{T: now, Workload: c.Workload, Action: LogNotConverged, Reason: msg, Detail: det})
 		if ref.known() {
-			if err := k.event(ctx, now, ref, corev1.EventTypeWarning, EventNotConverged, "Converge", msg); err != nil {
+			// The Event leaves out the time since the decision (its lastTimestamp says it), so that
+			// the next runs' checks of the same stuck change count on one Event (see event).
+			evMsg := fmt.Sprintf("%d of %d Ready since the decision at %s: %s", c.Ready, c.Desired, at, strings.Join(c.Reasons, "; "))
+			if err := k.event(ctx, now, ref, corev1.EventTypeWarning, EventNotConverged, "Converge", evMsg); err != nil {
 				c.Warnings = append(c.Warnings, "event: "+err.Error())
 			}
 		}

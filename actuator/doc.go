@@ -56,13 +56,27 @@
 // watcher, and costing a write per workload instead of per change). Holds
 // are still recorded by Event and decision-log row.
 //
-// Events are core/v1 Events written synchronously with one Create each,
-// rather than through client-go's tools/events broadcaster: a CronJob run
+// Events are core/v1 Events written synchronously, rather than through
+// client-go's tools/record or tools/events broadcasters: a CronJob run
 // exits right after acting, the broadcaster sends from a background
 // goroutine and drops what is queued at shutdown, and it logs write errors
 // instead of returning them. Written directly, an Event is part of the
-// action (its failure is reported in Action.Warnings), tests see it at once,
-// and RBAC stays at "create events" in the core group.
+// action (its failure is reported in Action.Warnings) and tests see it at
+// once.
+//
+// Repeated Events are aggregated as client-go's correlator aggregates them
+// (its EventLogger: same object, type, reason and message → count + 1 and
+// a new lastTimestamp on the existing Event), within KubeOptions.EventWindow
+// (default one hour, the API server's default --event-ttl). That
+// correlator keeps its memory in the process, which a CronJob run ends
+// every five minutes, so headroom keeps it in the cluster instead: an
+// Event's name is its object's name and a hash of what makes it the same,
+// each run lists its own Events (field selector source=headroom) once per
+// namespace it writes in, and a repeat is one merge patch carrying the
+// listed resourceVersion (a conflict or a name taken since the list
+// re-lists that one Event). A workload stuck for a day is one Event with a
+// count, not 288. The price is one list per namespace and run; a new Event
+// is still one create and a repeat one patch.
 //
 // Closing the loop: Converge reads the previous runs' changes from the
 // decision log and checks that they reached their count (Ready pods of the
@@ -79,7 +93,10 @@
 // ClusterRole in deploy/ must cover it, and an integration test runs Kube
 // through a service account granted exactly these):
 //
-//	""                                    events                     create            (every action)
+//	""                                    events                     create, patch     (every action; patch counts a
+//	                                                                                    repeated Event on the existing one)
+//	""                                    events                     list              (once per namespace and run: the
+//	                                                                                    Events a repeat is counted on)
 //	""                                    pods                       list              (Converge: Ready pods, reasons)
 //	""                                    events                     list              (Converge: FailedCreate on non-Deployment workloads)
 //	""                                    nodes                      list              (Converge: node pools)

@@ -101,6 +101,10 @@ type KubeOptions struct {
 	// pool's provider has no Kubernetes object of its own (GKE): headroom run passes its Lease's
 	// Object. Nil, or a nil answer: such actions get a decision-log row and no Event.
 	PoolEventObject func() *corev1.ObjectReference
+	// EventWindow: an Event equal to one written less than EventWindow before (same object, type,
+	// reason and message) is counted on it (count, lastTimestamp) instead of stored anew; 0 means
+	// DefaultEventWindow, negative stores every Event as a new object.
+	EventWindow time.Duration
 	// Component is the Events' source component and reporting controller; "" means "headroom".
 	Component string
 	// Instance is the Events' reporting instance; "" means the host name (the pod's name in a cluster).
@@ -137,7 +141,9 @@ type Kube struct {
 	opt KubeOptions
 
 	// hpas caches, per run, each namespace's HPA list for checkNoHPA.
-	hpas hpaCache
+	hpas runCache[[]autoscalingv2.HorizontalPodAutoscaler]
+	// events caches, per run, each namespace's headroom Events for event.
+	events runCache[*nsEvents]
 }
 
 var _ Actuator = (*Kube)(nil)
@@ -428,7 +434,7 @@ var ErrHPAManaged = errors.New("actuator: the workload has a HorizontalPodAutosc
 // fight, each undoing the other's count. hpa-floor mode is the way to plan
 // such a workload. It runs before a change only (holds write nothing and
 // cost nothing more), on the namespace's HPAs listed once per run (see
-// hpaCache): a run of 1,000 changes in 100 namespaces lists 100 times, not
+// runCache): a run of 1,000 changes in 100 namespaces lists 100 times, not
 // 1,000.
 func (k *Kube) checkNoHPA(ctx context.Context, now time.Time, t policy.Target) error {
 	hpas, err := k.hpas.list(ctx, now, t.Namespace, func(ctx context.Context) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
@@ -449,36 +455,38 @@ func (k *Kube) checkNoHPA(ctx context.Context, now time.Time, t policy.Target) e
 	return nil
 }
 
-// hpaCache holds each namespace's HPA list for one run. A run is told by
-// its time: every call of one cycle passes the cycle's now (the runner
-// does), so the first call with another now drops the lists of the previous
-// run. Concurrent callers in one namespace share one list request. A failed
-// list is not kept: the next change in the namespace tries again.
+// runCache holds, for one run, a value listed once per namespace: each
+// namespace's HPAs (checkNoHPA) and headroom's own Events (event). A run is
+// told by its time: every call of one cycle passes the cycle's now (the
+// runner does), so the first call with another now drops the lists of the
+// previous run. Concurrent callers in one namespace share one list
+// request. A failed list is not kept: the next caller in the namespace
+// tries again.
 //
-// The price: an HPA created in a namespace after the run listed it is not
-// seen until the next run, so that run may still scale the workload once
-// (the HPA then takes it over, and the next run refuses with ErrHPAManaged).
-// The window is one run's apply phase, seconds.
-type hpaCache struct {
+// The price, for HPAs: an HPA created in a namespace after the run listed
+// it is not seen until the next run, so that run may still scale the
+// workload once (the HPA then takes it over, and the next run refuses with
+// ErrHPAManaged). The window is one run's apply phase, seconds.
+type runCache[T any] struct {
 	mu  sync.Mutex
 	run time.Time
-	ns  map[string]*hpaList
+	ns  map[string]*runList[T]
 }
 
-type hpaList struct {
+type runList[T any] struct {
 	done  chan struct{} // closed when items and err are set
-	items []autoscalingv2.HorizontalPodAutoscaler
+	items T
 	err   error
 }
 
-func (c *hpaCache) list(ctx context.Context, now time.Time, ns string, fetch func(context.Context) ([]autoscalingv2.HorizontalPodAutoscaler, error)) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+func (c *runCache[T]) list(ctx context.Context, now time.Time, ns string, fetch func(context.Context) (T, error)) (T, error) {
 	c.mu.Lock()
 	if c.ns == nil || !c.run.Equal(now) {
-		c.run, c.ns = now, map[string]*hpaList{}
+		c.run, c.ns = now, map[string]*runList[T]{}
 	}
 	l, ok := c.ns[ns]
 	if !ok {
-		l = &hpaList{done: make(chan struct{})}
+		l = &runList[T]{done: make(chan struct{})}
 		c.ns[ns] = l
 	}
 	m := c.ns
@@ -487,7 +495,8 @@ func (c *hpaCache) list(ctx context.Context, now time.Time, ns string, fetch fun
 		select {
 		case <-l.done:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 		if l.err == nil {
 			return l.items, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,7 +136,9 @@ func fakeKube(t *testing.T, ns string, names []string, o KubeOptions) (*Kube, *m
 	var seq atomic.Int64
 	kc.PrependReactor("create", "events", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		ev := a.(k8stesting.CreateAction).GetObject().(*corev1.Event)
-		ev.Name = ev.GenerateName + strconv.FormatInt(seq.Add(1), 10) // the fake does not generate names
+		if ev.GenerateName != "" {
+			ev.Name = ev.GenerateName + strconv.FormatInt(seq.Add(1), 10) // the fake does not generate names
+		}
 		return false, nil, nil
 	})
 	mapper := meta.NewDefaultRESTMapper(nil)
@@ -369,9 +372,10 @@ func TestKubePoolEvents(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s %s/%s/%s uid=%s %s %s: %s", e.Namespace, o.Kind, o.Namespace, o.Name, o.UID, e.Type, e.Reason, e.Message))
 		}
 	}
+	sort.Strings(got)
 	want := []string{
-		"capi MachineDeployment/capi/general uid=md-uid Normal HeadroomScaled: node pool general size 3 → 5: plan",
 		"capi MachineDeployment/capi/general uid=md-uid Normal HeadroomHeld: node pool general size held at 3: plan",
+		"capi MachineDeployment/capi/general uid=md-uid Normal HeadroomScaled: node pool general size 3 → 5: plan",
 		"capi MachineDeployment/capi/general uid=md-uid Warning HeadroomFailed: failed to set node pool broken size to 6: boom (decision: plan)",
 		"headroom Lease/headroom/headroom-shop uid=lease-uid Normal HeadroomScaled: node pool gke size 3 → 4: plan",
 	}

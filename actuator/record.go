@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,9 +48,6 @@ type ActionDetail struct {
 	Error      string `json:"error,omitempty"`
 	APIVersion string `json:"apiVersion,omitempty"`
 }
-
-// maxMessage bounds Event messages (events.k8s.io limits notes to 1 kB).
-const maxMessage = 1024
 
 // logAction is the decision-log action of an Action.
 func logAction(a *Action, err error) string {
@@ -164,36 +160,5 @@ func (k *Kube) annotate(ctx context.Context, obj objectRef, last []byte) error {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationLastDecision: string(last)}}})
 	_, err := k.c.Dynamic.Resource(obj.gvr).Namespace(obj.namespace).Patch(ctx, obj.name, types.MergePatchType, patch,
 		metav1.PatchOptions{DryRun: k.dryRun(), FieldManager: k.opt.Component})
-	return err
-}
-
-// event writes a core/v1 Event on obj, synchronously (see doc.go for why).
-func (k *Kube) event(ctx context.Context, now time.Time, obj objectRef, typ, reason, action, msg string) error {
-	if len(msg) > maxMessage {
-		cut := maxMessage - len("…")
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	ns := obj.namespace
-	if ns == "" {
-		ns = metav1.NamespaceDefault
-	}
-	ts := metav1.NewTime(now)
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: obj.name + ".", Namespace: ns},
-		InvolvedObject: corev1.ObjectReference{
-			APIVersion: obj.apiVersion, Kind: obj.kind, Namespace: obj.namespace, Name: obj.name,
-			UID: types.UID(obj.uid), ResourceVersion: obj.rv,
-		},
-		Reason: reason, Message: msg, Type: typ,
-		Source:         corev1.EventSource{Component: k.opt.Component},
-		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
-		Action:              action,
-		ReportingController: "headroom.dev/" + k.opt.Component,
-		ReportingInstance:   k.opt.Instance,
-	}
-	_, err := k.c.Kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{DryRun: k.dryRun()})
 	return err
 }

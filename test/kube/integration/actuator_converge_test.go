@@ -181,7 +181,7 @@ func TestActuatorConverge(t *testing.T) {
 			warn = append(warn, e)
 		}
 	}
-	if len(warn) != 1 || warn[0].Type != corev1.EventTypeWarning || !strings.HasPrefix(warn[0].Message, "1 of 4 Ready 5m0s after the decision at 2026-11-27T10:00:00Z: 1 pod unschedulable") ||
+	if len(warn) != 1 || warn[0].Type != corev1.EventTypeWarning || !strings.HasPrefix(warn[0].Message, "1 of 4 Ready since the decision at 2026-11-27T10:00:00Z: 1 pod unschedulable") ||
 		!strings.Contains(warn[0].Message, "exceeded quota") {
 		t.Fatalf("not-converged events: %+v", warn)
 	}

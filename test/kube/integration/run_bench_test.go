@@ -28,10 +28,12 @@ import (
 // benchmarkRun makes nsCount namespaces of perNS Deployments, each with
 // pods Ready pods sharing 1 core of usage (so every workload needs 2 → 4),
 // and two hours of history in the store, then runs the real headroom binary
-// twice through the fault proxy (no faults, it counts requests): the first
+// three times through the fault proxy (no faults, it counts requests): the first
 // run changes every workload, the second (usage halved, the new replicas
-// not come up) changes none. It reports, per run, wall and CPU time, the
-// process's peak RSS and the API requests by verb.
+// not come up) changes none, and a third run the same (each not-converged
+// Warning a repeat of the second run's). It reports, per run, wall and CPU
+// time, the process's peak RSS, the API requests by verb, and the Events
+// stored after it.
 func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 	s := kube.Server(b)
 	m := s.MetricsAPI(b)
@@ -156,8 +158,21 @@ func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 		b.ReportMetric(cpu.Seconds(), label+"-cpu-s")
 		b.ReportMetric(float64(ru.Maxrss)/1024, label+"-maxrss-MiB")
 		b.ReportMetric(float64(len(reqs)), label+"-requests")
-		b.Logf("%s: %d namespaces × %d workloads × %d pods: wall %.1f s, CPU %.1f s, max RSS %.0f MiB, %d API requests %v, counts %v",
-			label, nsCount, perNS, pods, wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, len(reqs), verbs, doc.Counts)
+		// The Events headroom has stored so far, and how many occurrences they count.
+		stored, occurrences := 0, 0
+		for _, ns := range namespaces {
+			l, err := c.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "source=headroom"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, e := range l.Items {
+				stored++
+				occurrences += int(max(e.Count, 1))
+			}
+		}
+		b.ReportMetric(float64(stored), label+"-events-stored")
+		b.Logf("%s: %d namespaces × %d workloads × %d pods: wall %.1f s, CPU %.1f s, max RSS %.0f MiB, %d API requests %v, counts %v; Events stored %d, counting %d",
+			label, nsCount, perNS, pods, wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, len(reqs), verbs, doc.Counts, stored, occurrences)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -178,6 +193,9 @@ func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 			m.SetPodMetrics(ns, usage)
 		}
 		run("unchanged", 0)
+		// The same again: the same workloads still short of their Ready pods, the same
+		// not-converged Warning on each (a repeat: counted on the stored Event).
+		run("repeated", 0)
 	}
 }
 
