@@ -124,13 +124,16 @@ func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 			b.Fatalf("%s: counts %v\n%s", label, doc.Counts, tail(errOut.String(), 3000))
 		}
 		reqs := p.Requests()[before:]
-		verbs := map[string]int{}
+		verbs, eventVerbs := map[string]int{}, map[string]int{}
 		for _, r := range reqs {
 			v := r.Method
 			if r.Method == "GET" && !strings.Contains(r.Path, "/scale") && (strings.Contains(r.Path, "limit=") || strings.HasSuffix(strings.SplitN(r.Path, "?", 2)[0], "s")) {
 				v = "LIST"
 			}
 			verbs[v]++
+			if strings.Contains(r.Path, "/events") {
+				eventVerbs[v]++
+			}
 		}
 		// Phases from the log's timestamps: start → lease and convergence → collected → planned and applied → end.
 		phases := map[string]time.Time{}
@@ -171,8 +174,8 @@ func benchmarkRun(b *testing.B, nsCount, perNS, pods int) {
 			}
 		}
 		b.ReportMetric(float64(stored), label+"-events-stored")
-		b.Logf("%s: %d namespaces × %d workloads × %d pods: wall %.1f s, CPU %.1f s, max RSS %.0f MiB, %d API requests %v, counts %v; Events stored %d, counting %d",
-			label, nsCount, perNS, pods, wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, len(reqs), verbs, doc.Counts, stored, occurrences)
+		b.Logf("%s: %d namespaces × %d workloads × %d pods: wall %.1f s, CPU %.1f s, max RSS %.0f MiB, %d API requests %v, counts %v; Event requests %v, Events stored %d, counting %d",
+			label, nsCount, perNS, pods, wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, len(reqs), verbs, doc.Counts, eventVerbs, stored, occurrences)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
