@@ -159,6 +159,7 @@ func TestDeployRBAC(t *testing.T) {
 		{"", "rbac.authorization.k8s.io", "clusterroles", "escalate"}, {"", "rbac.authorization.k8s.io", "clusterrolebindings", "create"},
 		{"some-team", "", "serviceaccounts/token", "create"}, {"some-team", "autoscaling", "horizontalpodautoscalers", "delete"},
 		{"some-team", "cluster.x-k8s.io", "machinedeployments", "delete"}, {"some-team", "", "events", "delete"},
+		{"some-team", "", "events", "update"}, {"some-team", "", "events", "get"},
 		{"some-team", "", "resourcequotas", "update"}, {"some-team", "", "resourcequotas/status", "update"},
 		{"some-team", "", "resourcequotas", "create"}, {"some-team", "", "resourcequotas", "delete"},
 	}
