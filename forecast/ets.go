@@ -315,11 +315,15 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 // deviations of the first differences (MAD·1.4826/√2), and never zero.
 func huberDelta(y []float64) float64 {
 	d := make([]float64, len(y)-1)
-	for i := range d {
-		d[i] = math.Abs(y[i+1] - y[i])
+	diffs := func() {
+		for i := range d {
+			d[i] = math.Abs(y[i+1] - y[i])
+		}
 	}
-	s := median(d) * 1.4826 / math.Sqrt2
+	diffs()
+	s := quantileSelect(d, 0.5) * 1.4826 / math.Sqrt2 // d is reordered
 	if s == 0 {
+		diffs() // the mean in the original order
 		s = meanAbs(d)
 	}
 	if s == 0 {
@@ -363,8 +367,12 @@ func decompose(x []float64, p int) (trend, figure []float64) {
 // movingAverage returns the centred moving average of order p (2×p for even
 // p), NaN where the window does not fit.
 func movingAverage(x []float64, p int) []float64 {
+	return movingAverageTo(make([]float64, len(x)), x, p)
+}
+
+// movingAverageTo is movingAverage into out (len(x) long).
+func movingAverageTo(out, x []float64, p int) []float64 {
 	n := len(x)
-	out := make([]float64, n)
 	for i := range out {
 		out[i] = math.NaN()
 	}

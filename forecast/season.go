@@ -38,13 +38,14 @@ func Detect(y []float64, step time.Duration) []Seasonality {
 		return nil
 	}
 	x := clipOutliers(y)
+	trend := make([]float64, len(x))
 	for _, period := range CandidatePeriods {
 		ratio := float64(period) / float64(step)
 		p := int(math.Round(ratio))
 		if p < 4 || math.Abs(ratio-float64(p)) > 0.01*ratio || len(x) < 2*p {
 			continue
 		}
-		if f := seasonStrength(x, p); f >= MinSeasonStrength {
+		if f := seasonStrength(x, p, trend); f >= MinSeasonStrength {
 			out = append(out, Seasonality{Period: period, Steps: p, Strength: f})
 		}
 	}
@@ -61,6 +62,7 @@ func Periods(y []float64, step time.Duration, periods []time.Duration) []Seasona
 		return nil
 	}
 	x := clipOutliers(y)
+	trend := make([]float64, len(x))
 	seen := map[int]bool{}
 	for _, period := range periods {
 		ratio := float64(period) / float64(step)
@@ -69,14 +71,15 @@ func Periods(y []float64, step time.Duration, periods []time.Duration) []Seasona
 			continue
 		}
 		seen[p] = true
-		out = append(out, Seasonality{Period: period, Steps: p, Strength: seasonStrength(x, p)})
+		out = append(out, Seasonality{Period: period, Steps: p, Strength: seasonStrength(x, p, trend)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Strength > out[j].Strength })
 	return out
 }
 
-func seasonStrength(x []float64, p int) float64 {
-	trend := movingAverage(x, p)
+// seasonStrength is the strength of period p in x; trend is scratch, len(x).
+func seasonStrength(x []float64, p int, trend []float64) float64 {
+	movingAverageTo(trend, x, p)
 	shape := make([]float64, p)
 	counts := make([]float64, p)
 	for i, t := range trend {
@@ -129,13 +132,13 @@ func seasonStrength(x []float64, p int) float64 {
 // clipOutliers returns y with values further than 5 robust standard
 // deviations from the median pulled in to that bound.
 func clipOutliers(y []float64) []float64 {
-	med := median(y)
-	dev := make([]float64, len(y))
-	for i, v := range y {
-		dev[i] = math.Abs(v - med)
-	}
-	s := 1.4826 * median(dev)
 	x := append([]float64(nil), y...)
+	med := quantileSelect(x, 0.5) // x is reordered, then overwritten
+	for i, v := range y {
+		x[i] = math.Abs(v - med)
+	}
+	s := 1.4826 * quantileSelect(x, 0.5)
+	copy(x, y)
 	if s == 0 {
 		return x
 	}

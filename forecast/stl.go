@@ -3,7 +3,6 @@ package forecast
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // STLOptions are the parameters of the STL decomposition (Cleveland, Cleveland,
@@ -364,11 +363,20 @@ func robustnessWeights(y, fit, rw []float64) {
 	for i := range y {
 		r[i] = math.Abs(y[i] - fit[i])
 	}
+	// The two middle order statistics (one when n is odd), by selection:
+	// after it, everything before m1−1 is at most s[m1−1].
 	s := append([]float64(nil), r...)
-	sort.Float64s(s)
 	m1 := n/2 + 1
 	m2 := n - m1 + 1
-	cmad := 3 * (s[m1-1] + s[m2-1])
+	hi := selectKth(s, m1-1)
+	lo := hi
+	if m2 < m1 {
+		lo = s[0]
+		for _, v := range s[1 : m1-1] {
+			lo = math.Max(lo, v)
+		}
+	}
+	cmad := 3 * (hi + lo)
 	c9, c1 := 0.999*cmad, 0.001*cmad
 	for i, v := range r {
 		switch {
