@@ -23,7 +23,7 @@ import (
 // as a collector's would be, so the older 20 days are hourly aggregates and
 // the last 8 days raw chunks of 12 samples: the shape of a store fed every
 // 5 minutes.
-func benchStore(b *testing.B, nw, np int, fine bool) (*config.Plan, string) {
+func benchStore(b *testing.B, nw, np int, fine, quotas bool) (*config.Plan, string) {
 	b.Helper()
 	dir := b.TempDir()
 	var doc strings.Builder
@@ -83,6 +83,15 @@ func benchStore(b *testing.B, nw, np int, fine bool) (*config.Plan, string) {
 		inv.Workloads = append(inv.Workloads, metrics.WorkloadState{Workload: w, Pods: 4, Ready: 4, CPURequest: 0.5, MemoryRequest: 512 << 20,
 			Nodes: map[string]int{fmt.Sprintf("p%d-n%d", i%np, i%10): 2, fmt.Sprintf("p%d-n%d", i%np, (i+1)%10): 2}})
 	}
+	if quotas {
+		// One quota per namespace (20), about twice what its 25 workloads request now (50 cores).
+		inv.QuotasRead = true
+		for ns := range 20 {
+			inv.Quotas = append(inv.Quotas, metrics.ResourceQuota{Namespace: fmt.Sprintf("ns%d", ns), Name: "compute",
+				Hard: map[string]float64{metrics.QuotaRequestsCPU: 100, metrics.QuotaRequestsMemory: 100 << 30, metrics.QuotaPods: 200, metrics.QuotaLimitsCPU: 200},
+				Used: map[string]float64{metrics.QuotaRequestsCPU: 52, metrics.QuotaRequestsMemory: 52 << 30, metrics.QuotaPods: 104, metrics.QuotaLimitsCPU: 104}})
+		}
+	}
 	if err := st.PutInventory(context.Background(), inv); err != nil {
 		b.Fatal(err)
 	}
@@ -100,15 +109,20 @@ func benchStore(b *testing.B, nw, np int, fine bool) (*config.Plan, string) {
 // backtests above BacktestLimit workloads) and renders the HTML, reporting
 // its size.
 // Targets: under 5 s and 5 MB.
-func BenchmarkReport500(b *testing.B) { benchReport(b, false) }
+func BenchmarkReport500(b *testing.B) { benchReport(b, false, false) }
+
+// BenchmarkReport500Quotas is BenchmarkReport500 with a ResourceQuota in
+// each of the 20 namespaces (requests.cpu, requests.memory, pods and
+// limits.cpu): 60 more aggregate forecasts over 30 days.
+func BenchmarkReport500Quotas(b *testing.B) { benchReport(b, false, true) }
 
 // BenchmarkReport500Fine is BenchmarkReport500 on a store fed every 5
 // minutes and compacted (20 days hourly, 8 days raw): 2,304 raw samples and
 // 480 hourly aggregates a series.
-func BenchmarkReport500Fine(b *testing.B) { benchReport(b, true) }
+func BenchmarkReport500Fine(b *testing.B) { benchReport(b, true, false) }
 
-func benchReport(b *testing.B, fine bool) {
-	plan, path := benchStore(b, 500, 10, fine)
+func benchReport(b *testing.B, fine, quotas bool) {
+	plan, path := benchStore(b, 500, 10, fine, quotas)
 	st, err := store.Open(path, &store.Options{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)

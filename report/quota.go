@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/policy"
@@ -218,15 +220,32 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 			}
 		}
 	}
-	demand := map[string]*namespaceDemand{}
-	for ns, set := range need {
-		var res []string
-		for _, x := range quotaForecast {
-			if set[x] {
-				res = append(res, x)
+	// One aggregate forecast per namespace and resource, Options.Parallel
+	// namespaces at a time (as the workloads' forecasts).
+	names := make([]string, 0, len(need))
+	for ns := range need {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	results := make([]*namespaceDemand, len(names))
+	var g errgroup.Group
+	g.SetLimit(max(o.Parallel, 1))
+	for i, ns := range names {
+		g.Go(func() error {
+			var res []string
+			for _, x := range quotaForecast {
+				if need[ns][x] {
+					res = append(res, x)
+				}
 			}
-		}
-		demand[ns] = demandOf(ns, ws, d, res, fopt)
+			results[i] = demandOf(ns, ws, d, res, fopt)
+			return nil
+		})
+	}
+	g.Wait()
+	demand := make(map[string]*namespaceDemand, len(names))
+	for i, ns := range names {
+		demand[ns] = results[i]
 	}
 	for _, q := range inv.Quotas {
 		out := Quota{Namespace: q.Namespace, Name: q.Name, Scopes: q.Scopes, Resources: []QuotaResource{}, RunwayDays: nan}

@@ -24,11 +24,15 @@ import (
 	"github.com/headroom-dev/headroom/test/kube/harness"
 )
 
-// quotaPod is a pod of web (owned by its ReplicaSet, when rs is set) or a
-// bare one, with requests and a CPU limit (a quota on limits.cpu refuses
-// pods without one).
+// quotaPod is a pod of web (labelled app=web, when refs names its owner)
+// or a bare one, with requests and a CPU limit (a quota on limits.cpu
+// refuses pods without one).
 func quotaPod(name string, refs []metav1.OwnerReference, cpu, mem, limit string) *corev1.Pod {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: refs}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+	var labels map[string]string
+	if len(refs) > 0 {
+		labels = map[string]string{"app": "web"} // as its ReplicaSet's template gives it
+	}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: refs, Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
 		Name: "app", Image: "registry.example/app:1", Resources: corev1.ResourceRequirements{Requests: harness.Usage(cpu, mem),
 			Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limit)}}}}}}
 }
@@ -69,7 +73,9 @@ func quotaPod(name string, refs []metav1.OwnerReference, cpu, mem, limit string)
 // and creating the pods as the ReplicaSet controller would, the API server
 // admits 4 more (2.0 + 1.7 = 3.7 cores) and refuses the fifth with 403
 // Forbidden naming the quota: the report's finding is about these pods,
-// not about the actuator's call, which never sees the 403.
+// not about the actuator's call, which never sees the 403. The actuator
+// learns of it in its next convergence check, from the ReplicaSet's
+// ReplicaFailure condition, and names the quota there.
 func TestQuotaCollectStoreReport(t *testing.T) {
 	s := kube.Server(t)
 	ns := s.Namespace(t)
@@ -104,7 +110,7 @@ func TestQuotaCollectStoreReport(t *testing.T) {
 	one := int32(3)
 	dep := must[*appsv1.Deployment](t)(c.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: sel, Template: tmpl}}, metav1.CreateOptions{}))
-	rs := must[*appsv1.ReplicaSet](t)(c.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-7c9f", OwnerReferences: owner("Deployment", dep)},
+	rs := must[*appsv1.ReplicaSet](t)(c.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-7c9f", Labels: labels, OwnerReferences: owner("Deployment", dep)},
 		Spec: appsv1.ReplicaSetSpec{Selector: sel, Template: tmpl}}, metav1.CreateOptions{}))
 	var usage []metricsv1beta1.PodMetrics
 	for i := range 3 {
@@ -248,7 +254,7 @@ spec:
 	}
 
 	// The scale-up: the actuator's /scale write is accepted, the pods beyond the quota are not.
-	k, err := actuator.NewKube(s.Config(), actuator.KubeOptions{})
+	k, err := actuator.NewKube(s.Config(), actuator.KubeOptions{Log: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +274,21 @@ spec:
 		t.Fatalf("%d pods admitted, then %v; want 4, then 403 exceeded quota: compute on requests.cpu", admitted, refused)
 	}
 	t.Logf("the pod beyond the quota: %v", refused)
+
+	// The ReplicaSet controller records such a refusal in its ReplicaFailure condition (the harness runs
+	// none: the test writes the API server's own message there), and the actuator's convergence check
+	// reports the change as not converged, naming the quota.
+	rs = must[*appsv1.ReplicaSet](t)(c.AppsV1().ReplicaSets(ns).Get(ctx, rs.Name, metav1.GetOptions{}))
+	rs.Status = appsv1.ReplicaSetStatus{Replicas: 7, Conditions: []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure,
+		Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: refused.Error(), LastTransitionTime: metav1.NewTime(now.Add(time.Second))}}}
+	if _, err := c.AppsV1().ReplicaSets(ns).UpdateStatus(ctx, rs, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cv, err := k.Converge(ctx, now.Add(5*time.Minute), st, actuator.ConvergeOptions{Include: func(w metrics.Workload) bool { return w.Namespace == ns }})
+	if err != nil {
+		t.Fatalf("convergence check: %v", err)
+	}
+	if len(cv) != 1 || cv[0].Converged || cv[0].Desired != 10 || !strings.Contains(strings.Join(cv[0].Reasons, "\n"), "exceeded quota: compute") {
+		t.Errorf("convergence %+v, want web not converged at 10 for exceeded quota: compute", cv)
+	}
 }
