@@ -419,3 +419,36 @@ func TestUpdateRejectsWithoutMoving(t *testing.T) {
 		t.Errorf("updating an advanced forecast: error %v, want ErrInvalidArgument", err)
 	}
 }
+
+func TestLoessWindowMatchesLoessAt(t *testing.T) {
+	// The weights of an interior window, computed once per loess pass, give
+	// loessAt the same weights and the same fit, bit for bit, as computing
+	// them at the point (the same operations in the same order).
+	y := synth(600, false, 21)
+	rw := make([]float64, len(y))
+	for i := range rw {
+		rw[i] = 1 - float64(i%7)/10
+	}
+	for _, l := range []int{5, 12, 289} {
+		nsh := (l + 1) / 2
+		for _, userw := range []bool{false, true} {
+			win := newLoessWindow(l, nsh, userw)
+			for _, deg := range []int{0, 1} {
+				for _, i := range []int{nsh, nsh + 1, 300, len(y) - l + nsh} {
+					nleft, nright := i-nsh+1, i-nsh+l
+					w1, w2 := make([]float64, len(y)), make([]float64, len(y))
+					v1, ok1 := loessAt(y, l, deg, float64(i), nleft, nright, userw, rw, w1, nil)
+					v2, ok2 := loessAt(y, l, deg, float64(i), nleft, nright, userw, rw, w2, win)
+					if v1 != v2 || ok1 != ok2 {
+						t.Fatalf("l %d, userw %v, deg %d, at %d: %v (%v) with the window, %v (%v) without", l, userw, deg, i, v2, ok2, v1, ok1)
+					}
+					for j := range w1 {
+						if w1[j] != w2[j] {
+							t.Fatalf("l %d, userw %v, deg %d, at %d: weight %d = %v with the window, %v without", l, userw, deg, i, j, w2[j], w1[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}

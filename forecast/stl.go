@@ -188,12 +188,12 @@ func (c stlConfig) smoothSubseries(y []float64, userw bool, rw, out, sub, subw, 
 		}
 		sm := work[:k+2]
 		loess(sub[:k], c.ns, c.isdeg, c.nsjump, userw, subw[:k], sm[1:k+1], lw)
-		v, ok := loessAt(sub[:k], c.ns, c.isdeg, 0, 1, min(c.ns, k), userw, subw[:k], lw)
+		v, ok := loessAt(sub[:k], c.ns, c.isdeg, 0, 1, min(c.ns, k), userw, subw[:k], lw, nil)
 		if !ok {
 			v = sm[1]
 		}
 		sm[0] = v
-		v, ok = loessAt(sub[:k], c.ns, c.isdeg, float64(k+1), max(1, k-c.ns+1), k, userw, subw[:k], lw)
+		v, ok = loessAt(sub[:k], c.ns, c.isdeg, float64(k+1), max(1, k-c.ns+1), k, userw, subw[:k], lw, nil)
 		if !ok {
 			v = sm[k]
 		}
@@ -237,8 +237,18 @@ func loess(y []float64, l, deg, jump int, userw bool, rw, ys, work []float64) {
 	}
 	nj := min(jump, n-1)
 	nleft, nright := 1, n
+	// Every window of l points centred as the interior ones are (nsh − 1
+	// before the point) has the same weights: computed once.
+	var win *loessWindow
+	if nsh := (l + 1) / 2; l < n {
+		win = newLoessWindow(l, nsh, userw)
+	}
 	eval := func(i int) {
-		v, ok := loessAt(y, l, deg, float64(i), nleft, nright, userw, rw, work)
+		var wi *loessWindow
+		if win != nil && nright-nleft+1 == l && i-nleft == (l+1)/2-1 {
+			wi = win
+		}
+		v, ok := loessAt(y, l, deg, float64(i), nleft, nright, userw, rw, work, wi)
 		if !ok {
 			v = y[i-1]
 		}
@@ -295,40 +305,67 @@ func loess(y []float64, l, deg, jump int, userw bool, rw, ys, work []float64) {
 	}
 }
 
+// loessWindow holds the weights of a window of l points with nsh − 1 before
+// the point of evaluation: the tricube weights, and (when no robustness
+// weights apply) the same divided by their sum, as loessAt computes them.
+type loessWindow struct{ tri, unit []float64 }
+
+func newLoessWindow(l, nsh int, userw bool) *loessWindow {
+	win := &loessWindow{tri: make([]float64, l)}
+	tricube(win.tri, float64(nsh), 1, l)
+	if userw {
+		return win
+	}
+	var a float64
+	for _, v := range win.tri {
+		a += v
+	}
+	if a > 0 {
+		win.unit = make([]float64, l)
+		for j, v := range win.tri {
+			win.unit[j] = v / a
+		}
+	}
+	return win
+}
+
 // loessAt is the local (degree 0 or 1) tricube-weighted fit of y at position
-// xs (1-based) over the points nleft..nright (1-based, inclusive).
-func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool, rw, w []float64) (float64, bool) {
+// xs (1-based) over the points nleft..nright (1-based, inclusive). win, when
+// not nil, holds the window's weights.
+func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool, rw, w []float64, win *loessWindow) (float64, bool) {
 	n := len(y)
 	rng := float64(n) - 1
 	h := math.Max(xs-float64(nleft), float64(nright)-xs)
 	if l > n {
 		h += float64((l - n) / 2)
 	}
-	h9, h1 := 0.999*h, 0.001*h
-	var a float64
-	for j := nleft; j <= nright; j++ {
-		wj := 0.0
-		r := math.Abs(float64(j) - xs)
-		if r <= h9 {
-			if r <= h1 {
-				wj = 1
-			} else {
-				q := r / h
-				q = 1 - q*q*q
-				wj = q * q * q
-			}
+	if win != nil && win.unit != nil && !userw {
+		copy(w[nleft-1:nright], win.unit)
+	} else {
+		var tri []float64
+		if win != nil {
+			tri = win.tri
+		} else {
+			tri = w[nleft-1 : nright]
+			tricubeH(tri, xs, nleft, h)
+		}
+		// A zero weight adds nothing to a (a sum of non-negative terms),
+		// so every weight can be added.
+		var a float64
+		for j := nleft; j <= nright; j++ {
+			wj := tri[j-nleft]
 			if userw {
 				wj *= rw[j-1]
 			}
 			a += wj
+			w[j-1] = wj
 		}
-		w[j-1] = wj
-	}
-	if a <= 0 {
-		return 0, false
-	}
-	for j := nleft; j <= nright; j++ {
-		w[j-1] /= a
+		if a <= 0 {
+			return 0, false
+		}
+		for j := nleft; j <= nright; j++ {
+			w[j-1] /= a
+		}
 	}
 	if h > 0 && deg > 0 {
 		var mean float64
@@ -353,6 +390,33 @@ func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool,
 		ys += w[j-1] * y[j-1]
 	}
 	return ys, true
+}
+
+// tricube writes into dst the tricube weights of the window nleft…
+// nleft+len(dst)−1 around xs, whose half-width h is the larger distance
+// from xs to an end.
+func tricube(dst []float64, xs float64, nleft, nright int) {
+	tricubeH(dst, xs, nleft, math.Max(xs-float64(nleft), float64(nright)-xs))
+}
+
+// tricubeH is tricube with the half-width h given: (1 − (r/h)³)³ at
+// distance r, 1 within h/1000, 0 beyond 0.999·h.
+func tricubeH(dst []float64, xs float64, nleft int, h float64) {
+	h9, h1 := 0.999*h, 0.001*h
+	for i := range dst {
+		wj := 0.0
+		r := math.Abs(float64(nleft+i) - xs)
+		if r <= h9 {
+			if r <= h1 {
+				wj = 1
+			} else {
+				q := r / h
+				q = 1 - q*q*q
+				wj = q * q * q
+			}
+		}
+		dst[i] = wj
+	}
 }
 
 // robustnessWeights sets rw to the bisquare weights of the residuals y − fit,
