@@ -87,6 +87,8 @@ type ConvergeDetail struct {
 	Desired    int      `json:"desired"`
 	Ready      int      `json:"ready"`
 	Reasons    []string `json:"reasons,omitempty"`
+	// Object is the pool's object (ActionDetail.Object), carried to the next check.
+	Object *corev1.ObjectReference `json:"object,omitempty"`
 }
 
 // pending is a change not yet seen to converge.
@@ -123,7 +125,7 @@ func pendingChanges(rows []store.Decision) []pending {
 			if p, ok := latest[r.Workload]; ok && p.at.After(at) {
 				continue // a newer change than the one this row checked
 			}
-			latest[r.Workload] = &pending{w: r.Workload, at: at, det: ActionDetail{Mode: d.Mode, APIVersion: d.APIVersion, From: d.From, To: d.Desired}}
+			latest[r.Workload] = &pending{w: r.Workload, at: at, det: ActionDetail{Mode: d.Mode, APIVersion: d.APIVersion, From: d.From, To: d.Desired, Object: d.Object}}
 		case LogConverged:
 			if p, ok := latest[r.Workload]; ok && !r.T.Before(p.at) {
 				delete(latest, r.Workload)
@@ -144,7 +146,8 @@ func pendingChanges(rows []store.Decision) []pending {
 // mode the HPA's new minReplicas), a pool when its Ready nodes do. For each
 // change that converged it writes a "converged" row and, for an increase, a
 // "lead-time" row (LeadTimeDetail); for each that did not, a Warning Event
-// (HeadroomNotConverged) on the workload and a "not-converged" row with the
+// (HeadroomNotConverged) on the workload (on a pool's object, as for its
+// resize: see SetPoolSize) and a "not-converged" row with the
 // reasons (which carries the change to the next run's check, so only the
 // last ConvergeOptions.Lookback of the log is read). Rows go to
 // KubeOptions.Log. Call it each run before applying the run's own
@@ -197,6 +200,9 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 		default:
 			readyAt, c.Reasons = k.poolState(nodes, p.w.Name, c.Desired)
 		}
+		if p.w.Kind == metrics.KindNodePool {
+			ref = k.poolRef(p.det.Object)
+		}
 		c.Ready = len(readyAt)
 		c.Converged = c.Ready >= c.Desired && (p.w.Kind == metrics.KindNodePool || ref.known())
 		if c.Converged {
@@ -205,7 +211,7 @@ func (k *Kube) Converge(ctx context.Context, now time.Time, log DecisionReader, 
 				c.LeadTime, c.Measured = leadTime(readyAt, c.Desired, p.at)
 			}
 		}
-		k.recordConvergence(ctx, now, &c, ref, p.det.APIVersion)
+		k.recordConvergence(ctx, now, &c, ref, p.det)
 		out[i] = c
 	}
 	// Parallel checks, each writing its own slot: the order is pendingChanges' (by workload).
@@ -478,9 +484,10 @@ func (k *Kube) poolOf(labels map[string]string) string {
 
 // recordConvergence writes the rows (and, when not converged, the Warning
 // Event) of one check.
-func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Convergence, ref objectRef, apiVersion string) {
+func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Convergence, ref objectRef, change ActionDetail) {
 	at := c.DecidedAt.UTC().Format(time.RFC3339Nano)
-	det, _ := json.Marshal(ConvergeDetail{DecidedAt: at, Mode: c.Mode, APIVersion: apiVersion, From: c.From, Desired: c.Desired, Ready: c.Ready, Reasons: c.Reasons})
+	det, _ := json.Marshal(ConvergeDetail{DecidedAt: at, Mode: c.Mode, APIVersion: change.APIVersion, From: c.From, Desired: c.Desired, Ready: c.Ready,
+		Reasons: c.Reasons, Object: change.Object})
 	var rows []store.Decision
 	if c.Converged {
 		reason := fmt.Sprintf("%d of %d Ready", c.Ready, c.Desired)
@@ -500,6 +507,9 @@ func (k *Kube) recordConvergence(ctx context.Context, now time.Time, c *Converge
 			// The Event leaves out the time since the decision (its lastTimestamp says it), so that
 			// the next runs' checks of the same stuck change count on one Event (see event).
 			evMsg := fmt.Sprintf("%d of %d Ready since the decision at %s: %s", c.Ready, c.Desired, at, strings.Join(c.Reasons, "; "))
+			if c.Workload.Kind == metrics.KindNodePool {
+				evMsg = "node pool " + c.Workload.Name + ": " + evMsg
+			}
 			if err := k.event(ctx, now, ref, corev1.EventTypeWarning, EventNotConverged, "Converge", evMsg); err != nil {
 				c.Warnings = append(c.Warnings, "event: "+err.Error())
 			}

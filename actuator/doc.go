@@ -82,7 +82,8 @@
 // decision log and checks that they reached their count (Ready pods of the
 // workload, Ready nodes of the pool), says why not (unschedulable pods,
 // crash loops, quota and other FailedCreate) with Warning Events
-// (HeadroomNotConverged) and decision-log rows, and logs each measured lead
+// (HeadroomNotConverged; a pool's on the object its resize's Event went on,
+// which the decision log carries from check to check) and decision-log rows, and logs each measured lead
 // time as a "lead-time" row (LeadTimeDetail). It reads only the last two
 // hours of the log: each "not-converged" row carries its change to the next
 // check, for up to a day.

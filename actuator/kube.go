@@ -414,16 +414,20 @@ func (k *Kube) SetPoolSize(ctx context.Context, now time.Time, pool string, node
 	} else {
 		a, err = p.SetPoolSize(ctx, now, pool, nodes, reason)
 	}
-	obj := a.Object
+	k.record(ctx, now, &a, k.poolRef(a.Object), err)
+	return a, err
+}
+
+// poolRef is the object a pool's Events go on: the provider's, else
+// KubeOptions.PoolEventObject's (unknown when neither names one).
+func (k *Kube) poolRef(obj *corev1.ObjectReference) objectRef {
 	if obj == nil && k.opt.PoolEventObject != nil {
 		obj = k.opt.PoolEventObject()
 	}
-	var ref objectRef
-	if obj != nil {
-		ref = objectRef{apiVersion: obj.APIVersion, kind: obj.Kind, namespace: obj.Namespace, name: obj.Name, uid: string(obj.UID), rv: obj.ResourceVersion}
+	if obj == nil {
+		return objectRef{}
 	}
-	k.record(ctx, now, &a, ref, err)
-	return a, err
+	return objectRef{apiVersion: obj.APIVersion, kind: obj.Kind, namespace: obj.Namespace, name: obj.Name, uid: string(obj.UID), rv: obj.ResourceVersion}
 }
 
 // ErrHPAManaged is wrapped by the error of a scale-mode change to a

@@ -47,6 +47,8 @@ type ActionDetail struct {
 	DryRun     bool   `json:"dryRun,omitempty"`
 	Error      string `json:"error,omitempty"`
 	APIVersion string `json:"apiVersion,omitempty"`
+	// Object is a pool action's object (Action.Object), for Converge's Warning Event.
+	Object *corev1.ObjectReference `json:"object,omitempty"`
 }
 
 // logAction is the decision-log action of an Action.
@@ -103,6 +105,8 @@ func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectR
 		d.APIVersion = obj.apiVersion
 	case KindHPAFloor: // obj is the HPA; the row is the target's
 		d.APIVersion = k.opt.Targets[a.Target].APIVersion
+	case KindPoolSize:
+		d.Object = a.Object
 	}
 	row := store.Decision{T: now, Workload: actionWorkload(a), Action: act, Reason: a.Reason}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/headroom-dev/headroom/actuator"
+	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/policy"
 	"github.com/headroom-dev/headroom/test/kube/harness"
 )
@@ -147,5 +148,81 @@ func TestPoolsEvents(t *testing.T) {
 	a, err := build(noEvents, false).SetPoolSize(ctx, actuatorNow, "general", 6, "forecast")
 	if r, _ := mdReplicas(t, dyn, "general"); err != nil || !a.Changed || r != 6 || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "forbidden") {
 		t.Fatalf("without events: %+v %v, replicas %d", a, err, r)
+	}
+}
+
+// TestPoolsConvergeEvents: a pool resize that does not converge gets its
+// Warning Event on the pool's object, as a workload's does on the
+// workload: the MachineDeployment of a Cluster API pool (carried by the
+// decision log from the resize to each check), the run's Lease for an
+// objectless (GKE) pool. The next run's check of the same stuck resize,
+// by a new process, counts on the same Event.
+func TestPoolsConvergeEvents(t *testing.T) {
+	s := kube.Server(t)
+	s.MachineDeploymentCRD(t)
+	ns := s.Namespace(t)
+	ctx := context.Background()
+	c := s.Client()
+	dyn := createMachineDeployment(t, s, ns, "general", 1)
+	capi, gke := ns+"-capi", ns+"-gke" // nodes are cluster-wide: pool names of this test only
+	st := openStore(t)
+	lease := &actuator.Lease{Client: c.CoordinationV1(), Namespace: ns, Name: "headroom-shop", Holder: "run", Duration: time.Minute, Clock: clock.RealClock{}}
+	if ok, _, err := lease.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	newKube := func() *actuator.Kube {
+		t.Helper()
+		pools := actuator.NewPools(map[string]actuator.PoolProvider{
+			capi: &actuator.ClusterAPI{Scales: harness.ScaleClient(t, s.Config()), Namespace: ns, Name: "general"},
+			gke:  objectlessPool{from: 1},
+		})
+		k, err := actuator.NewKube(s.Config(), actuator.KubeOptions{Log: st, Pools: pools.Sizers(), PoolEventObject: lease.Object})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	D := actuatorNow
+	k := newKube()
+	for _, pool := range []string{capi, gke} {
+		if a, err := k.SetPoolSize(ctx, D, pool, 3, "forecast"); err != nil || !a.Changed {
+			t.Fatalf("%s: %+v %v", pool, a, err)
+		}
+	}
+	makeNode(t, c, capi+"-1", capi, true, D.Add(3*time.Minute))
+	makeNode(t, c, capi+"-2", capi, false, D.Add(3*time.Minute))
+	makeNode(t, c, gke+"-1", gke, true, D.Add(3*time.Minute))
+	only := func(w metrics.Workload) bool { return w.Name == capi || w.Name == gke }
+	for run, now := range []time.Time{D.Add(5 * time.Minute), D.Add(10 * time.Minute)} {
+		cs, err := newKube().Converge(ctx, now, st, actuator.ConvergeOptions{Include: only})
+		if err != nil || len(cs) != 2 || cs[0].Converged || cs[1].Converged {
+			t.Fatalf("run %d: %+v %v", run, cs, err)
+		}
+		for _, cv := range cs {
+			if len(cv.Warnings) != 0 {
+				t.Fatalf("run %d, %s: %v", run, cv.Workload, cv.Warnings)
+			}
+		}
+	}
+	md, err := dyn.Get(ctx, "general", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := lease.Object()
+	at := D.Format(time.RFC3339)
+	var got []string
+	for _, o := range []struct{ kind, name, uid string }{{"MachineDeployment", "general", string(md.GetUID())}, {"Lease", le.Name, string(le.UID)}} {
+		for _, e := range describedEvents(t, c, ns, o.kind, o.name, o.uid) {
+			if strings.Contains(e, actuator.EventNotConverged) {
+				got = append(got, o.kind+": "+e)
+			}
+		}
+	}
+	want := []string{
+		fmt.Sprintf("MachineDeployment: Warning HeadroomNotConverged x2: node pool %s: 1 of 3 Ready since the decision at %s: 1 of 3 nodes Ready; not Ready: %s-2", capi, at, capi),
+		fmt.Sprintf("Lease: Warning HeadroomNotConverged x2: node pool %s: 1 of 3 Ready since the decision at %s: 1 of 3 nodes Ready", gke, at),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("not-converged events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
