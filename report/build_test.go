@@ -198,9 +198,13 @@ func TestHTMLStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHTML(t, b.Bytes())
-	// 3 workloads with CPU history (ghost has none) and 2 pools with demand.
-	if n := strings.Count(b.String(), "<svg"); n != 5 {
-		t.Errorf("%d charts, want 5", n)
+	// 3 workloads with CPU history (ghost has none), 2 pools with demand and
+	// 2 quotas whose namespaces' demand is forecast.
+	if n := strings.Count(b.String(), "<svg"); n != 7 {
+		t.Errorf("%d charts, want 7", n)
+	}
+	if !strings.Contains(b.String(), "quota shop/compute: requests.cpu demand") {
+		t.Error("no chart of shop/compute's requests.cpu demand (its runway resource)")
 	}
 }
 

@@ -61,7 +61,7 @@ func TestChromiumRenders(t *testing.T) {
 		text   string
 	}{
 		{"simulation", simReport(t), 8, "predictive"},
-		{"store", storeReport(t), 5, "short-runway"},
+		{"store", storeReport(t), 7, "short-quota-runway"}, // 3 workloads, 2 pools, 2 quotas
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

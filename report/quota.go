@@ -35,6 +35,8 @@ type Quota struct {
 	// runway counts.
 	Workloads []string `json:"workloads,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
+
+	chart *Chart
 }
 
 // QuotaResource is one resource of a quota (metrics.QuotaResources), in
@@ -285,6 +287,9 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 		if out.Runway != nil {
 			quotaRunwayFinding(r, &out, levels[1], o)
 		}
+		if nd != nil && len(q.Scopes) == 0 {
+			out.chart = quotaChart(&out, nd, d, levels)
+		}
 		if nd != nil && len(nd.members) > 0 {
 			out.Horizon = fmtDur(time.Duration(horizon) * d.Step)
 		}
@@ -468,4 +473,49 @@ func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
 			}
 		}
 	}
+}
+
+// quotaChart draws the demand on a quota's runway resource (else the first
+// one forecast): Other plus the members' needs on the grid, the forecast
+// and its band, hard as a limit and the runway as a marker. nil when no
+// resource was forecast.
+func quotaChart(q *Quota, nd *namespaceDemand, d *Data, levels []float64) *Chart {
+	var qr *QuotaResource
+	for i := range q.Resources {
+		x := &q.Resources[i]
+		if nd.fc[x.Resource] != nil && !math.IsNaN(float64(x.Other)) && (qr == nil || x.Resource == q.RunwayResource) {
+			qr = x
+		}
+	}
+	if qr == nil {
+		return nil
+	}
+	scale, unit := 1.0, "cores"
+	switch qr.Resource {
+	case metrics.QuotaRequestsMemory:
+		scale, unit = 1.0/(1<<30), "GiB"
+	case metrics.QuotaPods:
+		unit = "pods"
+	}
+	other := float64(qr.Other)
+	shift := func(v []float64) []float64 {
+		out := make([]float64, len(v))
+		for k, x := range v {
+			out[k] = (other + x) * scale
+		}
+		return out
+	}
+	f := nd.fc[qr.Resource]
+	ft := forecastTimes(f)
+	c := &Chart{Title: fmt.Sprintf("quota %s/%s: %s demand", q.Namespace, q.Name, qr.Resource), YLabel: unit,
+		Lines: []Line{
+			{Name: "demand", Times: gridTimes(d, len(nd.series[qr.Resource])), Values: shift(nd.series[qr.Resource])},
+			{Name: "forecast", Times: ft, Values: shift(f.Mean), Dashed: true, Color: 1},
+		},
+		Band:   &Band{Name: fmt.Sprintf("q%s–q%s", fmtQ(levels[0]), fmtQ(levels[1])), Times: ft, Lo: shift(f.Q[0]), Hi: shift(f.Q[1])},
+		Limits: []Limit{{Name: "hard", Value: float64(qr.Hard) * scale}}}
+	if qr.Runway != nil {
+		c.Marker, c.MarkerLabel = *qr.Runway, "runway "+qr.Runway.Format("2006-01-02")
+	}
+	return c
 }

@@ -157,6 +157,10 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			for i := range r.Pools {
 				cs = append(cs, r.Pools[i].chart)
 			}
+		case TableQuotas:
+			for i := range r.Quotas {
+				cs = append(cs, r.Quotas[i].chart)
+			}
 		}
 		var err error
 		if s.Charts, err = render(cs); err != nil {
