@@ -58,7 +58,10 @@
 //     and policy.Normalize), and a node autoscaler shaped like the
 //     cluster-autoscaler: nodes for pending pods at once, beyond the nodes
 //     already starting; nodes used under half that the other nodes have room
-//     for are removed after ScaleDownUnneeded; no headroom.
+//     for are removed after ScaleDownUnneeded; no headroom. A scenario's
+//     reactiveUtilization sets its HPAs' target (unmet demand is still
+//     measured at the plan's ceilings), so that a cost-against-unmet
+//     frontier (tools/frontier.sh) compares the policies at equal cost.
 //   - static is sized for the run's peak demand, with the plan's headroom:
 //     a hindsight baseline (it alone knows the future, by definition).
 //   - scheduled is the plan's minimums raised by its scheduled windows.

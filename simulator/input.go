@@ -61,6 +61,10 @@ type Input struct {
 	// "auto" or a forecast model name.
 	Quantile float64
 	Model    string
+	// ReactiveUtilization, when positive, is the reactive baseline's HPA
+	// target for every workload instead of its utilization ceiling (the
+	// ceiling still measures unmet demand).
+	ReactiveUtilization float64
 	// Seasonality is the plan's spec.forecast.seasonality for every forecast
 	// (forecast.Options.Seasonality): nil detects the periods, an empty
 	// non-nil slice means none.

@@ -110,18 +110,23 @@ func prune(h *policy.History, now time.Time, keep time.Duration) {
 // hpa runs one HPA sync for workload i with the given minimum: CPU
 // utilization against the workload's target (and memory utilization when
 // the trace has memory demand: the larger proposal wins), default behavior
-// (policy.ReactiveReplicas + policy.Normalize, as the controller).
-func (s *run) hpa(ctx context.Context, i int, minR int32) {
+// (policy.ReactiveReplicas + policy.Normalize, as the controller). A
+// positive target replaces the workload's for both resources.
+func (s *run) hpa(ctx context.Context, i int, minR int32, target float64) {
 	w := s.c.workloads[i]
 	spec := w.spec
+	util := spec.Utilization
+	if target > 0 {
+		util = policy.Resources{CPU: target, Memory: target}
+	}
 	h := &s.hpaHist[i]
 	prune(h, s.now, policy.DefaultScaleDownWindow+HPASync)
 	cur := w.replicas
 	unready := int32(int(cur) - w.ready)
-	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(0, i), spec.Request.CPU, spec.Utilization.CPU, spec.EffectiveTolerance(), true)
+	rec, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(0, i), spec.Request.CPU, util.CPU, spec.EffectiveTolerance(), true)
 	if s.hasMem(i) {
 		// A memory metric too: the HPA takes the largest proposal.
-		m, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(1, i), spec.Request.Memory, spec.Utilization.Memory, spec.EffectiveTolerance(), false)
+		m, _ := policy.ReactiveReplicas(cur, int32(w.ready), 0, max(unready, 0), s.demandNow(1, i), spec.Request.Memory, util.Memory, spec.EffectiveTolerance(), false)
 		rec = max(rec, m)
 	}
 	lo, hi := max(minR, spec.Min), spec.Max
@@ -219,7 +224,7 @@ const (
 func (r *reactive) act(ctx context.Context, s *run, _ bool) {
 	if s.now.Sub(s.start)%r.sync == 0 {
 		for i := range s.c.workloads {
-			s.hpa(ctx, i, 0)
+			s.hpa(ctx, i, 0, s.in.ReactiveUtilization)
 		}
 	}
 	if len(s.in.Pools) == 0 {
@@ -644,7 +649,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 	if s.now.Sub(s.start)%p.sync == 0 {
 		for i := range n {
 			if s.in.Workloads[i].Spec.Mode == policy.ModeHPAFloor {
-				s.hpa(ctx, i, p.floor[i])
+				s.hpa(ctx, i, p.floor[i], 0)
 			}
 		}
 	}

@@ -41,6 +41,11 @@ type ScenarioSpec struct {
 	// Quantile replaces the plan's forecast quantile (spec.forecast.quantile)
 	// for the predictive policy: what if it planned at the median? Optional.
 	Quantile *float64 `json:"quantile,omitempty"`
+	// ReactiveUtilization is the target utilization, in (0, 1], of the
+	// reactive baseline's HPAs (CPU and memory) instead of each workload's
+	// utilization ceiling: what if the HPA kept more headroom? Unmet demand
+	// and waste are still measured against the plan's ceilings. Optional.
+	ReactiveUtilization *float64 `json:"reactiveUtilization,omitempty"`
 	// Growth compounds every workload's demand by PercentPerMonth each
 	// month (730 h) from the start.
 	Growth *Growth `json:"growth,omitempty"`
@@ -264,6 +269,9 @@ func (s *Scenario) validate(file string, lines config.Lines) config.FieldErrors 
 	if q := sp.Quantile; q != nil && !(*q > 0 && *q < 1) {
 		bad("spec.quantile", "must be in (0, 1), not %v", *q)
 	}
+	if u := sp.ReactiveUtilization; u != nil && !(*u > 0 && *u <= 1) {
+		bad("spec.reactiveUtilization", "must be in (0, 1], not %v", *u)
+	}
 	for i, x := range sp.Failures {
 		p := fmt.Sprintf("spec.failures[%d]", i)
 		if x.At.Duration < 0 {
@@ -371,6 +379,9 @@ func (s *Scenario) apply(in *Input, start time.Time) *Input {
 	out := *in
 	if s.Spec.Quantile != nil {
 		out.Quantile = *s.Spec.Quantile
+	}
+	if s.Spec.ReactiveUtilization != nil {
+		out.ReactiveUtilization = *s.Spec.ReactiveUtilization
 	}
 	out.Pools = append(out.Pools[:0:0], in.Pools...)
 	for _, m := range s.Spec.Machines {

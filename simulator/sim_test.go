@@ -396,6 +396,7 @@ func TestScenarioErrors(t *testing.T) {
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {prices: [{at: 1h, pool: a, pricePerHour: -1}]}", "spec.prices[0].pricePerHour: must not be negative"},
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {machines: [{pool: a, headroom: n+2}]}", `spec.machines[0].headroom: must be none, n+1 or zone, not "n+2"`},
 		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {quantile: 1.5}", "spec.quantile: must be in (0, 1), not 1.5"},
+		{"apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {reactiveUtilization: 0}", "spec.reactiveUtilization: must be in (0, 1], not 0"},
 	} {
 		_, err := ParseScenario("bad.yaml", []byte(tc.doc))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml") {
@@ -805,5 +806,34 @@ func TestStaticPinnedPoolFirst(t *testing.T) {
 	}
 	if r.Pools[0].PeakNodes != 2 || r.Pools[1].PeakNodes != 2 {
 		t.Errorf("nodes general %d small %d, want 2 and 2", r.Pools[0].PeakNodes, r.Pools[1].PeakNodes)
+	}
+}
+
+// The reactive baseline's HPA target from a scenario (the frontier sweeps
+// it): 4 cores of demand on 1-core pods with a 0.8 ceiling start at 5
+// replicas (80 %). An HPA targeting 50 % sees a ratio of 1.6 and scales to
+// ceil(1.6 × 5) = 8 at the first sync; with no start-up time they are ready
+// at once. Measured against the plan's ceiling, 8 × 0.8 = 6.4 cores of
+// capacity: nothing unmet, 2.4 idle cores for the hour, 2.4 core-hours of
+// waste. Without the scenario the HPA holds 5 (ratio 1) and wastes nothing.
+func TestReactiveUtilization(t *testing.T) {
+	sc, err := ParseScenario("r.yaml", []byte("apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {reactiveUtilization: 0.5}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sc    *Scenario
+		peak  int32
+		waste float64
+	}{{nil, 5, 0}, {sc, 8, 2.4}} {
+		in := &Input{Name: "r", Workloads: []Workload{workload("web", 0.8, 0, 1, 20, 0, time.Minute, repeat(4, 60))}}
+		res, err := Run(context.Background(), in, Options{Policies: []string{Reactive}, Scenario: tc.sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := policyResult(t, res, Reactive)
+		if w := r.Workloads[0]; w.PeakReplicas != tc.peak || !near(r.WasteCoreHours, tc.waste) || r.UnmetCoreMinutes != 0 {
+			t.Errorf("scenario %v: peak %d, waste %v core-hours, unmet %v; want %d, %v, 0", tc.sc != nil, w.PeakReplicas, r.WasteCoreHours, r.UnmetCoreMinutes, tc.peak, tc.waste)
+		}
 	}
 }
