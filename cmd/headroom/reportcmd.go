@@ -31,14 +31,18 @@ func newReportCmd() *cobra.Command {
 		Use:   "report --config FILE [--store DB | --simulation RESULT.json] --format html|md|json|csv --out FILE",
 		Short: "Write a capacity-review report from the store or a simulation result",
 		Long: `Writes a capacity review: findings ordered by severity (single points of
-failure, workloads without requests, stale or missing metrics, short runway,
-unreliable forecasts, headroom that does not hold, version skew, budget),
+failure, workloads without requests, stale or missing metrics, short pool or
+quota runway, plans a quota would refuse, unreliable forecasts, headroom
+that does not hold, version skew, budget),
 a summary of the cluster (nodes by pool and zone, readiness, kubelet
 versions against the control plane, requested vs used vs allocatable, cost
 against the budget), each workload (usage history with its forecast and
 quantile band, planned replicas, headroom, backtest accuracy, rightsizing,
-the last decisions) and each node pool (capacity against forecast demand,
-runway, n+1 / zone headroom now and at the forecast peak, cost).
+the last decisions), each node pool (capacity against forecast demand,
+runway, n+1 / zone headroom now and at the forecast peak, cost) and each
+namespace ResourceQuota (used and hard; the runway of requests.cpu,
+requests.memory and pods against the namespace's forecast demand; planned
+scale-ups the quota would refuse).
 
 From --store (with --config): the store's history, decision log and newest
 inventory snapshot; forecasts, decisions and pool checks come from the same
@@ -143,7 +147,7 @@ set), so the same inputs give the same bytes.`,
 	fl.StringVar(&title, "title", "", "title (default: Capacity review: PLAN)")
 	fl.StringVar(&horizon, "horizon", "", "forecast horizon for runway and peaks (default 30d)")
 	fl.StringVar(&history, "history", "", "history read from the store (default 28d)")
-	fl.StringVar(&runway, "runway-warn", "", "runway below which a pool gets a finding (default 30d)")
+	fl.StringVar(&runway, "runway-warn", "", "runway below which a pool or a quota gets a finding (default 30d)")
 	fl.IntVar(&backtest, "backtest", 0, "rolling-origin backtest origins per workload (default 4, -1: none)")
 	fl.IntVar(&maxCharts, "max-charts", 0, "per-workload charts, largest workloads first (default 100, -1: none)")
 	return cmd
