@@ -235,7 +235,7 @@ func (m ETS) Fit(y []float64) (State, error) {
 			fy = y[len(y)-w:]
 		}
 	}
-	p, _, err := m.FitParams(fy)
+	p, _, err := m.fitParams(fy, false)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +249,12 @@ func (m ETS) Fit(y []float64) (State, error) {
 // FitParams returns the fitted (or fixed) parameters and their sum of squared
 // one-step errors.
 func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
+	return m.fitParams(y, true)
+}
+
+// fitParams is FitParams; the sum of squares (one more pass of the filter)
+// is only computed when sse is set (Fit has no use for it).
+func (m ETS) fitParams(y []float64, sse bool) (ETSParams, float64, error) {
 	st, err := m.start(y)
 	if err != nil {
 		return ETSParams{}, 0, err
@@ -256,6 +262,9 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 	work := m.newState(st, ETSParams{Phi: 1})
 	if m.Params != nil {
 		p := *m.Params
+		if !sse {
+			return p, 0, nil
+		}
 		return p, m.loss(y, st, p, 0, work), nil
 	}
 	delta := 0.0
@@ -308,6 +317,9 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 		return ETSParams{}, 0, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
 	p := unpack(res.X)
+	if !sse {
+		return p, 0, nil
+	}
 	return p, m.loss(y, st, p, 0, work), nil
 }
 
