@@ -69,6 +69,13 @@
 // The budget band (BudgetBand) resamples the day-ahead errors of a
 // backtest of every workload's forecast with the run's seed.
 //
+// Pools are sized per node, for every policy, except where headroom's
+// provider sets sizes per zone (GKE node pools in several zones,
+// Input.PerZone): there the sizes headroom plans (predictive, scheduled,
+// static and every policy's starting size) are rounded up to whole zones,
+// as the actuator rounds them; the reactive node autoscaler still adds
+// single nodes.
+//
 // Limits: the scheduler knows no affinities, taints or disruption budgets,
 // and drains without respecting them; memory demand counts only for
 // workloads whose trace has a memory column (memory requests still count

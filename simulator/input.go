@@ -61,6 +61,13 @@ type Input struct {
 	// "auto" or a forecast model name.
 	Quantile float64
 	Model    string
+	// PerZone, index-aligned with Pools, marks the pools whose size
+	// headroom's provider sets per zone (GKE node pools in several zones:
+	// the actuator sets ceil(nodes / zones) per zone), so the sizes headroom
+	// plans are rounded up to whole zones as the actuator would; nil: none.
+	// The reactive baseline's node autoscaler adds single nodes (GKE's, too,
+	// scales each zone's group on its own).
+	PerZone []bool
 	// ReactiveUtilization, when positive, is the reactive baseline's HPA
 	// target for every workload instead of its utilization ceiling (the
 	// ceiling still measures unmet demand).
@@ -93,6 +100,14 @@ func FromPlan(p *config.Plan, overrides []TraceOverride) (*Input, error) {
 		return nil, err
 	}
 	in.Pools = pools
+	for i, np := range p.Spec.NodePools {
+		if np.Provider == "gke" && np.Zones > 1 {
+			if in.PerZone == nil {
+				in.PerZone = make([]bool, len(pools))
+			}
+			in.PerZone[i] = true
+		}
+	}
 	files := make([]string, len(p.Spec.Workloads))
 	used := make([]bool, len(overrides))
 	for i := range p.Spec.Workloads {

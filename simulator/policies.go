@@ -194,9 +194,10 @@ func (s *run) planPools(ctx context.Context, pods []int, headroom bool, budget f
 	if err != nil {
 		panic("simulator: planning pools: " + err.Error()) // inputs were validated
 	}
-	for _, r := range pp.Pools {
-		s.poolSizes = append(s.poolSizes, r.Nodes)
-		s.c.SetPoolSize(ctx, s.now, r.Name, r.Nodes, reason)
+	for i, r := range pp.Pools {
+		n := s.in.actuated(i, r.Nodes)
+		s.poolSizes = append(s.poolSizes, n)
+		s.c.SetPoolSize(ctx, s.now, r.Name, n, reason)
 	}
 }
 
@@ -722,9 +723,19 @@ func poolSizes(in *Input, pods []int, headroom bool, budget float64) []int {
 	}
 	out := make([]int, len(pp.Pools))
 	for i, p := range pp.Pools {
-		out[i] = p.Nodes
+		out[i] = in.actuated(i, p.Nodes)
 	}
 	return out
+}
+
+// actuated is the size headroom's provider sets for pool i when the plan
+// says n nodes: n, or whole zones for a pool sized per zone (PerZone).
+func (in *Input) actuated(i, n int) int {
+	if i < len(in.PerZone) && in.PerZone[i] {
+		z := in.Pools[i].Zones
+		return (n + z - 1) / z * z
+	}
+	return n
 }
 
 func scoreNames(f *forecast.Forecast) []string {

@@ -837,3 +837,37 @@ func TestReactiveUtilization(t *testing.T) {
 		}
 	}
 }
+
+// A GKE node pool in 3 zones is sized per zone (the actuator sets
+// ceil(nodes / zones) in each), so the sizes headroom plans are rounded up
+// to whole zones: 13 one-core pods on 4-core machines spread 5, 4, 4 over
+// the zones, 2 + 1 + 1 = 4 nodes, which GKE makes 2 per zone, 6. Static and
+// predictive (constant demand, steady from the start) run 6; a Cluster API
+// pool runs 4. FromPlan marks gke pools in more than one zone.
+func TestPerZoneSizes(t *testing.T) {
+	for _, perZone := range []bool{false, true} {
+		w := workload("web", 1, 0, 1, 20, 0, 5*time.Minute, repeat(13, 24))
+		in := &Input{Name: "gke", Workloads: []Workload{w}, Pools: []policy.Pool{testPool(3, policy.HeadroomNone)}}
+		want := 4
+		if perZone {
+			in.PerZone, want = []bool{true}, 6
+		}
+		res, err := Run(context.Background(), in, Options{Policies: []string{Static, Predictive}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{Static, Predictive} {
+			if r := policyResult(t, res, name); r.Pools[0].PeakNodes != want || !near(r.NodeHours, float64(want)*2) {
+				t.Errorf("per zone %v, %s: %d nodes, %v node-hours; want %d, %d", perZone, name, r.Pools[0].PeakNodes, r.NodeHours, want, want*2)
+			}
+		}
+	}
+	p, err := config.LoadFile("../testdata/plans/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.NodePools[0].Provider = "gke"
+	if in, err := FromPlan(p, nil); err != nil || !reflect.DeepEqual(in.PerZone, []bool{true, false}) {
+		t.Errorf("FromPlan per zone %v (%v), want [true false]", in.PerZone, err)
+	}
+}
