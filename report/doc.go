@@ -12,8 +12,9 @@
 // forecast. Building is deterministic: time enters as Options.Now, and the
 // same inputs give the same bytes in every format.
 //
-// Quota runway (quota.go): for each unscoped ResourceQuota of the
-// inventory, the namespace's workloads with history are turned into the
+// Quota runway (quota.go): for each ResourceQuota of the inventory that
+// counts every workload pod (unscoped, or scoped to NotTerminating or
+// NotBestEffort), the namespace's workloads with history are turned into the
 // replicas their usage needs at their utilization targets (within the
 // plan's min and max; never below their pods now outside the plan), those
 // replicas into the requests.cpu, requests.memory and pods they charge the

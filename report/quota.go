@@ -21,8 +21,9 @@ import (
 type Quota struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	// Scopes of a scoped quota (it counts only the pods that match): such a
-	// quota is shown, not forecast.
+	// Scopes of a scoped quota (it counts only the pods that match): one
+	// scoped to other than NotTerminating and NotBestEffort is shown, not
+	// forecast (coversWorkloads).
 	Scopes    []string        `json:"scopes,omitempty"`
 	Resources []QuotaResource `json:"resources"`
 	// Runway is the earliest of the resources' runways (nil: none within
@@ -192,7 +193,8 @@ func demandOf(ns string, ws []*wstate, d *Data, resources []string, fopt forecas
 }
 
 // buildQuotas makes the quota sections and their findings: per quota and
-// resource, used and hard now; for unscoped quotas the runway of
+// resource, used and hard now; for quotas that count every workload pod
+// (coversWorkloads) the runway of
 // requests.cpu, requests.memory and pods, from the forecast demand of the
 // namespace's workloads (Other + the forecast at the planned quantile,
 // over Options.Horizon, like the pools'); and whether the replicas
@@ -210,7 +212,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 	// What each namespace's quotas limit among the forecast resources.
 	need := map[string]map[string]bool{}
 	for _, q := range inv.Quotas {
-		if len(q.Scopes) > 0 {
+		if !coversWorkloads(q) {
 			continue
 		}
 		for _, res := range quotaForecast {
@@ -252,7 +254,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 	for _, q := range inv.Quotas {
 		out := Quota{Namespace: q.Namespace, Name: q.Name, Scopes: q.Scopes, Resources: []QuotaResource{}, RunwayDays: nan}
 		nd := demand[q.Namespace]
-		if len(q.Scopes) > 0 {
+		if !coversWorkloads(q) {
 			out.Warnings = append(out.Warnings, "scoped quota (counts only the pods matching "+strings.Join(q.Scopes, ", ")+"): not forecast")
 		} else if nd != nil {
 			out.Workloads = nd.members
@@ -270,7 +272,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 			if counted {
 				qr.Used = Num(used)
 			}
-			if nd != nil && len(nd.members) > 0 && nd.series[res] != nil && len(q.Scopes) == 0 {
+			if nd != nil && len(nd.members) > 0 && nd.series[res] != nil && coversWorkloads(q) {
 				switch {
 				case !counted:
 					out.Warnings = append(out.Warnings, res+": the quota's status does not count it yet (no quota controller since it changed): not forecast")
@@ -287,7 +289,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 		if out.Runway != nil {
 			quotaRunwayFinding(r, &out, levels[1], o)
 		}
-		if nd != nil && len(q.Scopes) == 0 {
+		if nd != nil && coversWorkloads(q) {
 			out.chart = quotaChart(&out, nd, d, levels)
 		}
 		if nd != nil && len(nd.members) > 0 {
@@ -300,6 +302,23 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
 	})
 	planFindings(r, ws, inv)
+}
+
+// coversWorkloads reports whether a quota counts every pod of the
+// workloads a runway forecasts: unscoped, or scoped only to NotTerminating
+// (pods without activeDeadlineSeconds, as Deployment and StatefulSet pods
+// are) and NotBestEffort (pods that request something, as the forecast
+// members do), as spec.scopes or as an Exists term of scopeSelector.
+// Other scopes (a PriorityClass, Terminating, BestEffort) count pods the
+// report cannot match: such quotas are shown, not forecast.
+func coversWorkloads(q metrics.ResourceQuota) bool {
+	for _, sc := range q.Scopes {
+		f := strings.Fields(sc)
+		if len(f) == 0 || f[0] != "NotTerminating" && f[0] != "NotBestEffort" || len(f) > 1 && (len(f) != 2 || f[1] != "Exists") {
+			return false
+		}
+	}
+	return true
 }
 
 func ptime(t time.Time) *time.Time { t = t.UTC(); return &t }
@@ -437,7 +456,7 @@ func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
 		return a.pods
 	}
 	for _, q := range inv.Quotas {
-		if len(q.Scopes) > 0 || len(asks[q.Namespace]) == 0 {
+		if !coversWorkloads(q) || len(asks[q.Namespace]) == 0 {
 			continue
 		}
 		subject := q.Namespace + "/" + q.Name

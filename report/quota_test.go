@@ -217,3 +217,28 @@ func TestQuotaUnknown(t *testing.T) {
 		t.Errorf("no exhausted finding for shop/lowered: %+v", r.Findings)
 	}
 }
+
+// A quota scoped to NotTerminating and NotBestEffort counts every pod of
+// web (no activeDeadlineSeconds, requests set): forecast as an unscoped
+// one, the same runway as TestQuotaRunway's compute (k = 825, 20.42
+// days). One scoped to a PriorityClass is not: the report cannot tell
+// which pods it counts.
+func TestQuotaScopes(t *testing.T) {
+	hard, used := map[string]float64{"requests.cpu": 20}, map[string]float64{"requests.cpu": 5.5}
+	d := quotaData(
+		metrics.ResourceQuota{Namespace: "shop", Name: "long-running", Hard: hard, Used: used, Scopes: []string{"NotTerminating", "NotBestEffort Exists"}},
+		metrics.ResourceQuota{Namespace: "shop", Name: "high", Hard: hard, Used: used, Scopes: []string{"PriorityClass In (high)"}},
+	)
+	r, err := Build(loadPlan(t, rampPlan), d, Options{Now: d.Newest, Backtest: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := quotaOf(r, "long-running")
+	if want := d.Start.Add(825 * time.Hour); lr.Runway == nil || !lr.Runway.Equal(want) || len(lr.Warnings) != 0 {
+		t.Errorf("long-running: runway %v, warnings %q; want %v", lr.Runway, lr.Warnings, want)
+	}
+	h := quotaOf(r, "high")
+	if h.Runway != nil || !math.IsNaN(float64(h.Resources[0].DemandNow)) || len(h.Warnings) != 1 || !strings.Contains(h.Warnings[0], "PriorityClass In (high)") {
+		t.Errorf("high: %+v", h)
+	}
+}

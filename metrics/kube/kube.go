@@ -415,7 +415,7 @@ func (s *Source) nodes(ctx context.Context, b *metrics.Batch, point func(metrics
 var errQuotasForbidden = errors.New("forbidden")
 
 // quotaNames maps the ResourceQuota resources headroom records to its names; "cpu" and "memory" are the
-// shorthand for requests.
+// shorthand for requests, "count/pods" the object-count name of pods.
 var quotaNames = map[corev1.ResourceName]string{
 	corev1.ResourceRequestsCPU:    metrics.QuotaRequestsCPU,
 	corev1.ResourceCPU:            metrics.QuotaRequestsCPU,
@@ -424,6 +424,7 @@ var quotaNames = map[corev1.ResourceName]string{
 	corev1.ResourceLimitsCPU:      metrics.QuotaLimitsCPU,
 	corev1.ResourceLimitsMemory:   metrics.QuotaLimitsMemory,
 	corev1.ResourcePods:           metrics.QuotaPods,
+	"count/pods":                  metrics.QuotaPods, // object count syntax; the same pods are counted
 }
 
 // quotas lists the ResourceQuotas of one namespace (or all) into b.Quotas, sorted by namespace and name.

@@ -180,8 +180,9 @@ func quantities(kv ...string) corev1.ResourceList {
 }
 
 // Quotas: spec.hard and status.used in cores, bytes and pods; the cpu/memory shorthand folded into
-// requests.* (the smaller hard, the larger used); limits and pods as they are; resources headroom does not
-// plan (object counts, storage) dropped, and a quota of only those left out; scopes named.
+// requests.* (the smaller hard, the larger used); limits and pods as they are, count/pods as pods;
+// resources headroom does not plan (other object counts, storage) dropped, and a quota of only those left
+// out; scopes named.
 func TestCollectQuotas(t *testing.T) {
 	kc, mc := cluster()
 	for _, q := range []*corev1.ResourceQuota{
@@ -195,6 +196,8 @@ func TestCollectQuotas(t *testing.T) {
 				ScopeSelector: &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{
 					{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"low", "batch"}}}}}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "objects"}, Spec: corev1.ResourceQuotaSpec{Hard: quantities("count/secrets", "50")}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "counts"}, Spec: corev1.ResourceQuotaSpec{Hard: quantities("count/pods", "25", "count/secrets", "50")},
+			Status: corev1.ResourceQuotaStatus{Used: quantities("count/pods", "7", "count/secrets", "3")}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "compute"}, Spec: corev1.ResourceQuotaSpec{Hard: quantities("pods", "1")}},
 	} {
 		if err := kc.Tracker().Add(q); err != nil {
@@ -206,10 +209,13 @@ func TestCollectQuotas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.QuotasRead || len(b.Quotas) != 2 {
+	if !b.QuotasRead || len(b.Quotas) != 3 {
 		t.Fatalf("quotas read %v: %+v", b.QuotasRead, b.Quotas)
 	}
-	be, compute := b.Quotas[0], b.Quotas[1] // sorted by name
+	be, compute, counts := b.Quotas[0], b.Quotas[1], b.Quotas[2] // sorted by name
+	if counts.Name != "counts" || !maps.Equal(counts.Hard, map[string]float64{"pods": 25}) || !maps.Equal(counts.Used, map[string]float64{"pods": 7}) {
+		t.Errorf("counts %+v, want count/pods as pods 7 of 25", counts)
+	}
 	wantHard := map[string]float64{"requests.cpu": 6.5, "requests.memory": 16 << 30, "limits.cpu": 16, "limits.memory": 32 << 30, "pods": 40}
 	wantUsed := map[string]float64{"requests.cpu": 3.25, "requests.memory": 6 << 30, "limits.cpu": 6, "limits.memory": 12 << 30, "pods": 7}
 	if compute.Namespace != "shop" || compute.Name != "compute" || !maps.Equal(compute.Hard, wantHard) || !maps.Equal(compute.Used, wantUsed) || len(compute.Scopes) != 0 {
