@@ -10,6 +10,7 @@ package forecast
 import (
 	"errors"
 	"math"
+	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -447,6 +448,62 @@ func TestLoessWindowMatchesLoessAt(t *testing.T) {
 							t.Fatalf("l %d, userw %v, deg %d, at %d: weight %d = %v with the window, %v without", l, userw, deg, i, j, w2[j], w1[j])
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+func TestAutoConcurrentMatchesSerial(t *testing.T) {
+	// The simulator fits and advances many workloads' forecasts from
+	// parallel goroutines: the fits share no mutable state (their workspaces
+	// are per call, their memos per Auto), so concurrent runs on the same
+	// input give the serial results exactly. Run with -race.
+	y := synth(2016+24, true, 17)
+	s := synthSeriesOf(y[:2016])
+	models := []string{"auto", "fourier", "fourier-trend", "holt-winters", "stl"}
+	serial := make([][]float64, len(models))
+	for i, m := range models {
+		f, err := Auto(s, Options{Horizon: 6, Model: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Update(y[2016:]...); err != nil {
+			t.Fatal(err)
+		}
+		serial[i] = f.Q[2]
+	}
+	var wg sync.WaitGroup
+	got := make([][][]float64, 3)
+	errs := make(chan error, 3*len(models))
+	for r := range got {
+		got[r] = make([][]float64, len(models))
+		for i, m := range models {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f, err := Auto(s, Options{Horizon: 6, Model: m})
+				if err == nil {
+					err = f.Update(y[2016:]...)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				got[r][i] = f.Q[2]
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for r := range got {
+		for i, m := range models {
+			for k := range serial[i] {
+				if got[r][i][k] != serial[i][k] {
+					t.Fatalf("%s, run %d: step %d = %g concurrently, %g serially", m, r, k, got[r][i][k], serial[i][k])
 				}
 			}
 		}
