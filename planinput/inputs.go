@@ -46,10 +46,13 @@ type Current struct {
 	HPAMin int32
 }
 
-// Inventory is an inventory snapshot's workload states, by workload.
+// Inventory is an inventory snapshot's workload states, by workload, and
+// its namespaces' ResourceQuotas (QuotasRead false: not read with it).
 type Inventory struct {
-	At     time.Time
-	States map[metrics.Workload]metrics.WorkloadState
+	At         time.Time
+	States     map[metrics.Workload]metrics.WorkloadState
+	Quotas     []metrics.ResourceQuota
+	QuotasRead bool
 }
 
 // LatestInventory reads the newest snapshot taken at or before now; nil when
@@ -59,7 +62,7 @@ func LatestInventory(ctx context.Context, st *store.Store, now time.Time) (*Inve
 	if err != nil || !ok {
 		return nil, err
 	}
-	out := &Inventory{At: inv.At, States: make(map[metrics.Workload]metrics.WorkloadState, len(inv.Workloads))}
+	out := &Inventory{At: inv.At, States: make(map[metrics.Workload]metrics.WorkloadState, len(inv.Workloads)), Quotas: inv.Quotas, QuotasRead: inv.QuotasRead}
 	for _, s := range inv.Workloads {
 		out.States[s.Workload] = s
 	}

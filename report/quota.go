@@ -12,6 +12,7 @@ import (
 
 	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
 )
 
@@ -23,7 +24,7 @@ type Quota struct {
 	Name      string `json:"name"`
 	// Scopes of a scoped quota (it counts only the pods that match): one
 	// scoped to other than NotTerminating and NotBestEffort is shown, not
-	// forecast (coversWorkloads).
+	// forecast (planinput.CountsWorkloadPods).
 	Scopes    []string        `json:"scopes,omitempty"`
 	Resources []QuotaResource `json:"resources"`
 	// Runway is the earliest of the resources' runways (nil: none within
@@ -194,7 +195,7 @@ func demandOf(ns string, ws []*wstate, d *Data, resources []string, fopt forecas
 
 // buildQuotas makes the quota sections and their findings: per quota and
 // resource, used and hard now; for quotas that count every workload pod
-// (coversWorkloads) the runway of
+// (planinput.CountsWorkloadPods) the runway of
 // requests.cpu, requests.memory and pods, from the forecast demand of the
 // namespace's workloads (Other + the forecast at the planned quantile,
 // over Options.Horizon, like the pools'); and whether the replicas
@@ -212,7 +213,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 	// What each namespace's quotas limit among the forecast resources.
 	need := map[string]map[string]bool{}
 	for _, q := range inv.Quotas {
-		if !coversWorkloads(q) {
+		if !planinput.CountsWorkloadPods(q) {
 			continue
 		}
 		for _, res := range quotaForecast {
@@ -254,7 +255,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 	for _, q := range inv.Quotas {
 		out := Quota{Namespace: q.Namespace, Name: q.Name, Scopes: q.Scopes, Resources: []QuotaResource{}, RunwayDays: nan}
 		nd := demand[q.Namespace]
-		if !coversWorkloads(q) {
+		if !planinput.CountsWorkloadPods(q) {
 			out.Warnings = append(out.Warnings, "scoped quota (counts only the pods matching "+strings.Join(q.Scopes, ", ")+"): not forecast")
 		} else if nd != nil {
 			out.Workloads = nd.members
@@ -272,7 +273,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 			if counted {
 				qr.Used = Num(used)
 			}
-			if nd != nil && len(nd.members) > 0 && nd.series[res] != nil && coversWorkloads(q) {
+			if nd != nil && len(nd.members) > 0 && nd.series[res] != nil && planinput.CountsWorkloadPods(q) {
 				switch {
 				case !counted:
 					out.Warnings = append(out.Warnings, res+": the quota's status does not count it yet (no quota controller since it changed): not forecast")
@@ -289,7 +290,7 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 		if out.Runway != nil {
 			quotaRunwayFinding(r, &out, levels[1], o)
 		}
-		if nd != nil && coversWorkloads(q) {
+		if nd != nil && planinput.CountsWorkloadPods(q) {
 			out.chart = quotaChart(&out, nd, d, levels)
 		}
 		if nd != nil && len(nd.members) > 0 {
@@ -302,23 +303,6 @@ func buildQuotas(r *Report, ws []*wstate, d *Data, inv *metrics.Inventory, level
 		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
 	})
 	planFindings(r, ws, inv)
-}
-
-// coversWorkloads reports whether a quota counts every pod of the
-// workloads a runway forecasts: unscoped, or scoped only to NotTerminating
-// (pods without activeDeadlineSeconds, as Deployment and StatefulSet pods
-// are) and NotBestEffort (pods that request something, as the forecast
-// members do), as spec.scopes or as an Exists term of scopeSelector.
-// Other scopes (a PriorityClass, Terminating, BestEffort) count pods the
-// report cannot match: such quotas are shown, not forecast.
-func coversWorkloads(q metrics.ResourceQuota) bool {
-	for _, sc := range q.Scopes {
-		f := strings.Fields(sc)
-		if len(f) == 0 || f[0] != "NotTerminating" && f[0] != "NotBestEffort" || len(f) > 1 && (len(f) != 2 || f[1] != "Exists") {
-			return false
-		}
-	}
-	return true
 }
 
 func ptime(t time.Time) *time.Time { t = t.UTC(); return &t }
@@ -427,10 +411,9 @@ func quotaRunwayFinding(r *Report, q *Quota, level float64, o Options) {
 // together.
 func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
 	type ask struct {
-		target string
-		pods   float64
-		cpu    float64
-		mem    float64
+		target   string
+		pods     int
+		cpu, mem float64 // in all
 	}
 	asks := map[string][]ask{}
 	for _, s := range ws {
@@ -442,21 +425,12 @@ func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
 		if cpu <= 0 && mem <= 0 {
 			cpu, mem = s.spec.Request.CPU, s.spec.Request.Memory
 		}
-		extra := float64(p.Desired - p.Current)
+		extra := int(p.Desired - p.Current)
 		ns := s.data.Workload.Namespace
-		asks[ns] = append(asks[ns], ask{s.out.Target, extra, extra * cpu, extra * mem})
-	}
-	amount := func(a ask, res string) float64 {
-		switch res {
-		case metrics.QuotaRequestsCPU:
-			return a.cpu
-		case metrics.QuotaRequestsMemory:
-			return a.mem
-		}
-		return a.pods
+		asks[ns] = append(asks[ns], ask{s.out.Target, extra, float64(extra) * cpu, float64(extra) * mem})
 	}
 	for _, q := range inv.Quotas {
-		if !coversWorkloads(q) || len(asks[q.Namespace]) == 0 {
+		if len(asks[q.Namespace]) == 0 {
 			continue
 		}
 		subject := q.Namespace + "/" + q.Name
@@ -464,32 +438,21 @@ func planFindings(r *Report, ws []*wstate, inv *metrics.Inventory) {
 		alone := false
 		for _, a := range asks[q.Namespace] {
 			total.pods, total.cpu, total.mem = total.pods+a.pods, total.cpu+a.cpu, total.mem+a.mem
-			for _, res := range quotaForecast {
-				hard, limited := q.Hard[res]
-				used, counted := q.Used[res]
-				if !limited || !counted || used+amount(a, res) <= hard+1e-9 {
-					continue
-				}
+			if s, short := planinput.QuotaShortfall(q, a.pods, a.cpu, a.mem); short {
 				alone = true
 				r.Findings = append(r.Findings, Finding{Critical, KindQuotaPlan, a.target, fmt.Sprintf(
 					"the plan adds %s needing %s of %s, but quota %s has %s left (%s used of %s): the API server refuses the pods beyond it (403 Forbidden: exceeded quota: %s) and the workload stays short",
-					plural(int(a.pods), "pod"), quotaAmount(res, amount(a, res)), res, subject, quotaAmount(res, max(hard-used, 0)),
-					quotaAmount(res, used), quotaAmount(res, hard), q.Name)})
-				break
+					plural(a.pods, "pod"), quotaAmount(s.Resource, s.Need), s.Resource, subject, quotaAmount(s.Resource, s.Left()),
+					quotaAmount(s.Resource, s.Used), quotaAmount(s.Resource, s.Hard), q.Name)})
 			}
 		}
 		if alone || len(asks[q.Namespace]) < 2 {
 			continue
 		}
-		for _, res := range quotaForecast {
-			hard, limited := q.Hard[res]
-			used, counted := q.Used[res]
-			if limited && counted && used+amount(total, res) > hard+1e-9 {
-				r.Findings = append(r.Findings, Finding{Warning, KindQuotaPlan, subject, fmt.Sprintf(
-					"the plan's %d scale-ups in the namespace need %s of %s together, but the quota has %s left (%s used of %s): some of their pods will be refused (403 exceeded quota)",
-					len(asks[q.Namespace]), quotaAmount(res, amount(total, res)), res, quotaAmount(res, max(hard-used, 0)), quotaAmount(res, used), quotaAmount(res, hard))})
-				break
-			}
+		if s, short := planinput.QuotaShortfall(q, total.pods, total.cpu, total.mem); short {
+			r.Findings = append(r.Findings, Finding{Warning, KindQuotaPlan, subject, fmt.Sprintf(
+				"the plan's %d scale-ups in the namespace need %s of %s together, but the quota has %s left (%s used of %s): some of their pods will be refused (403 exceeded quota)",
+				len(asks[q.Namespace]), quotaAmount(s.Resource, s.Need), s.Resource, quotaAmount(s.Resource, s.Left()), quotaAmount(s.Resource, s.Used), quotaAmount(s.Resource, s.Hard))})
 		}
 	}
 }
