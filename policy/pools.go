@@ -260,9 +260,14 @@ func (k *packer) open(zone int, headroom bool) int {
 // slots: the first node that can hold a pod is found in O(log n) in the
 // usual case, which makes first fit O(n log n) instead of O(n²).
 type freeTree struct {
-	size     int // leaves, a power of two
-	cpu, mem []float64
-	pods     []int
+	size int // leaves, a power of two
+	v    []room
+}
+
+// room is a tree vertex: the most free CPU, memory and pod slots below it.
+type room struct {
+	cpu, mem float64
+	pods     int
 }
 
 func (t *freeTree) set(i int, free Resources, pods int) {
@@ -272,22 +277,24 @@ func (t *freeTree) set(i int, free Resources, pods int) {
 		for t.size <= i {
 			t.size *= 2
 		}
-		t.cpu, t.mem, t.pods = make([]float64, 2*t.size), make([]float64, 2*t.size), make([]int, 2*t.size)
+		t.v = make([]room, 2*t.size)
 		for j := 0; j < old.size; j++ {
-			t.cpu[t.size+j], t.mem[t.size+j], t.pods[t.size+j] = old.cpu[old.size+j], old.mem[old.size+j], old.pods[old.size+j]
+			t.v[t.size+j] = old.v[old.size+j]
 		}
-		for v := t.size - 1; v >= 1; v-- {
-			t.pull(v)
-		}
+		t.build()
 	}
 	v := t.size + i
-	t.cpu[v], t.mem[v], t.pods[v] = free.CPU, free.Memory, pods
+	t.v[v] = room{free.CPU, free.Memory, pods}
 	for v /= 2; v >= 1; v /= 2 {
+		was := t.v[v]
 		t.pull(v)
+		if t.v[v] == was {
+			break // the maxima above do not change either
+		}
 	}
 }
 
-// reset makes the tree n leaves of no room (reusing its arrays); fill them
+// reset makes the tree n leaves of no room (reusing its array); fill them
 // with leaf, then build.
 func (t *freeTree) reset(n int) {
 	size := 16
@@ -295,24 +302,21 @@ func (t *freeTree) reset(n int) {
 		size *= 2
 	}
 	t.size = size
-	if cap(t.cpu) >= 2*size {
-		t.cpu, t.mem, t.pods = t.cpu[:2*size], t.mem[:2*size], t.pods[:2*size]
-		clear(t.cpu)
-		clear(t.mem)
-		clear(t.pods)
+	if cap(t.v) >= 2*size {
+		t.v = t.v[:2*size]
+		clear(t.v)
 	} else {
-		t.cpu, t.mem, t.pods = make([]float64, 2*size), make([]float64, 2*size), make([]int, 2*size)
+		t.v = make([]room, 2*size)
 	}
 }
 
-// leaf sets leaf i without updating the inner nodes (build does, once).
+// leaf sets leaf i without updating the inner vertices (build does, once).
 func (t *freeTree) leaf(i int, free Resources, pods int) {
-	v := t.size + i
-	t.cpu[v], t.mem[v], t.pods[v] = free.CPU, free.Memory, pods
+	t.v[t.size+i] = room{free.CPU, free.Memory, pods}
 }
 
-// build computes the inner nodes from the leaves: O(n), where n calls of
-// set cost O(n log n).
+// build computes the inner vertices from the leaves: O(n), where n calls
+// of set cost O(n log n).
 func (t *freeTree) build() {
 	for v := t.size - 1; v >= 1; v-- {
 		t.pull(v)
@@ -320,13 +324,13 @@ func (t *freeTree) build() {
 }
 
 func (t *freeTree) pull(v int) {
-	t.cpu[v] = max(t.cpu[2*v], t.cpu[2*v+1])
-	t.mem[v] = max(t.mem[2*v], t.mem[2*v+1])
-	t.pods[v] = max(t.pods[2*v], t.pods[2*v+1])
+	l, r := &t.v[2*v], &t.v[2*v+1]
+	t.v[v] = room{max(l.cpu, r.cpu), max(l.mem, r.mem), max(l.pods, r.pods)}
 }
 
 func (t *freeTree) may(v int, req Resources) bool {
-	return t.pods[v] > 0 && req.Fits(Resources{t.cpu[v], t.mem[v]})
+	x := &t.v[v]
+	return x.pods > 0 && req.Fits(Resources{x.cpu, x.mem})
 }
 
 // first returns the index of the first node that can hold req, or -1.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -132,6 +133,10 @@ type Cluster struct {
 	logging   bool
 	log       []actuator.Action
 	zoneCount []int // scratch: a workload's pods per zone
+	// nextReady is no later than the earliest ready time of a bound pod not
+	// yet ready (math.MaxInt64: none), so settle skips the workloads until then.
+	nextReady int64
+	noFit     []noFit // scratch of schedule
 	firstFit  []*simNode
 }
 
@@ -352,11 +357,38 @@ func (c *Cluster) settle() {
 		c.schedule(0)
 		c.dirty = false
 	}
-	for _, w := range c.workloads {
-		for w.ready < len(w.pods) && w.pods[w.ready].ready <= ns {
-			w.ready++
+	if ns >= c.nextReady {
+		// Pods become ready in the order they were bound (one lead time
+		// each): pods[ready] is a workload's next.
+		c.nextReady = math.MaxInt64
+		for _, w := range c.workloads {
+			for w.ready < len(w.pods) && w.pods[w.ready].ready <= ns {
+				w.ready++
+			}
+			if w.ready < len(w.pods) {
+				c.nextReady = min(c.nextReady, w.pods[w.ready].ready)
+			}
 		}
 	}
+}
+
+// noFit remembers that a request found no ready node with room in a pool
+// during one schedule: nodes only fill up until it returns, so a request
+// at least as large finds none either.
+type noFit struct {
+	pool int
+	req  policy.Resources
+}
+
+// known reports whether req in pool pi cannot fit, by a request no larger
+// that could not.
+func (c *Cluster) known(pi int, req policy.Resources) bool {
+	for _, f := range c.noFit {
+		if f.pool == pi && f.req.CPU <= req.CPU && f.req.Memory <= req.Memory {
+			return true
+		}
+	}
+	return false
 }
 
 // schedule binds pending pods to ready nodes, workload by workload
@@ -369,6 +401,7 @@ func (c *Cluster) settle() {
 // (the pods running at the start).
 func (c *Cluster) schedule(readyAt int64) {
 	now := c.now.UnixNano()
+	c.noFit = c.noFit[:0]
 	for _, w := range c.bindOrder {
 		want := w.pending()
 		if want == 0 {
@@ -378,6 +411,7 @@ func (c *Cluster) schedule(readyAt int64) {
 		if readyAt != 0 {
 			ready = readyAt
 		}
+		c.nextReady = min(c.nextReady, ready) // early when none binds: settle only looks once more
 		if len(c.pools) == 0 {
 			for range want {
 				w.pods = append(w.pods, simPod{ready: ready})
@@ -387,6 +421,9 @@ func (c *Cluster) schedule(readyAt int64) {
 		for _, pi := range w.prefs {
 			if want == 0 {
 				break
+			}
+			if c.known(pi, w.spec.Request) {
+				continue
 			}
 			p := c.pools[pi]
 			zc := c.zoneCount[:p.spec.Zones]
@@ -416,6 +453,9 @@ func (c *Cluster) schedule(readyAt int64) {
 					}
 				}
 				if z < 0 {
+					if len(c.noFit) < 8 {
+						c.noFit = append(c.noFit, noFit{pi, w.spec.Request})
+					}
 					break
 				}
 				ff[z].take(w.spec.Request)
