@@ -138,11 +138,11 @@ func BenchmarkScale1000(b *testing.B) {
 	benchScale(b, 1000)
 }
 
-// BenchmarkPlanPoolsScale1000: one policy.PlanPools of the predictive
+// BenchmarkPlanPools1000: one policy.PlanPools of the predictive
 // planner at the size (the pods of scaleInput(1000) at the demand
 // of its first sample, the pools' headroom, no budget): the planner calls
 // it on every run whose planned pods changed, 8,640 times a month.
-func BenchmarkPlanPoolsScale1000(b *testing.B) {
+func BenchmarkPlanPools1000(b *testing.B) {
 	in := scaleInput(1000, 1)
 	groups := make([]policy.PodGroup, len(in.Workloads))
 	for i := range in.Workloads {

@@ -136,8 +136,9 @@ type Cluster struct {
 	// nextReady is no later than the earliest ready time of a bound pod not
 	// yet ready (math.MaxInt64: none), so settle skips the workloads until then.
 	nextReady int64
-	noFit     []noFit // scratch of schedule
-	firstFit  []*simNode
+	noFit     []noFit    // scratch of schedule
+	firstFit  []*simNode // scratch of schedule: per zone, the first node with room
+	firstAt   []int      // and its index
 }
 
 var _ actuator.Actuator = (*Cluster)(nil)
@@ -160,7 +161,7 @@ func newCluster(in *Input, start time.Time, replicas []int32, poolNodes []int) *
 		c.lastReady[i] = len(p.nodes)
 		zones = max(zones, p.spec.Zones)
 	}
-	c.zoneCount, c.firstFit = make([]int, zones), make([]*simNode, zones)
+	c.zoneCount, c.firstFit, c.firstAt = make([]int, zones), make([]*simNode, zones), make([]int, zones)
 	for i := range in.Workloads {
 		w := &in.Workloads[i]
 		c.workloads = append(c.workloads, &simWorkload{spec: &w.Spec, pool: w.Pool, replicas: replicas[i], prefs: poolPrefs(in, i)})
@@ -433,19 +434,22 @@ func (c *Cluster) schedule(readyAt int64) {
 					zc[q.node.zone]++
 				}
 			}
-			for want > 0 {
-				ff := c.firstFit[:p.spec.Zones]
-				clear(ff)
-				found := 0
-				for _, n := range p.nodes {
-					if n.ready > now || found == len(ff) {
-						break
-					}
-					if ff[n.zone] == nil && n.fits(w.spec.Request) {
-						ff[n.zone] = n
-						found++
-					}
+			// The first node with room per zone; after a bind, only the
+			// zone that took the pod can have another (nodes only fill up
+			// until schedule returns).
+			ff, at := c.firstFit[:p.spec.Zones], c.firstAt[:p.spec.Zones]
+			clear(ff)
+			found := 0
+			for j, n := range p.nodes {
+				if n.ready > now || found == len(ff) {
+					break
 				}
+				if ff[n.zone] == nil && n.fits(w.spec.Request) {
+					ff[n.zone], at[n.zone] = n, j
+					found++
+				}
+			}
+			for want > 0 {
 				z := -1
 				for k, n := range ff {
 					if n != nil && (z < 0 || zc[k] < zc[z]) {
@@ -462,6 +466,15 @@ func (c *Cluster) schedule(readyAt int64) {
 				zc[z]++
 				w.pods = append(w.pods, simPod{node: ff[z], ready: ready})
 				want--
+				if !ff[z].fits(w.spec.Request) {
+					ff[z] = nil
+					for j := at[z] + 1; j < len(p.nodes) && p.nodes[j].ready <= now; j++ {
+						if n := p.nodes[j]; n.zone == z && n.fits(w.spec.Request) {
+							ff[z], at[z] = n, j
+							break
+						}
+					}
+				}
 			}
 		}
 	}

@@ -63,6 +63,10 @@ type run struct {
 	held    [2][][]float64
 	hpaHist []policy.History
 	dayErrs []float64 // forecast errors per day for the budget band
+	// Per workload, for the clock loop: the request, the utilization
+	// ceiling, and whether it has memory demand and a memory request.
+	req, util []policy.Resources
+	mem       []bool
 	// poolKey and poolSizes cache planPools: the pods and prices last
 	// planned for, and the sizes planned; keyBuf, pools and groups are its
 	// scratch (PlanPools keeps none of them).
@@ -83,9 +87,7 @@ func (s *run) demandNow(r, i int) float64 {
 }
 
 // hasMem reports whether workload i has memory demand and a memory request.
-func (s *run) hasMem(i int) bool {
-	return s.held[1][i] != nil && s.in.Workloads[i].Spec.Request.Memory > 0
-}
+func (s *run) hasMem(i int) bool { return s.mem[i] }
 
 func prune(h *policy.History, now time.Time, keep time.Duration) {
 	// Entries are appended in time order: drop the old prefix, moving the

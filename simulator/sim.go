@@ -422,7 +422,12 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: [2][]int{make([]int, len(in.Workloads)), make([]int, len(in.Workloads))}, hpaHist: make([]policy.History, len(in.Workloads)), dayErrs: dayErrs}
+			s := &run{in: in, opt: &opt, start: start, demand: demand, held: held, idx: [2][]int{make([]int, len(in.Workloads)), make([]int, len(in.Workloads))}, hpaHist: make([]policy.History, len(in.Workloads)), dayErrs: dayErrs,
+				req: make([]policy.Resources, len(in.Workloads)), util: make([]policy.Resources, len(in.Workloads)), mem: make([]bool, len(in.Workloads))}
+			for i := range in.Workloads {
+				w := &in.Workloads[i].Spec
+				s.req[i], s.util[i], s.mem[i] = w.Request, w.Utilization, held[1][i] != nil && w.Request.Memory > 0
+			}
 			replicas := make([]int32, len(in.Workloads))
 			pods := make([]int, len(in.Workloads))
 			for i, w := range in.Workloads {
@@ -595,7 +600,8 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		short := false
 		for i, w := range c.workloads {
 			dm := s.demandNow(0, i)
-			capacity := float64(w.ready) * w.spec.Request.CPU * w.spec.Utilization.CPU
+			req, util := &s.req[i], &s.util[i]
+			capacity := float64(w.ready) * req.CPU * util.CPU
 			u := max(0, dm-capacity)
 			wr := &res.Workloads[i]
 			wShort := false
@@ -607,7 +613,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			wr.WasteCoreHours += max(0, capacity-dm) * dt
 			if s.hasMem(i) {
 				mem := s.demandNow(1, i)
-				mcap := float64(w.ready) * w.spec.Request.Memory * w.spec.Utilization.Memory
+				mcap := float64(w.ready) * req.Memory * util.Memory
 				if mu := max(0, mem-mcap); mu > 1e-9*max(1, mem) {
 					wr.UnmetMemoryGiBMinutes += mu / gib * dt * 60
 					wShort = true
@@ -619,7 +625,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 				short = true
 			}
 			wr.PeakReplicas = max(wr.PeakReplicas, w.replicas)
-			capReq += float64(w.ready) * w.spec.Request.CPU
+			capReq += float64(w.ready) * req.CPU
 			dem += dm
 			res.PendingPodMinutes += float64(w.pending()) * dt * 60
 			if k%everySeries == 0 {
@@ -630,7 +636,8 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 			anyShort++
 		}
 		if unmet > res.WorstShortfallCores+1e-9 {
-			res.WorstShortfallCores, res.WorstShortfallAt = unmet, &now
+			at := now
+			res.WorstShortfallCores, res.WorstShortfallAt = unmet, &at
 		}
 		if capReq > 0 {
 			utils = append(utils, dem/capReq)
