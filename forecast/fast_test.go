@@ -509,3 +509,27 @@ func TestAutoConcurrentMatchesSerial(t *testing.T) {
 		}
 	}
 }
+
+// A period of 2 has one informative regressor, the cosine at the Nyquist
+// frequency (−1)^t; its sine, sin(πt), is zero to rounding and gets the
+// coefficient 0 instead of making the normal equations singular. On
+// y = 10 + 3·(−1)^t the fit is exact: the forecast alternates 13, 7.
+func TestFourierPeriodTwo(t *testing.T) {
+	y := make([]float64, 40)
+	for i := range y {
+		y[i] = 10 + 3*math.Cos(math.Pi*float64(i))
+	}
+	st, err := (Fourier{Periods: []int{2}}).Fit(y)
+	if err != nil {
+		t.Fatalf("Fit: %v", err)
+	}
+	got := make([]float64, 4)
+	st.Forecast(got)
+	// len(y) = 40 is even, so the next point (t = 40) is 10 + 3.
+	want := []float64{13, 7, 13, 7}
+	for k := range want {
+		if math.Abs(got[k]-want[k]) > 1e-9 {
+			t.Fatalf("forecast[%d] = %v, want %v (all: %v)", k, got[k], want[k], got)
+		}
+	}
+}

@@ -457,6 +457,7 @@ func subSystem(a *mat.SymDense, v *mat.VecDense, keep []int) (*mat.SymDense, *ma
 
 // solveNormal solves a·b = v for symmetric positive definite a (Cholesky).
 func solveNormal(a *mat.SymDense, v *mat.VecDense) (*mat.VecDense, error) {
+	a, v = pinNull(a, v)
 	var ch mat.Cholesky
 	if !ch.Factorize(a) {
 		return nil, errors.New("normal equations are not positive definite (collinear regressors)")
@@ -466,6 +467,39 @@ func solveNormal(a *mat.SymDense, v *mat.VecDense) (*mat.VecDense, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// pinNull gives a regressor that is zero at every point (to rounding: the
+// sine at the Nyquist frequency of a period of 2, sin(πt), is 1.2e-16 at odd
+// t) the coefficient 0, by replacing its row and column of the normal
+// equations with the identity's; the other columns' system is unchanged.
+// a and v are returned as they are when there is no such column.
+func pinNull(a *mat.SymDense, v *mat.VecDense) (*mat.SymDense, *mat.VecDense) {
+	n := a.SymmetricDim()
+	top := 0.0
+	for j := range n {
+		top = math.Max(top, a.At(j, j))
+	}
+	var null []int
+	for j := range n {
+		if a.At(j, j) <= 1e-20*top {
+			null = append(null, j)
+		}
+	}
+	if len(null) == 0 {
+		return a, v
+	}
+	a2 := mat.NewSymDense(n, nil)
+	a2.CopySym(a)
+	v2 := mat.VecDenseCopyOf(v)
+	for _, j := range null {
+		for i := range n {
+			a2.SetSym(i, j, 0)
+		}
+		a2.SetSym(j, j, 1)
+		v2.SetVec(j, 0)
+	}
+	return a2, v2
 }
 
 // solveLS solves min ‖x·b − y‖₂ through the normal equations xᵀx·b = xᵀy
