@@ -139,9 +139,9 @@ func paletteOf(img image.Image) (int, float64) {
 }
 
 // The inline sort script, run by Chromium: a click on the unmet demand
-// heading of the per-workload table sorts its rows numerically (0, 8.90,
-// 9.45, 1442, 1504, 4752 — as text, 1442 would come before 8.90); a
-// second click reverses them.
+// heading of the per-workload table sorts its rows numerically (0, 0, 0.69,
+// 8.90, 9.45, 281 — as text, 281 would come before 8.90); a second click
+// reverses them.
 func TestChromiumSortsTables(t *testing.T) {
 	bin := chromium(t)
 	var b bytes.Buffer
@@ -167,7 +167,7 @@ func TestChromiumSortsTables(t *testing.T) {
 			asc = a.Val
 		}
 	}
-	if want := "0 8.90 9.45 1442 1504 4752"; asc != want {
+	if want := "0 0 0.69 8.90 9.45 281"; asc != want {
 		t.Errorf("after one click: %q, want %q", asc, want)
 	}
 	var desc []string
@@ -176,7 +176,7 @@ func TestChromiumSortsTables(t *testing.T) {
 			desc = append(desc, tr[2])
 		}
 	}
-	if got, want := strings.Join(desc, " "), "4752 1504 1442 9.45 8.90 0"; got != want {
+	if got, want := strings.Join(desc, " "), "281 9.45 8.90 0.69 0 0"; got != want {
 		t.Errorf("after two clicks: %q, want %q", got, want)
 	}
 }
