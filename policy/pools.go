@@ -264,10 +264,17 @@ type freeTree struct {
 	v    []room
 }
 
-// room is a tree vertex: the most free CPU, memory and pod slots below it.
+// room is a tree vertex: the most free CPU, memory and pod slots below it,
+// CPU and memory with Resources.Fits' tolerance added (slack is monotone,
+// so the largest slack is the slack of the largest), which makes a test
+// three comparisons.
 type room struct {
 	cpu, mem float64
 	pods     int
+}
+
+func newRoom(free Resources, pods int) room {
+	return room{free.CPU + 1e-9*max(1, free.CPU), free.Memory + 1e-9*max(1, free.Memory), pods}
 }
 
 func (t *freeTree) set(i int, free Resources, pods int) {
@@ -284,7 +291,7 @@ func (t *freeTree) set(i int, free Resources, pods int) {
 		t.build()
 	}
 	v := t.size + i
-	t.v[v] = room{free.CPU, free.Memory, pods}
+	t.v[v] = newRoom(free, pods)
 	for v /= 2; v >= 1; v /= 2 {
 		was := t.v[v]
 		t.pull(v)
@@ -312,7 +319,7 @@ func (t *freeTree) reset(n int) {
 
 // leaf sets leaf i without updating the inner vertices (build does, once).
 func (t *freeTree) leaf(i int, free Resources, pods int) {
-	t.v[t.size+i] = room{free.CPU, free.Memory, pods}
+	t.v[t.size+i] = newRoom(free, pods)
 }
 
 // build computes the inner vertices from the leaves: O(n), where n calls
@@ -328,9 +335,10 @@ func (t *freeTree) pull(v int) {
 	t.v[v] = room{max(l.cpu, r.cpu), max(l.mem, r.mem), max(l.pods, r.pods)}
 }
 
+// may is whether a node below v might hold req (as Resources.Fits).
 func (t *freeTree) may(v int, req Resources) bool {
 	x := &t.v[v]
-	return x.pods > 0 && req.Fits(Resources{x.cpu, x.mem})
+	return x.pods > 0 && req.CPU <= x.cpu && req.Memory <= x.mem
 }
 
 // first returns the index of the first node that can hold req, or -1.
