@@ -138,15 +138,17 @@ func TestNoRequests(t *testing.T) {
 	}
 }
 
-// onGrid: point k holds the mean of the samples in (start+(k−1)h, start+kh].
+// onGrid: point k holds the mean of the samples in [start+kh, start+(k+1)h),
+// the store's clock-hour buckets.
 func TestOnGrid(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	at := func(m int) time.Time { return start.Add(time.Duration(m) * time.Minute) }
-	pts := []metrics.Point{{T: at(-90), V: 100}, {T: at(-30), V: 1}, {T: at(0), V: 3}, {T: at(1), V: 10}, {T: at(60), V: 20}, {T: at(150), V: 5}, {T: at(200), V: 99}}
+	pts := []metrics.Point{{T: at(-90), V: 100}, {T: at(-1), V: 1}, {T: at(0), V: 3}, {T: at(59), V: 9}, {T: at(60), V: 20}, {T: at(119), V: 10}, {T: at(180), V: 99}}
 	got := onGrid(pts, start, time.Hour, 3)
-	// k=0: (−1h, 0] → 1, 3 → 2; k=1: (0, 1h] → 10, 20 → 15; k=2: (1h, 2h] → none; 150 and 200 min are past the grid.
-	if got[0] != 2 || got[1] != 15 || got[2] == got[2] {
-		t.Errorf("got %v, want [2 15 NaN]", got)
+	// k=0: [0, 1h) → 3, 9 → 6; k=1: [1h, 2h) → 20, 10 → 15; k=2: [2h, 3h) → none;
+	// −90 and −1 min are before the grid, 180 min is past it.
+	if got[0] != 6 || got[1] != 15 || got[2] == got[2] {
+		t.Errorf("got %v, want [6 15 NaN]", got)
 	}
 }
 

@@ -17,11 +17,16 @@ import (
 // common grid, its newest samples and decisions, and the latest inventory.
 // Load fills it from a store; tests build it by hand.
 type Data struct {
-	// Newest is the newest CPU sample of any workload: the grid ends there
-	// and the report is as of then.
+	// Newest is the newest CPU sample of any workload: the report is as of
+	// then, and the grid's last point is the step that holds it.
 	Newest time.Time
-	// Step of the grid; Start is the time of its first point. Point k
-	// holds the mean of the samples in (Start+(k−1)·Step, Start+k·Step].
+	// Step of the grid; Start is the time of its first point. Point k is
+	// stamped at the start of its step and holds the mean of the samples
+	// in [Start+k·Step, Start+(k+1)·Step). Load aligns the grid to
+	// multiples of Step since the zero time (clock hours for 1 h), the
+	// store's hourly buckets: an hourly aggregate, stamped at the start of
+	// its clock hour, falls on the point of the same hour as its raw
+	// samples would have, and planinput's hourly grid has the same points.
 	Start     time.Time
 	Step      time.Duration
 	Workloads []WorkloadData
@@ -103,9 +108,8 @@ func Load(ctx context.Context, st *store.Store, plan *config.Plan, opt Options) 
 		return nil, fmt.Errorf("%w: store %s has no workload CPU series", ErrInvalid, st.Path())
 	}
 	n := max(1, int(o.History/o.Step))
-	d.Start = d.Newest.Add(-time.Duration(n-1) * o.Step)
-	from := d.Start.Add(-o.Step)
-	to := d.Newest.Add(time.Millisecond)
+	d.Start = d.Newest.Truncate(o.Step).Add(-time.Duration(n-1) * o.Step)
+	from, to := d.Start, d.Newest.Add(time.Millisecond)
 	grid := func(w metrics.Workload, r metrics.Resource) ([]float64, []metrics.Point, error) {
 		pts, err := st.History(ctx, metrics.Key{Workload: w, Resource: r}, from, to, store.Mean)
 		if err != nil {
@@ -163,18 +167,17 @@ func Load(ctx context.Context, st *store.Store, plan *config.Plan, opt Options) 
 }
 
 // onGrid averages points onto n grid points from start every step: point k
-// is the mean of the points in (start+(k−1)·step, start+k·step]; NaN when
+// is the mean of the points in [start+k·step, start+(k+1)·step); NaN when
 // none fell there.
 func onGrid(pts []metrics.Point, start time.Time, step time.Duration, n int) []float64 {
 	sum := make([]float64, n)
 	cnt := make([]int, n)
 	for _, p := range pts {
 		d := p.T.Sub(start)
-		k := int((d + step - 1) / step) // ceil: (k−1)·step < d ≤ k·step
-		if d <= -step || k >= n {
+		if d < 0 || d/step >= time.Duration(n) {
 			continue
 		}
-		k = max(k, 0)
+		k := int(d / step)
 		sum[k] += p.V
 		cnt[k]++
 	}

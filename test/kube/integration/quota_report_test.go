@@ -212,9 +212,12 @@ spec:
 		t.Fatalf("report quotas %+v", r.Quotas)
 	}
 	rq := r.Quotas[0]
+	// The report's grid steps are clock hours (the store's hourly buckets), stamped at their
+	// start: the history's last point is now's hour, and a runway is the start of a forecast hour.
+	hour := now.Truncate(time.Hour)
 	want := map[string]struct {
 		used, other, demand float64
-		hours               int // runway after now; -1: none
+		hours               int // runway after the start of now's clock hour; -1: none
 	}{
 		"requests.cpu":    {1.7, 0.2, 3.2, 134},
 		"requests.memory": {3.25 * gi, 0.25 * gi, 6.25 * gi, 146},
@@ -236,12 +239,13 @@ spec:
 		switch {
 		case w.hours < 0 && x.Runway != nil:
 			t.Errorf("%s: runway %v, want none", x.Resource, x.Runway)
-		case w.hours >= 0 && (x.Runway == nil || !x.Runway.Equal(now.Add(time.Duration(w.hours)*time.Hour))):
-			t.Errorf("%s: runway %v, want %v (+%d h)", x.Resource, x.Runway, now.Add(time.Duration(w.hours)*time.Hour), w.hours)
+		case w.hours >= 0 && (x.Runway == nil || !x.Runway.Equal(hour.Add(time.Duration(w.hours)*time.Hour))):
+			t.Errorf("%s: runway %v, want %v (+%d h)", x.Resource, x.Runway, hour.Add(time.Duration(w.hours)*time.Hour), w.hours)
 		}
 	}
-	if rq.RunwayResource != "requests.cpu" || math.Abs(float64(rq.RunwayDays)-134.0/24) > 1e-9 {
-		t.Errorf("quota runway %v days on %s, want 5.58 on requests.cpu", rq.RunwayDays, rq.RunwayResource)
+	days := hour.Add(134*time.Hour).Sub(now).Hours() / 24
+	if rq.RunwayResource != "requests.cpu" || math.Abs(float64(rq.RunwayDays)-days) > 1e-9 {
+		t.Errorf("quota runway %v days on %s, want %v on requests.cpu", rq.RunwayDays, rq.RunwayResource, days)
 	}
 	var finding *report.Finding
 	for i, f := range r.Findings {
@@ -249,7 +253,7 @@ spec:
 			finding = &r.Findings[i]
 		}
 	}
-	if finding == nil || finding.Severity != report.Critical || finding.Subject != ns+"/compute" || !strings.Contains(finding.Message, "quota runway 5.6 days") {
+	if finding == nil || finding.Severity != report.Critical || finding.Subject != ns+"/compute" || !strings.Contains(finding.Message, fmt.Sprintf("quota runway %.1f days", days)) {
 		t.Errorf("quota runway finding %+v", finding)
 	}
 
