@@ -25,7 +25,7 @@ func TestReportFromSimulationFormats(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", f, code, errOut)
 		}
-		if !strings.Contains(errOut, "3 critical") {
+		if !strings.Contains(errOut, "1 critical") { // the over-budget predictive policy (golden sim.md)
 			t.Errorf("%s: stderr %q lacks the findings count", f, errOut)
 		}
 		// Same inputs, same bytes.
