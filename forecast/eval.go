@@ -14,6 +14,13 @@ type EvalOptions struct {
 	Level   float64 // quantile level whose coverage is scored; 0 means 0.95
 	// MaxHistory is passed to Auto (0: Auto's default).
 	MaxHistory int
+	// Seasonality is passed to Auto at every origin, with Options.Seasonality's
+	// meaning: nil detects the periods on each origin's history, an empty
+	// non-nil slice means no seasonality (no seasonal candidate is fitted or
+	// scored), a list uses those periods where they fit. Backtests of a plan's
+	// workloads pass the plan's spec.forecast.seasonality, so that they score
+	// the models the plan's forecasts choose from.
+	Seasonality []time.Duration
 }
 
 // ModelScore is one model's out-of-sample accuracy on one series.
@@ -111,7 +118,7 @@ func Evaluate(s Series, opt EvalOptions) (*SeriesEval, error) {
 	baseName := "snaive"
 	for _, o := range origins {
 		train := Series{Name: s.Name, Start: s.Start, Step: s.Step, Values: s.Values[:o]}
-		f, err := Auto(train, Options{Horizon: h, Quantiles: []float64{level}, KeepCandidates: true, MaxHistory: opt.MaxHistory})
+		f, err := Auto(train, Options{Horizon: h, Quantiles: []float64{level}, KeepCandidates: true, MaxHistory: opt.MaxHistory, Seasonality: opt.Seasonality})
 		if err != nil {
 			return nil, fmt.Errorf("origin %d of %q: %w", o, s.Name, err)
 		}

@@ -167,11 +167,12 @@ func Build(plan *config.Plan, d *Data, opt Options) (*Report, error) {
 		}
 		g.Go(func() error {
 			series := d.series(s.data.Workload.String(), s.data.CPU)
-			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model, Seasonality: plan.SeasonalPeriods()}); err == nil {
+			seasons := plan.SeasonalPeriods()
+			if f, err := forecast.Auto(series, forecast.Options{Horizon: wHorizon, Quantiles: levels, Model: plan.Spec.Forecast.Model, Seasonality: seasons}); err == nil {
 				s.fc = f
 			}
 			if backtest > 0 {
-				if e, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: backtest, Level: q}); err == nil {
+				if e, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: backtest, Level: q, Seasonality: seasons}); err == nil {
 					evals[i] = e
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/config"
+	"github.com/headroom-dev/headroom/forecast"
 	"github.com/headroom-dev/headroom/metrics"
 )
 
@@ -303,5 +304,38 @@ func TestBuildHonoursPlanSeasonality(t *testing.T) {
 	}
 	if f := r.Workloads[0].Forecast; f == nil || seasonal[f.Model] {
 		t.Fatalf("seasonality: []: forecast %+v, want a non-seasonal model", f)
+	}
+
+	// The rolling-origin backtest takes the plan's seasonality too: its
+	// scores are those of forecast.Evaluate given the same list, and differ
+	// from detection's (which scores the seasonal models and lets auto pick them).
+	series := d.series("web", d.Workloads[0].CPU)
+	for _, tc := range []struct {
+		plan, other string
+		given       []time.Duration
+	}{{auto, "[]", nil}, {none, "nil", []time.Duration{}}} {
+		want, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: 2, Level: 0.95, Seasonality: tc.given})
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherSeasons := []time.Duration{}
+		if tc.given != nil {
+			otherSeasons = nil
+		}
+		other, err := forecast.Evaluate(series, forecast.EvalOptions{Horizon: 24, Origins: 2, Level: 0.95, Seasonality: otherSeasons})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Build(loadPlan(t, tc.plan), d, Options{Now: d.Newest, Backtest: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := r.Workloads[0].Forecast
+		if f == nil || f.EvalOrigins != 2 || float64(f.RelMASE) != want.RelMASE || float64(f.EvalSMAPE) != want.Auto.SMAPE {
+			t.Fatalf("seasonality %v: backtest %+v, want relative MASE %v and sMAPE %v (forecast.Evaluate)", tc.given, f, want.RelMASE, want.Auto.SMAPE)
+		}
+		if want.RelMASE == other.RelMASE {
+			t.Errorf("seasonality %v: relative MASE %v is the same with %s: the comparison cannot tell them apart", tc.given, want.RelMASE, tc.other)
+		}
 	}
 }
