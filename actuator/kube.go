@@ -206,6 +206,11 @@ type Request struct {
 	Reason  string
 	// Replan is called after each 409 Conflict with the count re-read; nil keeps Desired.
 	Replan Replan
+	// Warnings are the decision's warnings the object's Event must carry
+	// (headroom run passes the QUOTA: ones): a change made with them is
+	// recorded as a Warning Event (reason HeadroomScaled), its message the
+	// change, the reason and the warnings.
+	Warnings []string
 }
 
 // Applier is an Actuator that re-plans on conflicts (Kube does): a
@@ -247,7 +252,7 @@ func (k *Kube) Apply(ctx context.Context, now time.Time, r Request) (Action, err
 	default:
 		a, obj, err = k.scale(ctx, now, r, to)
 	}
-	k.record(ctx, now, &a, obj, err)
+	k.record(ctx, now, &a, obj, err, r.Warnings)
 	return a, err
 }
 
@@ -414,7 +419,7 @@ func (k *Kube) SetPoolSize(ctx context.Context, now time.Time, pool string, node
 	} else {
 		a, err = p.SetPoolSize(ctx, now, pool, nodes, reason)
 	}
-	k.record(ctx, now, &a, k.poolRef(a.Object), err)
+	k.record(ctx, now, &a, k.poolRef(a.Object), err, nil)
 	return a, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,8 +69,9 @@ func logAction(a *Action, err error) string {
 
 // record writes the Event, the annotation (on a change, for /scale
 // targets: hpa-floor writes its annotation with the HPA patch) and the
-// decision-log row of an action. Failures become Action.Warnings.
-func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectRef, err error) {
+// decision-log row of an action. Failures become Action.Warnings. A change
+// made with warn (Request.Warnings) is a Warning Event carrying them.
+func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectRef, err error, warn []string) {
 	act := logAction(a, err)
 	if obj.known() {
 		typ, reason, msg := corev1.EventTypeNormal, EventHeld, ""
@@ -88,6 +90,10 @@ func (k *Kube) record(ctx context.Context, now time.Time, a *Action, obj objectR
 			msg = fmt.Sprintf("%s %d → %d: %s", what, a.From, a.To, a.Reason)
 			if a.From < 0 { // a pool whose object was created (a new balloon Deployment)
 				msg = fmt.Sprintf("%s set to %d: %s", what, a.To, a.Reason)
+			}
+			if len(warn) > 0 {
+				typ = corev1.EventTypeWarning
+				msg += "; " + strings.Join(warn, "; ")
 			}
 		}
 		if werr := k.event(ctx, now, obj, typ, reason, actionVerb(act), msg); werr != nil {

@@ -48,7 +48,7 @@ func TestAlertRules(t *testing.T) {
 	m := NewMetrics(nil)
 	defined := map[string]bool{}
 	ch := make(chan *prometheus.Desc, 16)
-	for _, c := range []prometheus.Collector{m.Cycles, m.Decisions, m.ActuationFailures, m.LastSuccess, m.RunwayDays, m.UnmetDemand, m.ForecastError, m.ConvergenceFailure} {
+	for _, c := range []prometheus.Collector{m.Cycles, m.Decisions, m.ActuationFailures, m.LastSuccess, m.RunwayDays, m.UnmetDemand, m.ForecastError, m.ConvergenceFailure, m.QuotaShortfall} {
 		c.Describe(ch)
 		d := <-ch
 		name := strings.TrimPrefix(d.String(), `Desc{fqName: "`)

@@ -21,6 +21,7 @@ type Metrics struct {
 	UnmetDemand        *prometheus.GaugeVec   // target
 	ForecastError      *prometheus.GaugeVec   // target (MASE of the CPU forecast's backtest)
 	ConvergenceFailure *prometheus.GaugeVec   // target: 1 when the previous run's decision did not converge
+	QuotaShortfall     *prometheus.GaugeVec   // target, quota, resource: what the planned scale-up needs beyond what the quota has left
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -42,9 +43,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Backtest MASE of each workload's CPU forecast (below 1: better than seasonal naive)."}, []string{"target"}),
 		ConvergenceFailure: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "headroom_not_converged",
 			Help: "1 for a workload whose previous decision had not converged at this run."}, []string{"target"}),
+		QuotaShortfall: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "headroom_quota_shortfall",
+			Help: "What the workload's planned scale-up needs of a ResourceQuota's resource (requests.cpu in cores, requests.memory in bytes, pods) beyond what the quota has left at this run: the API server will refuse the pods beyond it. The scale is not capped."}, []string{"target", "quota", "resource"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Cycles, m.Decisions, m.ActuationFailures, m.LastSuccess, m.RunwayDays, m.UnmetDemand, m.ForecastError, m.ConvergenceFailure)
+		reg.MustRegister(m.Cycles, m.Decisions, m.ActuationFailures, m.LastSuccess, m.RunwayDays, m.UnmetDemand, m.ForecastError, m.ConvergenceFailure, m.QuotaShortfall)
 	}
 	return m
 }

@@ -100,6 +100,10 @@ type TargetResult struct {
 	Action  *actuator.Action `json:"action,omitempty"`
 	// Note is the reason of a refusal or a hold, or the error of a failure.
 	Note string `json:"note,omitempty"`
+	// Quota lists the namespace's ResourceQuotas the planned scale-up needs
+	// more of than they have left (each also a QUOTA: decision warning):
+	// the scale still goes out, the pods beyond the quota will be refused.
+	Quota []planinput.QuotaShort `json:"quota,omitempty"`
 }
 
 // Result is what a cycle did.
@@ -422,6 +426,10 @@ func (r *Runner) cycle(ctx context.Context, now time.Time, res *Result, lg *slog
 		}
 		res.Runway = PoolRunways(p, planned, pp, tr)
 	}
+	// After the pools: a budget's trim may have changed the decisions.
+	if err := quotaChecks(ctx, r.Store, now, res.Targets); err != nil {
+		lg.Warn("quota check failed: decisions not checked against the namespaces' ResourceQuotas", "error", err.Error())
+	}
 
 	// Apply: ApplyParallel changes at a time (the actuator must be safe
 	// for concurrent use then; actuator.Kube is).
@@ -568,7 +576,7 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 			}
 			return nd.Desired, nd.Reason()
 		}
-		a, err = ap.Apply(ctx, now, actuator.Request{Target: d.Target, Desired: d.Desired, Reason: d.Reason(), Replan: replan})
+		a, err = ap.Apply(ctx, now, actuator.Request{Target: d.Target, Desired: d.Desired, Reason: d.Reason(), Replan: replan, Warnings: quotaWarnings(d)})
 	} else {
 		a, err = r.Actuator.SetReplicas(ctx, now, d.Target, d.Desired, d.Reason())
 	}
@@ -670,7 +678,11 @@ func (r *Runner) export(res *Result) {
 	}
 	m.UnmetDemand.Reset()
 	m.ForecastError.Reset()
+	m.QuotaShortfall.Reset()
 	for _, t := range res.Targets {
+		for _, q := range t.Quota {
+			m.QuotaShortfall.WithLabelValues(t.Target.String(), q.Namespace+"/"+q.Name, q.Resource).Set(Shortfall(q))
+		}
 		rule := "none"
 		if t.Planned != nil {
 			rule = t.Planned.Decision.Rule.String()

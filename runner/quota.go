@@ -1,0 +1,78 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/metrics/store"
+	"github.com/headroom-dev/headroom/planinput"
+	"github.com/headroom-dev/headroom/policy"
+)
+
+// quotaPrefix starts the decision warnings quotaChecks adds
+// (planinput.QuotaShort.String), the ones passed on to the actuator.
+const quotaPrefix = "QUOTA:"
+
+// quotaChecks checks each planned scale-up against the ResourceQuotas of
+// its namespace in the newest inventory snapshot at or before now (the one
+// this cycle's collection just stored), as headroom plan does: a scale-up
+// that needs more than a quota has left (planinput.QuotaShortfall) gets
+// the QUOTA: warning and its shortfalls in TargetResult.Quota. Per-pod
+// requests come from the snapshot, else from the plan.
+//
+// The decision is not capped at what the quota allows: neither the HPA nor
+// the cluster-autoscaler caps at a quota, and a quota may be raised (or
+// other pods end) before the pods are created. The scale still goes out;
+// the API server refuses the pods beyond the quota (403 exceeded quota),
+// the warning (on the decision, its Event and headroom_quota_shortfall)
+// says why, and the next run's convergence check reports it.
+func quotaChecks(ctx context.Context, st *store.Store, now time.Time, targets []TargetResult) error {
+	inv, err := planinput.LatestInventory(ctx, st, now)
+	if err != nil || inv == nil || !inv.QuotasRead || len(inv.Quotas) == 0 {
+		return err
+	}
+	for k := range targets {
+		tr := &targets[k]
+		p := tr.Planned
+		if p == nil || p.Skipped != "" || p.Workload.Mode == policy.ModeRecommend {
+			continue
+		}
+		d := &p.Decision
+		if d.Rule == policy.RuleHold || d.Desired <= d.Current {
+			continue
+		}
+		t := p.Workload.Target
+		cpu, mem := p.Workload.Request.CPU, p.Workload.Request.Memory
+		if s, ok := inv.States[metrics.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}]; ok && (s.CPURequest > 0 || s.MemoryRequest > 0) {
+			cpu, mem = s.CPURequest, s.MemoryRequest
+		}
+		extra := int(d.Desired - d.Current)
+		for _, q := range inv.Quotas {
+			if q.Namespace != t.Namespace {
+				continue
+			}
+			if s, short := planinput.QuotaShortfall(q, extra, float64(extra)*cpu, float64(extra)*mem); short {
+				d.Warnings = append(d.Warnings, s.String())
+				tr.Quota = append(tr.Quota, s)
+			}
+		}
+	}
+	return nil
+}
+
+// quotaWarnings are a decision's QUOTA: warnings, for the actuator's Event.
+func quotaWarnings(d policy.Decision) []string {
+	var out []string
+	for _, w := range d.Warnings {
+		if strings.HasPrefix(w, quotaPrefix) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Shortfall is how much of s.Resource the scale-up needs beyond what the
+// quota has left (cores, bytes or pods): Need − Left.
+func Shortfall(s planinput.QuotaShort) float64 { return s.Need - s.Left() }
