@@ -393,6 +393,8 @@ type runTargetJSON struct {
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason"`
 	Note    string `json:"note,omitempty"`
+	// Warnings are the decision's (QUOTA: a scale-up the namespace's quota would refuse).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type runPoolJSON struct {
@@ -450,6 +452,7 @@ func printRun(out io.Writer, format string, res *runner.Result) error {
 		if p := tr.Planned; p != nil {
 			d := p.Decision
 			tj.Mode, tj.Current, tj.Desired, tj.Rule, tj.Reason = d.Mode.String(), d.Current, d.Desired, d.Rule.String(), d.Reason()
+			tj.Warnings = d.Warnings
 			cur, des = strconv.Itoa(int(d.Current)), strconv.Itoa(int(d.Desired))
 		}
 		doc.Targets = append(doc.Targets, tj)
