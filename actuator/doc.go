@@ -34,7 +34,9 @@
 //
 // Every action is recorded three ways: an Event on the object (reasons
 // HeadroomScaled, HeadroomHeld, and HeadroomFailed of type Warning; the
-// message carries the decision's reason), the annotation
+// message carries the decision's reason; a change requested with
+// Request.Warnings, such as headroom run's QUOTA: ones, is a HeadroomScaled
+// Event of type Warning carrying them), the annotation
 // headroom.dev/last-decision (compact JSON, LastDecision) and a row in the
 // store's decision log (store.Decision, Detail ActionDetail). In hpa-floor
 // mode the Event and the annotation are on the HPA, the row is the

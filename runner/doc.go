@@ -14,4 +14,13 @@
 // decision's own bounds and rate limits, nothing scales to zero unless the
 // plan's minimum is 0, stale metrics hold, and a Lease (actuator.Lease) keeps
 // two runs from acting at once.
+//
+// ResourceQuotas: each planned scale-up is checked against the quotas of its
+// namespace in the inventory the cycle just collected
+// (planinput.QuotaShortfall, as headroom plan does). One that needs more
+// than a quota has left gets a QUOTA: warning, which the actuator writes
+// into a Warning Event on the workload, and headroom_quota_shortfall. The
+// scale is not capped at the quota (the HPA and the cluster-autoscaler do
+// not cap either): it goes out, and the warning says why the API server
+// will refuse the pods beyond the quota.
 package runner
