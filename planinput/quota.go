@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/headroom-dev/headroom/metrics"
+	"github.com/headroom-dev/headroom/policy"
 )
 
 // CountsWorkloadPods reports whether a ResourceQuota counts every pod of a
@@ -88,4 +89,32 @@ func quotaAmount(res string, v float64) string {
 		return num(float64(int64(v/(1<<30)*100+0.5))/100) + " GiB"
 	}
 	return num(v) + " pods"
+}
+
+// ScaleUpShortfalls checks the scale-up of w from current to desired
+// replicas against every ResourceQuota of w's namespace in the snapshot
+// (QuotaShortfall), with the per-pod requests the snapshot saw, else the
+// plan's. It returns nothing when desired ≤ current, when quotas were not
+// read, or when every quota has room. headroom plan and headroom run both
+// check through it; which decisions they check is theirs to say.
+func (inv *Inventory) ScaleUpShortfalls(w *policy.Workload, current, desired int32) []QuotaShort {
+	if inv == nil || !inv.QuotasRead || len(inv.Quotas) == 0 || desired <= current {
+		return nil
+	}
+	t := w.Target
+	cpu, mem := w.Request.CPU, w.Request.Memory
+	if st, ok := inv.States[metrics.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}]; ok && (st.CPURequest > 0 || st.MemoryRequest > 0) {
+		cpu, mem = st.CPURequest, st.MemoryRequest
+	}
+	extra := int(desired - current)
+	var out []QuotaShort
+	for _, q := range inv.Quotas {
+		if q.Namespace != t.Namespace {
+			continue
+		}
+		if s, short := QuotaShortfall(q, extra, float64(extra)*cpu, float64(extra)*mem); short {
+			out = append(out, s)
+		}
+	}
+	return out
 }

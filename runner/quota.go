@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
@@ -40,23 +39,12 @@ func quotaChecks(ctx context.Context, st *store.Store, now time.Time, targets []
 			continue
 		}
 		d := &p.Decision
-		if d.Rule == policy.RuleHold || d.Desired <= d.Current {
+		if d.Rule == policy.RuleHold {
 			continue
 		}
-		t := p.Workload.Target
-		cpu, mem := p.Workload.Request.CPU, p.Workload.Request.Memory
-		if s, ok := inv.States[metrics.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}]; ok && (s.CPURequest > 0 || s.MemoryRequest > 0) {
-			cpu, mem = s.CPURequest, s.MemoryRequest
-		}
-		extra := int(d.Desired - d.Current)
-		for _, q := range inv.Quotas {
-			if q.Namespace != t.Namespace {
-				continue
-			}
-			if s, short := planinput.QuotaShortfall(q, extra, float64(extra)*cpu, float64(extra)*mem); short {
-				d.Warnings = append(d.Warnings, s.String())
-				tr.Quota = append(tr.Quota, s)
-			}
+		for _, s := range inv.ScaleUpShortfalls(p.Workload, d.Current, d.Desired) {
+			d.Warnings = append(d.Warnings, s.String())
+			tr.Quota = append(tr.Quota, s)
 		}
 	}
 	return nil

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom-dev/headroom/config"
-	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
@@ -185,27 +184,13 @@ func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, err
 // snapshot (planinput.QuotaShortfall): the API server would refuse the
 // pods beyond it. Per-pod requests from the snapshot, else the plan.
 func quotaWarnings(ws []*planned, inv *planinput.Inventory) {
-	if inv == nil || !inv.QuotasRead || len(inv.Quotas) == 0 {
-		return
-	}
 	for _, w := range ws {
 		d := &w.Decision
-		if w.Skipped != "" || w.Workload.Mode == policy.ModeRecommend || d.Desired <= d.Current {
+		if w.Skipped != "" || w.Workload.Mode == policy.ModeRecommend {
 			continue
 		}
-		t := w.Workload.Target
-		cpu, mem := w.Workload.Request.CPU, w.Workload.Request.Memory
-		if st, ok := inv.States[metrics.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}]; ok && (st.CPURequest > 0 || st.MemoryRequest > 0) {
-			cpu, mem = st.CPURequest, st.MemoryRequest
-		}
-		extra := int(d.Desired - d.Current)
-		for _, q := range inv.Quotas {
-			if q.Namespace != t.Namespace {
-				continue
-			}
-			if s, short := planinput.QuotaShortfall(q, extra, float64(extra)*cpu, float64(extra)*mem); short {
-				d.Warnings = append(d.Warnings, s.String())
-			}
+		for _, s := range inv.ScaleUpShortfalls(w.Workload, d.Current, d.Desired) {
+			d.Warnings = append(d.Warnings, s.String())
 		}
 	}
 }
