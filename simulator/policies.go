@@ -405,8 +405,11 @@ type predictive struct {
 	refitAt, selectAt time.Time
 	hist              []policy.History
 	floor             []int32
-	sync              time.Duration
-	fits              int
+	// spec is each workload's spec as the planner uses it (init sets the
+	// staleness limit to at least a trace step).
+	spec []policy.Workload
+	sync time.Duration
+	fits int
 	// Scratch of each run, per workload (policy keeps none of it).
 	pods   []int
 	want   []int32
@@ -469,6 +472,22 @@ func (p *predictive) init(s *run) {
 		}
 	}
 	p.hist, p.floor = make([]policy.History, n), make([]int32, n)
+	p.spec = make([]policy.Workload, n)
+	for i := range n {
+		spec := s.in.Workloads[i].Spec
+		// A trace sample stands for its whole step: data one step old
+		// is current here, so the staleness limit is at least a step.
+		step := s.in.Workloads[i].Demand.Step
+		for r := range 2 {
+			if v := p.view[r][i]; v != nil {
+				step = max(step, v.step)
+			}
+		}
+		if spec.MaxAge < step && (spec.MaxAge > 0 || step > policy.DefaultMaxAge) {
+			spec.MaxAge = step
+		}
+		p.spec[i] = spec
+	}
 }
 
 func (p *predictive) refit(s *run) {
@@ -578,19 +597,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 		// Each workload's decision depends only on its own state, so they are
 		// made in parallel; the actions are applied in workload order after.
 		parallel(n, func(i int) {
-			spec := s.in.Workloads[i].Spec
-			// A trace sample stands for its whole step: data one step old
-			// is current here, so the staleness limit is at least a step.
-			step := s.in.Workloads[i].Demand.Step
-			for r := range 2 {
-				if v := p.view[r][i]; v != nil {
-					step = max(step, v.step)
-				}
-			}
-			if spec.MaxAge < step && (spec.MaxAge > 0 || step > policy.DefaultMaxAge) {
-				spec.MaxAge = step
-			}
-			w := &spec
+			w := &p.spec[i]
 			sw := s.c.workloads[i]
 			in := policy.Input{Now: s.now, Current: sw.replicas, CurrentMin: max(p.floor[i], w.Min), History: p.hist[i]}
 			var dem *policy.Demand
