@@ -488,5 +488,21 @@ func printRun(out io.Writer, format string, res *runner.Result) error {
 	if res.CollectErr != nil {
 		fmt.Fprintf(out, "collection failed: %v\n", res.CollectErr)
 	}
+	writeRunWarnings(out, doc.Targets)
 	return nil
+}
+
+// writeRunWarnings lists the decisions' warnings under the table, a line
+// each with its target, as headroom plan does.
+func writeRunWarnings(out io.Writer, ts []runTargetJSON) {
+	first := true
+	for _, t := range ts {
+		for _, x := range t.Warnings {
+			if first {
+				fmt.Fprintln(out, "\nwarnings:")
+				first = false
+			}
+			fmt.Fprintln(out, "  "+t.Target+": "+x)
+		}
+	}
 }

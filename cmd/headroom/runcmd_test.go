@@ -18,6 +18,7 @@ import (
 	"github.com/headroom-dev/headroom/config"
 	"github.com/headroom-dev/headroom/metrics"
 	"github.com/headroom-dev/headroom/metrics/store"
+	"github.com/headroom-dev/headroom/policy"
 	"github.com/headroom-dev/headroom/runner"
 )
 
@@ -190,5 +191,39 @@ func TestPushMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(body)
+	}
+}
+
+// The table output lists each decision's warnings under the summary, with
+// its target, as headroom plan does; a run without warnings has no such
+// section.
+func TestPrintRunWarnings(t *testing.T) {
+	web := policy.Target{Kind: "Deployment", Namespace: "shop", Name: "web"}
+	api := policy.Target{Kind: "Deployment", Namespace: "shop", Name: "api"}
+	quota := "QUOTA: requests.cpu of ResourceQuota shop/compute: the scale-up needs 1 cores, 0.6 cores left"
+	res := &runner.Result{Targets: []runner.TargetResult{
+		{Target: web, Outcome: runner.OutcomeScaled, Planned: &runner.Planned{Workload: &policy.Workload{Target: web},
+			Decision: policy.Decision{Target: web, Current: 2, Desired: 4, Rule: policy.RuleForecast, Warnings: []string{quota}}}},
+		{Target: api, Outcome: runner.OutcomeUnchanged, Planned: &runner.Planned{Workload: &policy.Workload{Target: api},
+			Decision: policy.Decision{Target: api, Current: 3, Desired: 3, Rule: policy.RuleForecast}}},
+	}}
+	var b strings.Builder
+	if err := printRun(&b, "table", res); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nwarnings:\n  Deployment/shop/web: " + quota + "\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("table output does not end with the warning:\n%s", b.String())
+	}
+	if strings.Count(b.String(), "QUOTA:") != 1 {
+		t.Errorf("the warning should be listed once:\n%s", b.String())
+	}
+	res.Targets[0].Planned.Decision.Warnings = nil
+	b.Reset()
+	if err := printRun(&b, "table", res); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "warnings:") {
+		t.Errorf("a run without warnings printed a warnings section:\n%s", b.String())
 	}
 }
