@@ -43,6 +43,10 @@ type QuotaShort struct {
 // Left is what the quota has left of Resource (never below 0).
 func (s QuotaShort) Left() float64 { return max(s.Hard-s.Used, 0) }
 
+// Shortfall is how much of Resource the scale-up needs beyond what the
+// quota has left (cores, bytes or pods): Need − Left.
+func (s QuotaShort) Shortfall() float64 { return s.Need - s.Left() }
+
 // String says what is short, for a decision's warnings.
 func (s QuotaShort) String() string {
 	return fmt.Sprintf("QUOTA: %d more pods need %s of %s, but quota %s/%s has %s left (%s used of %s): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short",

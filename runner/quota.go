@@ -60,7 +60,3 @@ func quotaWarnings(d policy.Decision) []string {
 	}
 	return out
 }
-
-// Shortfall is how much of s.Resource the scale-up needs beyond what the
-// quota has left (cores, bytes or pods): Need − Left.
-func Shortfall(s planinput.QuotaShort) float64 { return s.Need - s.Left() }

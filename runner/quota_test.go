@@ -91,8 +91,8 @@ func TestCycleQuota(t *testing.T) {
 			need, short float64
 		}{{"compute", "requests.cpu", 1, 0.4}, {"pods", "pods", 2, 1}} {
 			q := w.Quota[i]
-			if q.Name != want.name || q.Resource != want.res || q.Pods != 2 || math.Abs(q.Need-want.need) > 1e-9 || math.Abs(Shortfall(q)-want.short) > 1e-9 {
-				t.Errorf("%s shortfall %d: %+v (short %v), want %s %s need %v short %v", tg, i, q, Shortfall(q), want.name, want.res, want.need, want.short)
+			if q.Name != want.name || q.Resource != want.res || q.Pods != 2 || math.Abs(q.Need-want.need) > 1e-9 || math.Abs(q.Shortfall()-want.short) > 1e-9 {
+				t.Errorf("%s shortfall %d: %+v (short %v), want %s %s need %v short %v", tg, i, q, q.Shortfall(), want.name, want.res, want.need, want.short)
 			}
 			if g := testutil.ToFloat64(r.Metrics.QuotaShortfall.WithLabelValues(tg.String(), "shop/"+want.name, want.res)); math.Abs(g-want.short) > 1e-9 {
 				t.Errorf("headroom_quota_shortfall{%s, shop/%s, %s} = %v, want %v", tg, want.name, want.res, g, want.short)

@@ -681,7 +681,7 @@ func (r *Runner) export(res *Result) {
 	m.QuotaShortfall.Reset()
 	for _, t := range res.Targets {
 		for _, q := range t.Quota {
-			m.QuotaShortfall.WithLabelValues(t.Target.String(), q.Namespace+"/"+q.Name, q.Resource).Set(Shortfall(q))
+			m.QuotaShortfall.WithLabelValues(t.Target.String(), q.Namespace+"/"+q.Name, q.Resource).Set(q.Shortfall())
 		}
 		rule := "none"
 		if t.Planned != nil {
