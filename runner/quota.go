@@ -2,17 +2,12 @@ package runner
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/headroom-dev/headroom/metrics/store"
 	"github.com/headroom-dev/headroom/planinput"
 	"github.com/headroom-dev/headroom/policy"
 )
-
-// quotaPrefix starts the decision warnings quotaChecks adds
-// (planinput.QuotaShort.String), the ones passed on to the actuator.
-const quotaPrefix = "QUOTA:"
 
 // quotaChecks checks each planned scale-up against the ResourceQuotas of
 // its namespace in the newest inventory snapshot at or before now (the one
@@ -50,13 +45,12 @@ func quotaChecks(ctx context.Context, st *store.Store, now time.Time, targets []
 	return nil
 }
 
-// quotaWarnings are a decision's QUOTA: warnings, for the actuator's Event.
-func quotaWarnings(d policy.Decision) []string {
+// quotaWarnings are the target's quota shortfalls as its decision's
+// QUOTA: warnings, for the actuator's Event.
+func quotaWarnings(tr *TargetResult) []string {
 	var out []string
-	for _, w := range d.Warnings {
-		if strings.HasPrefix(w, quotaPrefix) {
-			out = append(out, w)
-		}
+	for _, s := range tr.Quota {
+		out = append(out, s.String())
 	}
 	return out
 }

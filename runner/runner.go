@@ -576,7 +576,7 @@ func (r *Runner) apply(ctx context.Context, now time.Time, named map[policy.Targ
 			}
 			return nd.Desired, nd.Reason()
 		}
-		a, err = ap.Apply(ctx, now, actuator.Request{Target: d.Target, Desired: d.Desired, Reason: d.Reason(), Replan: replan, Warnings: quotaWarnings(d)})
+		a, err = ap.Apply(ctx, now, actuator.Request{Target: d.Target, Desired: d.Desired, Reason: d.Reason(), Replan: replan, Warnings: quotaWarnings(tr)})
 	} else {
 		a, err = r.Actuator.SetReplicas(ctx, now, d.Target, d.Desired, d.Reason())
 	}
