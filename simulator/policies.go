@@ -559,7 +559,7 @@ func (p *predictive) refit(s *run) {
 
 // current is workload i's forecast of resource r from the latest whole
 // bucket on, advancing the fitted model over the buckets observed since
-// (forecast.Advance: no refit, the same calibrated quantile offsets, as the
+// (forecast.Forecast.Update: no refit, the same calibrated quantile offsets, as the
 // live planner does between refits); nil when there is none.
 func (p *predictive) current(s *run, r, i int) []float64 {
 	f, v := p.fc[r][i], p.view[r][i]
@@ -567,9 +567,10 @@ func (p *predictive) current(s *run, r, i int) []float64 {
 		return nil
 	}
 	if k := v.seen(s.idx[r][i]); k-1 > p.fcAt[r][i] {
-		if g, err := f.Advance(v.vals[p.fcAt[r][i]+1 : k]...); err == nil {
-			p.fc[r][i], p.fcAt[r][i] = g, k-1
-			f = g
+		// In place (no allocation): the planner only ever reads the newest
+		// forecast, and a refit replaces it.
+		if err := f.Update(v.vals[p.fcAt[r][i]+1 : k]...); err == nil {
+			p.fcAt[r][i] = k - 1
 		}
 	}
 	j := v.seen(s.idx[r][i]) - 1 - p.fcAt[r][i]
