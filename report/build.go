@@ -30,15 +30,9 @@ const (
 // the maximum size, else the first forecast step whose upper quantile
 // does (Runway).
 func (p *Pool) setRunway(resource string, demandNow float64, upper []float64, f *forecast.Forecast, capMax float64, now time.Time) {
-	var t time.Time
-	switch {
-	case !math.IsNaN(demandNow) && demandNow > capMax:
-		t = now
-	default:
-		var ok bool
-		if t, ok = Runway(f.Start, f.Step, upper, capMax); !ok {
-			return
-		}
+	t, ok := runwayAt(demandNow, f, upper, capMax, now)
+	if !ok {
+		return
 	}
 	t = t.UTC()
 	if p.Runway == nil || t.Before(*p.Runway) {

@@ -339,18 +339,9 @@ func quotaRunway(q *Quota, qr *QuotaResource, nd *namespaceDemand, res string, u
 		total[k] = other + v
 	}
 	qr.ForecastPeak = Num(slices.Max(total))
-	var t time.Time
-	switch {
-	case !math.IsNaN(float64(qr.DemandNow)) && float64(qr.DemandNow) > hard:
-		t = now
-	default:
-		var ok bool
-		if t, ok = Runway(f.Start, f.Step, total, hard); !ok {
-			return
-		}
-		if t.Before(now) { // a forecast from a member's older last sample
-			t = now
-		}
+	t, ok := runwayAt(float64(qr.DemandNow), f, total, hard, now)
+	if !ok {
+		return
 	}
 	qr.Runway, qr.RunwayDays = ptime(t), Num(t.UTC().Sub(now).Hours()/24)
 	q.setRunway(res, t, now)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/headroom-dev/headroom/forecast"
 )
 
 // Runway returns the first time at which upper (the forecast of demand at
@@ -22,6 +24,21 @@ func Runway(start time.Time, step time.Duration, upper []float64, capacity float
 		}
 	}
 	return time.Time{}, false
+}
+
+// runwayAt is the runway as the report states it: now when the demand now
+// already exceeds capacity, else the first forecast step above it
+// (Runway), never before now (a forecast that starts at a stale member's
+// last sample would put it in the past).
+func runwayAt(demandNow float64, f *forecast.Forecast, upper []float64, capacity float64, now time.Time) (time.Time, bool) {
+	if !math.IsNaN(demandNow) && demandNow > capacity {
+		return now, true
+	}
+	t, ok := Runway(f.Start, f.Step, upper, capacity)
+	if ok && t.Before(now) {
+		t = now
+	}
+	return t, ok
 }
 
 // KubeletSkew says what is wrong with a kubelet version against the control
