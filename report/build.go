@@ -40,6 +40,33 @@ func (p *Pool) setRunway(resource string, demandNow float64, upper []float64, f 
 	}
 }
 
+// utilization is the workload's utilization targets, the report's defaults
+// where its plan sets none (or it is not in the plan).
+func (s *wstate) utilization() policy.Resources {
+	u := policy.Resources{CPU: defaultUtilization, Memory: defaultMemoryUtilization}
+	if s.spec != nil && s.spec.Utilization.CPU > 0 {
+		u.CPU = s.spec.Utilization.CPU
+	}
+	if s.spec != nil && s.spec.Utilization.Memory > 0 {
+		u.Memory = s.spec.Utilization.Memory
+	}
+	return u
+}
+
+// demandSum is the members' demand at each of n grid points: each one's
+// usage over its utilization target, summed (NaN where a member has no
+// sample). of gives a member's usage series and target.
+func demandSum(members []*wstate, n int, of func(*wstate) ([]float64, float64)) []float64 {
+	sum := make([]float64, n)
+	for _, s := range members {
+		usage, target := of(s)
+		for k := range sum {
+			sum[k] += usage[k] / target
+		}
+	}
+	return sum
+}
+
 // wstate is one workload while the report is built.
 type wstate struct {
 	data    *WorkloadData
@@ -542,16 +569,7 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 		for _, s := range members {
 			n = max(n, len(s.data.CPU))
 		}
-		sum := make([]float64, n)
-		for k := range sum {
-			for _, s := range members {
-				u := defaultUtilization
-				if s.spec != nil && s.spec.Utilization.CPU > 0 {
-					u = s.spec.Utilization.CPU
-				}
-				sum[k] += s.data.CPU[k] / u // NaN when a member has no sample
-			}
-		}
+		sum := demandSum(members, n, func(s *wstate) ([]float64, float64) { return s.data.CPU, s.utilization().CPU })
 		if v, ok := lastFinite(sum); ok {
 			out.DemandCPU = Num(v)
 		}
@@ -571,16 +589,7 @@ func buildPool(r *Report, p *policy.Pool, idx int, ws []*wstate, d *Data, inv *m
 			memOK = memOK && s.data.Memory != nil
 		}
 		if memOK {
-			msum := make([]float64, n)
-			for k := range msum {
-				for _, s := range members {
-					u := defaultMemoryUtilization
-					if s.spec != nil && s.spec.Utilization.Memory > 0 {
-						u = s.spec.Utilization.Memory
-					}
-					msum[k] += s.data.Memory[k] / u
-				}
-			}
+			msum := demandSum(members, n, func(s *wstate) ([]float64, float64) { return s.data.Memory, s.utilization().Memory })
 			out.CapacityMaxMemory = Num(float64(p.Max) * alloc.Memory)
 			if v, ok := lastFinite(msum); ok {
 				out.DemandMemory = Num(v)

@@ -118,17 +118,12 @@ func quotaMembers(ns string, ws []*wstate) []*quotaMember {
 		if wd.Workload.Namespace != ns || wd.Workload.Kind == "DaemonSet" || wd.CPU == nil || s.inv == nil {
 			continue
 		}
+		u := s.utilization()
 		m := &quotaMember{s: s, chargeCPU: s.inv.CPURequest, chargeMem: s.inv.MemoryRequest, sizeCPU: s.inv.CPURequest, sizeMem: s.inv.MemoryRequest,
-			utilCPU: defaultUtilization, utilMem: defaultMemoryUtilization, lo: float64(s.inv.Pods), hi: math.Inf(1)}
+			utilCPU: u.CPU, utilMem: u.Memory, lo: float64(s.inv.Pods), hi: math.Inf(1)}
 		if sp := s.spec; sp != nil {
 			if sp.Request.CPU > 0 || sp.Request.Memory > 0 {
 				m.sizeCPU, m.sizeMem = sp.Request.CPU, sp.Request.Memory
-			}
-			if sp.Utilization.CPU > 0 {
-				m.utilCPU = sp.Utilization.CPU
-			}
-			if sp.Utilization.Memory > 0 {
-				m.utilMem = sp.Utilization.Memory
 			}
 			m.lo, m.hi = float64(sp.Min), float64(sp.Max)
 		}
