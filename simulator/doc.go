@@ -46,9 +46,11 @@
 //     plan does). Forecasts see only samples at or before now, aggregated
 //     to the planner's interval by their maximum when the trace is finer:
 //     forecast.Auto (with the plan's spec.forecast.seasonality, as headroom
-//     plan and report use it) selects a model every Options.Reselect (a day) and
-//     refits the chosen one (the best single model when a combination won)
-//     every Options.Refit (1 h); in between, the fitted model is advanced on
+//     plan and report use it) selects a model every Options.Reselect (a day,
+//     or sooner once the history has doubled since: the first hours' choice
+//     is revisited as the history grows) and refits the chosen one (the best
+//     single model when a combination won) on the seasonal periods it was
+//     chosen with every Options.Refit (1 h); in between, the fitted model is advanced on
 //     each new sample (forecast.Forecast.Advance). Workloads in hpa-floor mode
 //     get the decision as their HPA's minimum and an HPA reacts above it;
 //     recommend mode is simulated as scale mode (what applying the advice

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -396,20 +397,23 @@ func poolLead(in *Input, i int) time.Duration {
 type predictive struct {
 	// Per resource (cpu, memory) and workload: what the forecaster sees,
 	// the last forecast (nil: none), the bucket it was advanced to, and the
-	// model the last full selection chose ("": select again).
+	// last full selection: the model it chose ("": select again), its
+	// seasonal periods, when it ran and on how many buckets.
 	view   [2][]*fview
 	fc     [2][]*forecast.Forecast
 	fcAt   [2][]int
-	chosen [2][]string
-	// refitAt and selectAt are when the last refit and full selection ran.
-	refitAt, selectAt time.Time
-	hist              []policy.History
-	floor             []int32
+	chosen [2][]selection
+	// refitAt is when the last refit ran.
+	refitAt time.Time
+	hist    []policy.History
+	floor   []int32
 	// spec is each workload's spec as the planner uses it (init sets the
 	// staleness limit to at least a trace step).
 	spec []policy.Workload
 	sync time.Duration
 	fits int
+	// selections counts the full model selections (of every series).
+	selections atomic.Int64
 	// Scratch of each run, per workload (policy keeps none of it).
 	pods   []int
 	want   []int32
@@ -458,7 +462,7 @@ func (v *fview) seen(idx int) int { return (idx + 1) / v.per }
 func (p *predictive) init(s *run) {
 	n := len(s.in.Workloads)
 	for r := range 2 {
-		p.view[r], p.fc[r], p.fcAt[r], p.chosen[r] = make([]*fview, n), make([]*forecast.Forecast, n), make([]int, n), make([]string, n)
+		p.view[r], p.fc[r], p.fcAt[r], p.chosen[r] = make([]*fview, n), make([]*forecast.Forecast, n), make([]int, n), make([]selection, n)
 		for i := range n {
 			w := &s.in.Workloads[i]
 			d := w.Demand
@@ -490,12 +494,24 @@ func (p *predictive) init(s *run) {
 	}
 }
 
+// selection is the last full model selection of one series.
+type selection struct {
+	model string          // "" until a selection gave a forecast
+	seas  []time.Duration // its seasonal periods (empty, not nil: none)
+	at    time.Time
+	seen  int // buckets it was made on
+}
+
+// due reports whether the series needs a full selection at now with k
+// buckets seen: it has none, the last is reselect old, or the history has
+// doubled since (a model chosen on the first hours is revisited as the
+// history grows, at a logarithmic cost, rather than kept for a whole day).
+func (c *selection) due(now time.Time, k int, reselect time.Duration) bool {
+	return c.model == "" || now.Sub(c.at) >= reselect || k >= 2*c.seen
+}
+
 func (p *predictive) refit(s *run) {
 	n := len(s.in.Workloads)
-	full := p.selectAt.IsZero() || s.now.Sub(p.selectAt) >= s.opt.reselect()
-	if full {
-		p.selectAt = s.now
-	}
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for r := range 2 {
@@ -518,16 +534,15 @@ func (p *predictive) refit(s *run) {
 				steps := int((hz+v.step-1)/v.step) + 1
 				// Only samples at or before now: the forecaster cannot see the future.
 				series := forecast.Series{Name: v.name, Start: v.start, Step: v.step, Values: v.vals[:k]}
-				model := s.in.Model
-				refit := !full && p.chosen[r][i] != ""
-				if refit {
-					model = p.chosen[r][i]
-				}
-				fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: model, MaxHistory: s.opt.maxHistory(v.step), Seasonality: s.in.Seasonality}
-				if refit {
-					// A refit of the chosen model: its errors over the last day
-					// calibrate the quantiles (the full selection validates on a
-					// quarter of the history).
+				fo := forecast.Options{Horizon: steps, Quantiles: []float64{s.in.quantile()}, Model: s.in.Model, MaxHistory: s.opt.maxHistory(v.step), Seasonality: s.in.Seasonality}
+				c := &p.chosen[r][i]
+				full := c.due(s.now, k, s.opt.reselect())
+				if !full {
+					// A refit of the chosen model on the seasonal periods it was
+					// chosen with: its errors over the last day calibrate the
+					// quantiles (the full selection validates on a quarter of
+					// the history).
+					fo.Model, fo.Seasonality = c.model, c.seas
 					fo.Validation = max(steps, int(24*time.Hour/v.step))
 				}
 				f, err := forecast.Auto(series, fo)
@@ -535,15 +550,20 @@ func (p *predictive) refit(s *run) {
 					f = nil
 				}
 				if full {
-					p.chosen[r][i] = ""
+					*c = selection{at: s.now, seen: k}
+					p.selections.Add(1)
 					if f != nil {
 						// The chosen model, or the best single model when a
 						// combination won.
 						for _, m := range append([]string{f.Model}, scoreNames(f)...) {
 							if slices.Contains(forecast.ModelNames, m) {
-								p.chosen[r][i] = m
+								c.model = m
 								break
 							}
+						}
+						c.seas = make([]time.Duration, len(f.Seasonality))
+						for j, se := range f.Seasonality {
+							c.seas[j] = se.Period
 						}
 					}
 				}

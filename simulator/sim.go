@@ -42,8 +42,9 @@ type Options struct {
 	// (two weekly periods and a day: enough to detect a weekly season).
 	History time.Duration
 	// Reselect is how often the predictive policy runs the full model
-	// selection; 0 means Reselect (a day). Refits in between refit the
-	// chosen model.
+	// selection of a series (also when its history has doubled since the
+	// last); 0 means Reselect (a day). Refits in between refit the chosen
+	// model on the seasonal periods it was chosen with.
 	Reselect time.Duration
 }
 

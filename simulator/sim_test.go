@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -778,6 +779,68 @@ func TestPredictiveTakesSeasonality(t *testing.T) {
 		if got := periods(c.plan); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("plan seasonality %v: forecast periods %v, want %v", c.plan, got, c.want)
 		}
+	}
+}
+
+// The predictive planner selects a model when a series has none, when the
+// last selection is Reselect old, or when the history has doubled since;
+// the refits in between keep the chosen model and its seasonal periods.
+// Hourly refits of a daily cycle (5-minute samples, 12 an hour) over four
+// days with the default daily reselection: selections at hours 1, 2, 4, 8
+// and 16 (the history doubles: 12, 24, 48, 96, 192 samples), 32 (384 ≥ 2 ×
+// 192, before the day since hour 16 is out), 56 and 80 (a day after the
+// last, before the history doubles again). The last one fits on 60 hours
+// (a quarter is held out), enough to detect the daily period.
+func TestPredictiveSelectionSchedule(t *testing.T) {
+	step := 5 * time.Minute
+	n := 4 * 24 * 12
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = 4
+		if h := i % (24 * 12) / 12; h >= 8 && h < 18 {
+			d[i] = 20
+		}
+	}
+	in := &Input{Name: "daily", Workloads: []Workload{workload("web", 0.7, 2*time.Minute, 1, 100, 0, step, d)}}
+	s := &run{in: in, opt: &Options{}, idx: [2][]int{{-1}, {-1}}, demand: [2][][]float64{{d}, {nil}}, held: [2][][]float64{{d}, {nil}}}
+	var pr predictive
+	pr.init(s)
+	var at []int
+	for h := 0; h < 96; h++ {
+		s.now, s.idx[0][0] = t0.Add(time.Duration(h)*time.Hour), h*12-1
+		before := pr.selections.Load()
+		pr.refit(s)
+		f, c := pr.fc[0][0], pr.chosen[0][0]
+		if h == 0 {
+			if f != nil || before != pr.selections.Load() {
+				t.Fatal("hour 0: a forecast or a selection without a sample")
+			}
+			continue
+		}
+		if f == nil {
+			t.Fatalf("hour %d: no forecast", h)
+		}
+		if pr.selections.Load() > before {
+			at = append(at, h)
+			if !c.at.Equal(s.now) || c.seen != h*12 {
+				t.Errorf("hour %d: selection recorded at %v on %d samples", h, c.at, c.seen)
+			}
+			continue
+		}
+		// A refit: the chosen model on the chosen periods.
+		var seas []time.Duration
+		for _, x := range f.Seasonality {
+			seas = append(seas, x.Period)
+		}
+		if f.Model != c.model || !slices.Equal(seas, c.seas) {
+			t.Errorf("hour %d: refit %s on %v, chosen %s on %v", h, f.Model, seas, c.model, c.seas)
+		}
+	}
+	if want := []int{1, 2, 4, 8, 16, 32, 56, 80}; !slices.Equal(at, want) {
+		t.Errorf("selections at hours %v, want %v", at, want)
+	}
+	if got := pr.chosen[0][0].seas; !slices.Equal(got, []time.Duration{24 * time.Hour}) {
+		t.Errorf("the last selection's periods %v, want [24h]", got)
 	}
 }
 
