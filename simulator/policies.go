@@ -407,6 +407,8 @@ type predictive struct {
 	refitAt time.Time
 	hist    []policy.History
 	floor   []int32
+	// lead is each workload's pool lead time (poolLead).
+	lead []time.Duration
 	// spec is each workload's spec as the planner uses it (init sets the
 	// staleness limit to at least a trace step).
 	spec []policy.Workload
@@ -476,6 +478,10 @@ func (p *predictive) init(s *run) {
 		}
 	}
 	p.hist, p.floor = make([]policy.History, n), make([]int32, n)
+	p.lead = make([]time.Duration, n)
+	for i := range n {
+		p.lead[i] = poolLead(s.in, i)
+	}
 	p.spec = make([]policy.Workload, n)
 	for i := range n {
 		spec := s.in.Workloads[i].Spec
@@ -529,7 +535,7 @@ func (p *predictive) refit(s *run) {
 				w := &s.in.Workloads[i]
 				hz := w.Horizon
 				if hz <= 0 {
-					hz = max(w.Spec.LeadTime, poolLead(s.in, i)) + s.in.interval()
+					hz = max(w.Spec.LeadTime, p.lead[i]) + s.in.interval()
 				}
 				steps := int((hz+v.step-1)/v.step) + 1
 				// Only samples at or before now: the forecaster cannot see the future.
@@ -667,7 +673,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 				pods[i] = int(d.Desired)
 			}
 			if d.Rule != policy.RuleHold {
-				pods[i] = int(policy.PodsAhead(w, dem, s.now, poolLead(s.in, i), int32(pods[i])))
+				pods[i] = int(policy.PodsAhead(w, dem, s.now, p.lead[i], int32(pods[i])))
 			}
 		})
 		for i := range n {
