@@ -20,8 +20,8 @@ import (
 
 func newEvalCmd() *cobra.Command {
 	var (
-		dir, horizon, out string
-		origins, jobs     int
+		dir, horizon, out, seasonality string
+		origins, jobs                  int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --traces DIR",
@@ -37,6 +37,10 @@ and the geometric mean over series of each model's MASE relative to seasonal nai
 			}
 			if dir == "" {
 				return usagef("eval: --traces is required")
+			}
+			seas, err := parseSeasonality(seasonality)
+			if err != nil {
+				return err
 			}
 			files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
 			if err != nil {
@@ -77,7 +81,7 @@ and the geometric mean over series of each model's MASE relative to seasonal nai
 								continue
 							}
 						}
-						results[i], errs[i] = forecast.Evaluate(s, forecast.EvalOptions{Horizon: h, Origins: origins})
+						results[i], errs[i] = forecast.Evaluate(s, forecast.EvalOptions{Horizon: h, Origins: origins, Seasonality: seas})
 					}
 				}()
 			}
@@ -108,6 +112,7 @@ and the geometric mean over series of each model's MASE relative to seasonal nai
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&dir, "traces", "", "folder of trace files (*.csv)")
+	fl.StringVar(&seasonality, "seasonality", "", seasonalityUsage)
 	fl.StringVar(&horizon, "horizon", "", "steps per forecast: a count or a duration (default 24 steps)")
 	fl.IntVar(&origins, "origins", 20, "forecast origins per series")
 	fl.IntVar(&jobs, "jobs", 0, "series evaluated in parallel (default: GOMAXPROCS)")

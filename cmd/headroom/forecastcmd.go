@@ -16,8 +16,8 @@ import (
 
 func newForecastCmd() *cobra.Command {
 	var (
-		input, column, horizon, quantiles, model, out string
-		step                                          time.Duration
+		input, column, horizon, quantiles, model, out, seasonality string
+		step                                                       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "forecast --input FILE --horizon N|DURATION",
@@ -50,7 +50,11 @@ each of the next N steps, starting one step after the last sample.
 			if err != nil {
 				return err
 			}
-			f, err := forecast.Auto(s, forecast.Options{Horizon: h, Quantiles: levels, Model: model})
+			seas, err := parseSeasonality(seasonality)
+			if err != nil {
+				return err
+			}
+			f, err := forecast.Auto(s, forecast.Options{Horizon: h, Quantiles: levels, Model: model, Seasonality: seas})
 			if err != nil {
 				if errors.Is(err, forecast.ErrUnknownModel) || errors.Is(err, forecast.ErrInsufficientData) ||
 					errors.Is(err, forecast.ErrInvalidArgument) || errors.Is(err, forecast.ErrInvalidSeries) {
@@ -71,6 +75,7 @@ each of the next N steps, starting one step after the last sample.
 	fl.StringVar(&quantiles, "quantiles", "0.5,0.9,0.95,0.99", "quantile levels to forecast, comma-separated")
 	fl.StringVar(&model, "model", "auto", "auto, or one of: "+strings.Join(forecast.ModelNames, ", "))
 	fl.DurationVar(&step, "step", 0, "grid step (default: the median sampling interval)")
+	fl.StringVar(&seasonality, "seasonality", "", seasonalityUsage)
 	fl.StringVarP(&out, "output", "o", "table", "output format: table, json or csv")
 	return cmd
 }
@@ -124,6 +129,30 @@ func parseDuration(v string) (time.Duration, error) {
 		}
 	}
 	return time.ParseDuration(v)
+}
+
+const seasonalityUsage = "seasonal periods to forecast with, comma-separated (24h,1w; as a plan's spec.forecast.seasonality), or none (default: detected)"
+
+// parseSeasonality reads --seasonality: "" detects the periods (nil), "none"
+// means no seasonality (an empty list), else a comma-separated list of
+// positive durations (with d and w units).
+func parseSeasonality(v string) ([]time.Duration, error) {
+	switch strings.TrimSpace(v) {
+	case "":
+		return nil, nil
+	case "none":
+		return []time.Duration{}, nil
+	}
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		d, err := parseDuration(f)
+		if err != nil || d <= 0 {
+			return nil, usagef("--seasonality: %q is not a positive duration (e.g. 24h, 1w) or none", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func parseQuantiles(v string) ([]float64, error) {

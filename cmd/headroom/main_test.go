@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,43 @@ func TestForecastHorizonDuration(t *testing.T) {
 	}
 }
 
+// --seasonality replaces the detection as a plan's spec.forecast.seasonality
+// does: the taxi trace has daily and weekly cycles (detected by default, see
+// TestForecastJSONContract); given 24h the forecast uses that period alone,
+// given none no seasonal period (and no model built on one: holt-winters,
+// stl or fourier; the seasonal-naive baseline stays, its period is the
+// calendar day).
+func TestForecastSeasonalityFlag(t *testing.T) {
+	for _, c := range []struct {
+		flag string
+		want []int64
+	}{{"24h", []int64{86400}}, {"1d,1w", []int64{86400, 604800}}, {"none", []int64{}}} {
+		code, out, errOut := runCLI(t, "forecast", "--input", taxi, "--horizon", "3", "--seasonality", c.flag, "-o", "json")
+		if code != 0 {
+			t.Fatalf("--seasonality %s: exit %d: %s", c.flag, code, errOut)
+		}
+		var doc struct {
+			Model       string  `json:"model"`
+			Seasonality []int64 `json:"seasonality_seconds"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		got := append([]int64{}, doc.Seasonality...)
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("--seasonality %s: periods %v, want %v", c.flag, doc.Seasonality, c.want)
+		}
+		if c.flag == "none" {
+			for _, m := range []string{"holt-winters", "stl", "fourier"} {
+				if strings.Contains(doc.Model, m) {
+					t.Errorf("--seasonality none: model %s is seasonal", doc.Model)
+				}
+			}
+		}
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")
@@ -120,6 +158,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown column", []string{"forecast", "--input", taxi, "--horizon", "3", "--column", "cpu"}, 2, "passengers_per_30m"},
 		{"missing file", []string{"forecast", "--input", filepath.Join(dir, "none.csv"), "--horizon", "3"}, 2, "none.csv"},
 		{"malformed file names line and column", []string{"forecast", "--input", bad, "--horizon", "3"}, 2, "bad.csv:3:2"},
+		{"bad seasonality", []string{"forecast", "--input", taxi, "--horizon", "3", "--seasonality", "24h,daily"}, 2, `--seasonality: "daily" is not a positive duration`},
+		{"eval bad seasonality", []string{"eval", "--traces", dir, "--seasonality", "-1h"}, 2, `--seasonality: "-1h"`},
 		{"eval without traces", []string{"eval"}, 2, "--traces is required"},
 		{"eval empty folder", []string{"eval", "--traces", dir + "/empty"}, 2, "not a readable directory"},
 		{"stray argument", []string{"version", "extra"}, 2, "unknown command"},
@@ -167,5 +207,33 @@ func TestEvalOnSmallFolder(t *testing.T) {
 	}
 	if _, ok := doc.Overall["auto"]; !ok {
 		t.Error("no overall auto score")
+	}
+	// --seasonality: these series show no season to the detection (no model
+	// built on a seasonal period is scored by default); 24h makes the daily
+	// models fitted and scored on the 5-minute series, none makes none.
+	seasonal := func(flag string) int {
+		code, out, errOut := runCLI(t, "eval", "--traces", dir, "--origins", "4", "--seasonality", flag, "-o", "json")
+		if code != 0 {
+			t.Fatalf("--seasonality %s: exit %d: %s", flag, code, errOut)
+		}
+		var d evalJSON
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range d.Series {
+			for m := range s.Models {
+				if strings.HasPrefix(m, "fourier") || strings.HasPrefix(m, "stl") || m == "holt-winters" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := seasonal("24h"); n == 0 {
+		t.Error("--seasonality 24h: no seasonal model scored")
+	}
+	if n := seasonal("none"); n != 0 {
+		t.Errorf("--seasonality none: %d seasonal scores, want 0", n)
 	}
 }
