@@ -38,10 +38,14 @@ type QuotaShort struct {
 	Pods            int     // pods the scale-up adds
 	Need            float64 // of Resource, for those pods (cores, bytes or pods)
 	Used, Hard      float64
+	// Earlier is what the same plan's scale-ups checked before this one
+	// take of Resource in the quota (QuotaLedger), at most what was left.
+	Earlier float64
 }
 
-// Left is what the quota has left of Resource (never below 0).
-func (s QuotaShort) Left() float64 { return max(s.Hard-s.Used, 0) }
+// Left is what the quota has left of Resource for this scale-up, after
+// its use and the earlier scale-ups (never below 0).
+func (s QuotaShort) Left() float64 { return max(s.Hard-s.Used-s.Earlier, 0) }
 
 // Shortfall is how much of Resource the scale-up needs beyond what the
 // quota has left (cores, bytes or pods): Need − Left.
@@ -49,8 +53,12 @@ func (s QuotaShort) Shortfall() float64 { return s.Need - s.Left() }
 
 // String says what is short, for a decision's warnings.
 func (s QuotaShort) String() string {
-	return fmt.Sprintf("QUOTA: %d more pods need %s of %s, but quota %s/%s has %s left (%s used of %s): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short",
-		s.Pods, quotaAmount(s.Resource, s.Need), s.Resource, s.Namespace, s.Name, quotaAmount(s.Resource, s.Left()), quotaAmount(s.Resource, s.Used), quotaAmount(s.Resource, s.Hard))
+	earlier := ""
+	if s.Earlier > 0 {
+		earlier = ", " + quotaAmount(s.Resource, s.Earlier) + " of it for the plan's scale-ups before this one"
+	}
+	return fmt.Sprintf("QUOTA: %d more pods need %s of %s, but quota %s/%s has %s left (%s used of %s%s): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short",
+		s.Pods, quotaAmount(s.Resource, s.Need), s.Resource, s.Namespace, s.Name, quotaAmount(s.Resource, s.Left()), quotaAmount(s.Resource, s.Used), quotaAmount(s.Resource, s.Hard), earlier)
 }
 
 // QuotaShortfall checks a scale-up that adds pods pods, requesting cpu
@@ -60,6 +68,12 @@ func (s QuotaShort) String() string {
 // (CountsWorkloadPods), and for resources whose use q's status does not
 // count yet. The caller matches q's namespace.
 func QuotaShortfall(q metrics.ResourceQuota, pods int, cpu, mem float64) (QuotaShort, bool) {
+	return quotaShortfall(q, nil, pods, cpu, mem)
+}
+
+// quotaShortfall is QuotaShortfall with earlier[res], what scale-ups
+// checked before take of the quota, added to its counted use.
+func quotaShortfall(q metrics.ResourceQuota, earlier map[string]float64, pods int, cpu, mem float64) (QuotaShort, bool) {
 	if pods <= 0 || !CountsWorkloadPods(q) {
 		return QuotaShort{}, false
 	}
@@ -69,18 +83,24 @@ func QuotaShortfall(q metrics.ResourceQuota, pods int, cpu, mem float64) (QuotaS
 		if !limited || !counted {
 			continue
 		}
-		need := float64(pods)
-		switch res {
-		case metrics.QuotaRequestsCPU:
-			need = cpu
-		case metrics.QuotaRequestsMemory:
-			need = mem
-		}
-		if used+need > hard+1e-9 {
-			return QuotaShort{Namespace: q.Namespace, Name: q.Name, Resource: res, Pods: pods, Need: need, Used: used, Hard: hard}, true
+		need := scaleUpNeed(res, pods, cpu, mem)
+		if e := earlier[res]; used+e+need > hard+1e-9 {
+			return QuotaShort{Namespace: q.Namespace, Name: q.Name, Resource: res, Pods: pods, Need: need, Used: used, Hard: hard, Earlier: e}, true
 		}
 	}
 	return QuotaShort{}, false
+}
+
+// scaleUpNeed is what pods new pods requesting cpu cores and mem bytes in
+// all need of quota resource res.
+func scaleUpNeed(res string, pods int, cpu, mem float64) float64 {
+	switch res {
+	case metrics.QuotaRequestsCPU:
+		return cpu
+	case metrics.QuotaRequestsMemory:
+		return mem
+	}
+	return float64(pods)
 }
 
 // quotaAmount writes an amount with its unit: cores, GiB or pods.
@@ -95,13 +115,34 @@ func quotaAmount(res string, v float64) string {
 	return num(v) + " pods"
 }
 
+// QuotaLedger checks the scale-ups of one plan against the quotas of an
+// inventory snapshot in turn, each against what the quota has left after
+// the ones checked before it: the API server admits pods in the order they
+// are created, so two scale-ups that fit apart may not fit together.
+// Scale-downs free nothing here (a terminating pod counts until it is
+// gone). A ledger is for one plan or run; it is not safe for concurrent use.
+type QuotaLedger struct {
+	inv *Inventory
+	// taken[namespace/name][resource] is what the scale-ups checked so far
+	// take of each quota, capped at what it had left.
+	taken map[string]map[string]float64
+}
+
+// QuotaLedger starts the quota checks of one plan on inv (nil: no checks).
+func (inv *Inventory) QuotaLedger() *QuotaLedger {
+	return &QuotaLedger{inv: inv, taken: map[string]map[string]float64{}}
+}
+
 // ScaleUpShortfalls checks the scale-up of w from current to desired
 // replicas against every ResourceQuota of w's namespace in the snapshot
-// (QuotaShortfall), with the per-pod requests the snapshot saw, else the
-// plan's. It returns nothing when desired ≤ current, when quotas were not
-// read, or when every quota has room. headroom plan and headroom run both
-// check through it; which decisions they check is theirs to say.
-func (inv *Inventory) ScaleUpShortfalls(w *policy.Workload, current, desired int32) []QuotaShort {
+// (QuotaShortfall), after the scale-ups checked before it, with the per-pod
+// requests the snapshot saw, else the plan's, and books what it takes. It
+// returns nothing when desired ≤ current, when quotas were not read, or
+// when every quota has room. headroom plan and headroom run both check
+// through it, in the order they apply their decisions; which decisions they
+// check is theirs to say.
+func (l *QuotaLedger) ScaleUpShortfalls(w *policy.Workload, current, desired int32) []QuotaShort {
+	inv := l.inv
 	if inv == nil || !inv.QuotasRead || len(inv.Quotas) == 0 || desired <= current {
 		return nil
 	}
@@ -113,11 +154,23 @@ func (inv *Inventory) ScaleUpShortfalls(w *policy.Workload, current, desired int
 	extra := int(desired - current)
 	var out []QuotaShort
 	for _, q := range inv.Quotas {
-		if q.Namespace != t.Namespace {
+		if q.Namespace != t.Namespace || !CountsWorkloadPods(q) {
 			continue
 		}
-		if s, short := QuotaShortfall(q, extra, float64(extra)*cpu, float64(extra)*mem); short {
+		key := q.Namespace + "/" + q.Name
+		taken := l.taken[key]
+		if s, short := quotaShortfall(q, taken, extra, float64(extra)*cpu, float64(extra)*mem); short {
 			out = append(out, s)
+		}
+		if taken == nil {
+			taken = map[string]float64{}
+			l.taken[key] = taken
+		}
+		for _, res := range QuotaCheckResources {
+			if hard, ok := q.Hard[res]; ok {
+				used := q.Used[res]
+				taken[res] = min(taken[res]+scaleUpNeed(res, extra, float64(extra)*cpu, float64(extra)*mem), max(hard-used, 0))
+			}
 		}
 	}
 	return out

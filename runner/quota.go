@@ -12,8 +12,9 @@ import (
 // quotaChecks checks each planned scale-up against the ResourceQuotas of
 // its namespace in the newest inventory snapshot at or before now (the one
 // this cycle's collection just stored), as headroom plan does: a scale-up
-// that needs more than a quota has left (planinput.QuotaShortfall) gets
-// the QUOTA: warning and its shortfalls in TargetResult.Quota. Per-pod
+// that needs more than a quota has left after the cycle's scale-ups before
+// it, in the order they are applied (planinput.QuotaLedger), gets the
+// QUOTA: warning and its shortfalls in TargetResult.Quota. Per-pod
 // requests come from the snapshot, else from the plan.
 //
 // The decision is not capped at what the quota allows: neither the HPA nor
@@ -27,6 +28,7 @@ func quotaChecks(ctx context.Context, st *store.Store, now time.Time, targets []
 	if err != nil || inv == nil || !inv.QuotasRead || len(inv.Quotas) == 0 {
 		return err
 	}
+	ledger := inv.QuotaLedger()
 	for k := range targets {
 		tr := &targets[k]
 		p := tr.Planned
@@ -37,7 +39,7 @@ func quotaChecks(ctx context.Context, st *store.Store, now time.Time, targets []
 		if d.Rule == policy.RuleHold {
 			continue
 		}
-		for _, s := range inv.ScaleUpShortfalls(p.Workload, d.Current, d.Desired) {
+		for _, s := range ledger.ScaleUpShortfalls(p.Workload, d.Current, d.Desired) {
 			d.Warnings = append(d.Warnings, s.String())
 			tr.Quota = append(tr.Quota, s)
 		}

@@ -52,10 +52,11 @@ func (a *applier) Apply(ctx context.Context, now time.Time, r actuator.Request) 
 // shop/pods: 6 pods hard, 5 used: 2 more pods need 2, 1 left, short by 1.
 // Quota shop/best-effort (pods: 0 left) is scoped to BestEffort pods,
 // which web's are not; other/compute has nothing left but is another
-// namespace's. broken is planned 2 → 4 in shop like web: the same two
-// shortfalls (each scale-up is checked on its own against what the quota
-// has left, as headroom plan does). api holds (no change) and report is in
-// recommend mode (also 2 → 4): not warned. Neither scale is capped: web
+// namespace's. broken is planned 2 → 4 in shop like web, and checked after
+// it (the cycle's order, as headroom plan checks its own): web's scale-up
+// takes what was left of both quotas (0.6 core, 1 pod), so broken is short
+// by all it needs: 1 core and 2 pods. api holds (no change) and report is
+// in recommend mode (also 2 → 4): not warned. Neither scale is capped: web
 // and broken go to 4.
 func TestCycleQuota(t *testing.T) {
 	r, d, _, src := setup(t)
@@ -77,8 +78,17 @@ func TestCycleQuota(t *testing.T) {
 	for _, tr := range res.Targets {
 		got[tr.Target] = tr
 	}
-	const wantCPU = "QUOTA: 2 more pods need 1 cores of requests.cpu, but quota shop/compute has 0.6 cores left (2.4 cores used of 3 cores): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short"
-	for _, tg := range []policy.Target{web, broken} {
+	for _, c := range []struct {
+		tg                policy.Target
+		wantCPU, wantPods string
+		short             [2]float64
+	}{
+		{web, "QUOTA: 2 more pods need 1 cores of requests.cpu, but quota shop/compute has 0.6 cores left (2.4 cores used of 3 cores): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short",
+			"QUOTA: 2 more pods need 2 pods of pods, but quota shop/pods has 1 pods left (5 pods used of 6 pods)", [2]float64{0.4, 1}},
+		{broken, "QUOTA: 2 more pods need 1 cores of requests.cpu, but quota shop/compute has 0 cores left (2.4 cores used of 3 cores, 0.6 cores of it for the plan's scale-ups before this one): the API server refuses the pods beyond it (403 Forbidden: exceeded quota), the scale-up stays short",
+			"QUOTA: 2 more pods need 2 pods of pods, but quota shop/pods has 0 pods left (5 pods used of 6 pods, 1 pods of it for the plan's scale-ups before this one)", [2]float64{1, 2}},
+	} {
+		tg, wantCPU := c.tg, c.wantCPU
 		w := got[tg]
 		if w.Outcome != OutcomeScaled || d.Replicas[tg] != 4 || w.Planned.Decision.Desired != 4 {
 			t.Fatalf("%s: %v, replicas %d: the quota must not cap the scale", tg, w.Outcome, d.Replicas[tg])
@@ -89,7 +99,7 @@ func TestCycleQuota(t *testing.T) {
 		for i, want := range []struct {
 			name, res   string
 			need, short float64
-		}{{"compute", "requests.cpu", 1, 0.4}, {"pods", "pods", 2, 1}} {
+		}{{"compute", "requests.cpu", 1, c.short[0]}, {"pods", "pods", 2, c.short[1]}} {
 			q := w.Quota[i]
 			if q.Name != want.name || q.Resource != want.res || q.Pods != 2 || math.Abs(q.Need-want.need) > 1e-9 || math.Abs(q.Shortfall()-want.short) > 1e-9 {
 				t.Errorf("%s shortfall %d: %+v (short %v), want %s %s need %v short %v", tg, i, q, q.Shortfall(), want.name, want.res, want.need, want.short)
@@ -99,7 +109,7 @@ func TestCycleQuota(t *testing.T) {
 			}
 		}
 		ws := w.Planned.Decision.Warnings
-		if len(ws) < 2 || ws[len(ws)-2] != wantCPU || !strings.HasPrefix(ws[len(ws)-1], "QUOTA: 2 more pods need 2 pods of pods, but quota shop/pods has 1 pods left") {
+		if len(ws) < 2 || ws[len(ws)-2] != wantCPU || !strings.HasPrefix(ws[len(ws)-1], c.wantPods) {
 			t.Errorf("%s warnings %q", tg, ws)
 		}
 		// The actuator gets the QUOTA warnings (its Event becomes a Warning), and only those.

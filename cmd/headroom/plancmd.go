@@ -181,15 +181,17 @@ func planAll(ctx context.Context, p *config.Plan, env planEnv) (*planResult, err
 
 // quotaWarnings adds a QUOTA warning to each decision whose scale-up needs
 // more of a namespace's ResourceQuota than it has left in the inventory
-// snapshot (planinput.QuotaShortfall): the API server would refuse the
-// pods beyond it. Per-pod requests from the snapshot, else the plan.
+// snapshot after the plan's scale-ups before it (planinput.QuotaLedger):
+// the API server would refuse the pods beyond it. Per-pod requests from the
+// snapshot, else the plan.
 func quotaWarnings(ws []*planned, inv *planinput.Inventory) {
+	ledger := inv.QuotaLedger()
 	for _, w := range ws {
 		d := &w.Decision
 		if w.Skipped != "" || w.Workload.Mode == policy.ModeRecommend {
 			continue
 		}
-		for _, s := range inv.ScaleUpShortfalls(w.Workload, d.Current, d.Desired) {
+		for _, s := range ledger.ScaleUpShortfalls(w.Workload, d.Current, d.Desired) {
 			d.Warnings = append(d.Warnings, s.String())
 		}
 	}
