@@ -745,13 +745,7 @@ func TestPredictiveTakesSeasonality(t *testing.T) {
 
 	step := 5 * time.Minute
 	n := 4 * 24 * 12
-	d := make([]float64, n)
-	for i := range d {
-		d[i] = 4
-		if h := i % (24 * 12) / 12; h >= 8 && h < 18 {
-			d[i] = 20
-		}
-	}
+	d := officeHours(n)
 	periods := func(season []time.Duration) []time.Duration {
 		in := &Input{Name: "daily", Workloads: []Workload{workload("web", 0.7, 2*time.Minute, 1, 100, 0, step, d)}, Seasonality: season}
 		s := &run{in: in, opt: &Options{}, now: t0.Add(time.Duration(n-1) * step),
@@ -782,6 +776,19 @@ func TestPredictiveTakesSeasonality(t *testing.T) {
 	}
 }
 
+// officeHours is n 5-minute samples of a daily cycle: 4 cores, and 20
+// from 08:00 to 18:00.
+func officeHours(n int) []float64 {
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = 4
+		if h := i % (24 * 12) / 12; h >= 8 && h < 18 {
+			d[i] = 20
+		}
+	}
+	return d
+}
+
 // The predictive planner selects a model when a series has none, when the
 // last selection is Reselect old, or when the history has doubled since;
 // the refits in between keep the chosen model and its seasonal periods.
@@ -794,13 +801,7 @@ func TestPredictiveTakesSeasonality(t *testing.T) {
 func TestPredictiveSelectionSchedule(t *testing.T) {
 	step := 5 * time.Minute
 	n := 4 * 24 * 12
-	d := make([]float64, n)
-	for i := range d {
-		d[i] = 4
-		if h := i % (24 * 12) / 12; h >= 8 && h < 18 {
-			d[i] = 20
-		}
-	}
+	d := officeHours(n)
 	in := &Input{Name: "daily", Workloads: []Workload{workload("web", 0.7, 2*time.Minute, 1, 100, 0, step, d)}}
 	s := &run{in: in, opt: &Options{}, idx: [2][]int{{-1}, {-1}}, demand: [2][][]float64{{d}, {nil}}, held: [2][][]float64{{d}, {nil}}}
 	var pr predictive
