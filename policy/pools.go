@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -231,7 +232,7 @@ type zoneBins struct {
 func newPacker(p *Pool) *packer {
 	k := &packer{pool: p, alloc: p.allocatable(), zones: make([]zoneBins, p.Zones)}
 	for range p.Min {
-		k.open(k.smallestZone(), false)
+		k.open(k.smallestZone(), true)
 	}
 	return k
 }
@@ -247,11 +248,16 @@ func (k *packer) smallestZone() int {
 	return best
 }
 
-func (k *packer) open(zone int, headroom bool) int {
+// open adds an empty node in zone and returns its index. With setLeaf
+// false, the zone's tree does not have it yet: the caller must set its leaf
+// before the next search (put does).
+func (k *packer) open(zone int, setLeaf bool) int {
 	i := len(k.nodes)
 	zb := &k.zones[zone]
-	k.nodes = append(k.nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: zone, leaf: len(zb.nodes), headroom: headroom})
-	zb.tree.set(len(zb.nodes), k.alloc, k.pool.Pods)
+	k.nodes = append(k.nodes, node{free: k.alloc, freePods: k.pool.Pods, zone: zone, leaf: len(zb.nodes)})
+	if setLeaf {
+		zb.tree.set(len(zb.nodes), k.alloc, k.pool.Pods)
+	}
 	zb.nodes = append(zb.nodes, i)
 	return i
 }
@@ -293,11 +299,12 @@ func (t *freeTree) set(i int, free Resources, pods int) {
 	v := t.size + i
 	t.v[v] = newRoom(free, pods)
 	for v /= 2; v >= 1; v /= 2 {
-		was := t.v[v]
-		t.pull(v)
-		if t.v[v] == was {
+		l, r := &t.v[2*v], &t.v[2*v+1]
+		up := room{max(l.cpu, r.cpu), max(l.mem, r.mem), max(l.pods, r.pods)}
+		if up == t.v[v] {
 			break // the maxima above do not change either
 		}
+		t.v[v] = up
 	}
 }
 
@@ -341,25 +348,33 @@ func (t *freeTree) may(v int, req Resources) bool {
 	return x.pods > 0 && req.CPU <= x.cpu && req.Memory <= x.mem
 }
 
-// first returns the index of the first node that can hold req, or -1.
+// first returns the index of the first node that can hold req, or -1. A
+// vertex's maxima are per resource, so a subtree may look big enough while
+// no one node in it is: the descent then backs up to the next subtree to
+// the right.
 func (t *freeTree) first(req Resources) int {
 	if t.size == 0 || !t.may(1, req) {
 		return -1
 	}
-	return t.search(1, req)
-}
-
-func (t *freeTree) search(v int, req Resources) int {
-	if !t.may(v, req) {
-		return -1
+	v := 1
+	for v < t.size {
+		if l := 2 * v; t.may(l, req) {
+			v = l
+		} else if t.may(l+1, req) {
+			v = l + 1
+		} else {
+			// Neither child can: the next candidate is the right sibling
+			// of the nearest left child on the way up.
+			for v&1 == 1 || !t.may(v+1, req) {
+				if v == 1 {
+					return -1
+				}
+				v /= 2
+			}
+			v++
+		}
 	}
-	if v >= t.size {
-		return v - t.size
-	}
-	if i := t.search(2*v, req); i >= 0 {
-		return i
-	}
-	return t.search(2*v+1, req)
+	return v - t.size
 }
 
 // fitCount is how many pods of req fit in free with freePods slots.
@@ -432,11 +447,14 @@ func (k *packer) placeIn(z, g int, req Resources, count int) int {
 			if len(k.nodes) >= k.pool.Max {
 				break
 			}
-			i = k.open(z, false)
+			i = k.open(z, false) // put sets its leaf
 		}
 		n := k.put(i, g, req, count-placed)
 		if n == 0 {
-			break // an empty node cannot hold one pod: the caller filtered this out
+			// An empty node cannot hold one pod: the caller filtered this out.
+			nd := &k.nodes[i]
+			zb.tree.set(nd.leaf, nd.free, nd.freePods)
+			break
 		}
 		placed += n
 	}
@@ -463,7 +481,16 @@ func (k *packer) put(i, g int, req Resources, want int) int {
 	return n
 }
 
-// survival is scratch space for survives, reused across its calls.
+// checker is what a plan's headroom checks share: the groups, and each
+// group's rank in the order survives re-packs evicted pods in (first-fit
+// decreasing: by key, largest first, then by index).
+type checker struct {
+	groups []PodGroup
+	rank   []int
+}
+
+// survival is scratch space for survives: each goroutine that checks takes
+// its own from survivals, and PlanPools calls reuse them.
 type survival struct {
 	evicted []survItem
 	free    []Resources
@@ -471,17 +498,19 @@ type survival struct {
 	tree    freeTree
 }
 
-type survItem struct{ g, n int }
+var survivals = sync.Pool{New: func() any { return new(survival) }}
+
+type survItem struct{ rank, g, n int }
 
 // survives reports whether the pods on the lost nodes fit, first-fit
 // decreasing, into the free capacity of the others.
-func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGroup, key []float64) bool {
+func (c *checker) survives(sv *survival, nodes []node, lost func(int) bool) bool {
 	evicted := sv.evicted[:0]
 	free, slots := sv.free[:0], sv.slots[:0]
 	for i := range nodes {
 		if lost(i) {
 			for _, gp := range nodes[i].groups {
-				evicted = append(evicted, survItem{gp.Group, gp.Pods})
+				evicted = append(evicted, survItem{c.rank[gp.Group], gp.Group, gp.Pods})
 			}
 			continue
 		}
@@ -495,7 +524,7 @@ func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGrou
 		tree.leaf(j, free[j], slots[j])
 	}
 	tree.build()
-	slices.SortFunc(evicted, func(a, b survItem) int { return cmp.Or(cmp.Compare(key[b.g], key[a.g]), cmp.Compare(a.g, b.g)) })
+	slices.SortFunc(evicted, func(a, b survItem) int { return cmp.Compare(a.rank, b.rank) })
 	// One item per group: first fit places a group's pods one after another
 	// however they were split over the lost nodes.
 	m := 0
@@ -508,7 +537,7 @@ func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGrou
 		m++
 	}
 	for _, it := range evicted[:m] {
-		req, left := groups[it.g].Request, it.n
+		req, left := c.groups[it.g].Request, it.n
 		for left > 0 {
 			j := tree.first(req)
 			if j < 0 {
@@ -529,8 +558,9 @@ func (sv *survival) survives(nodes []node, lost func(int) bool, groups []PodGrou
 
 // headroomOK checks the pool's nodes against a headroom mode; when they
 // fall short of zone headroom, lost is the first zone whose loss they do
-// not survive (-1 otherwise).
-func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, groups []PodGroup, key []float64) (ok bool, lost int) {
+// not survive (-1 otherwise). Zone headroom skips the zones in passed, and
+// adds the zones whose loss the nodes survive.
+func (c *checker) headroomOK(nodes []node, mode HeadroomMode, zones int, passed []bool) (ok bool, lost int) {
 	// Fast path: every node has the same shape, so an empty node holds
 	// whatever any one node holds.
 	emptyIn := make([]int, zones)
@@ -544,30 +574,40 @@ func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, group
 			usedIn[nodes[i].zone]++
 		}
 	}
+	par := len(nodes) >= minParallelNodes
 	switch mode {
 	case HeadroomNPlus1:
 		if empty > 0 {
 			return true, -1
 		}
-		for i := range nodes {
-			if len(nodes[i].groups) == 0 {
-				continue
-			}
-			if !sv.survives(nodes, func(j int) bool { return j == i }, groups, key) {
-				return false, -1
-			}
+		// No node is empty: check the loss of each.
+		if firstFailing(len(nodes), par, func(sv *survival, i int) bool {
+			return c.survives(sv, nodes, func(j int) bool { return j == i })
+		}) >= 0 {
+			return false, -1
 		}
 	case HeadroomZone:
 		if zones < 2 {
 			return false, -1
 		}
+		var check []int
 		for z := range zones {
-			if usedIn[z] <= empty-emptyIn[z] {
-				continue
+			if !passed[z] && usedIn[z] > empty-emptyIn[z] {
+				check = append(check, z)
 			}
-			if !sv.survives(nodes, func(j int) bool { return nodes[j].zone == z }, groups, key) {
-				return false, z
-			}
+		}
+		j := firstFailing(len(check), par, func(sv *survival, j int) bool {
+			z := check[j]
+			return c.survives(sv, nodes, func(i int) bool { return nodes[i].zone == z })
+		})
+		if j < 0 {
+			j = len(check)
+		}
+		for _, z := range check[:j] {
+			passed[z] = true
+		}
+		if j < len(check) {
+			return false, check[j]
 		}
 	}
 	return true, -1
@@ -580,7 +620,7 @@ func (sv *survival) headroomOK(nodes []node, mode HeadroomMode, zones int, group
 // zone headroom another zone than the one whose loss is not survived when
 // one as small exists. Zone headroom first adds the nodes the capacity
 // bound asks for (zoneBound.worst), then checks the packing.
-func (k *packer) withHeadroom(sv *survival, mode HeadroomMode, groups []PodGroup, key []float64) ([]node, bool) {
+func (k *packer) withHeadroom(c *checker, mode HeadroomMode) ([]node, bool) {
 	nodes := slices.Clone(k.nodes)
 	nz := k.pool.Zones
 	perZone := make([]int, nz)
@@ -610,8 +650,12 @@ func (k *packer) withHeadroom(sv *survival, mode HeadroomMode, groups []PodGroup
 			zb.add(nodes[len(nodes)-1].zone)
 		}
 	}
+	// A zone whose loss the nodes survive, they survive with a node added
+	// too: it comes last in first-fit order, so the evicted pods go where
+	// they went. The zones that passed are not checked again.
+	passed := make([]bool, nz)
 	for {
-		ok, lost := sv.headroomOK(nodes, mode, nz, groups, key)
+		ok, lost := c.headroomOK(nodes, mode, nz, passed)
 		if ok {
 			return nodes, true
 		}
@@ -756,6 +800,23 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 		return 1
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(pinned(a), pinned(b)), cmp.Compare(key[b], key[a])) })
+	// The headroom checks re-pack evicted pods in first-fit decreasing
+	// order without the pinned groups first: the merge of order's pinned
+	// and other groups, each already in that order (the sort is stable).
+	c := &checker{groups: groups, rank: make([]int, len(groups))}
+	pin := 0
+	for pin < len(order) && groups[order[pin]].Pool != "" {
+		pin++
+	}
+	for r, a, b := 0, order[:pin], order[pin:]; len(a)+len(b) > 0; r++ {
+		var g int
+		if len(b) == 0 || len(a) > 0 && cmp.Or(cmp.Compare(key[b[0]], key[a[0]]), cmp.Compare(a[0], b[0])) < 0 {
+			g, a = a[0], a[1:]
+		} else {
+			g, b = b[0], b[1:]
+		}
+		c.rank[g] = r
+	}
 
 	packers := make([]*packer, len(pools))
 	allocs := make([]Resources, len(pools))
@@ -853,7 +914,7 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 			most = max(most, len(k.zones[z].nodes))
 		}
 		for len(k.nodes) < p.Max && (len(k.nodes) < p.Min || len(k.zones[k.smallestZone()].nodes) < most-1) {
-			k.open(k.smallestZone(), false)
+			k.open(k.smallestZone(), true)
 		}
 		bases[i] = demand
 	}
@@ -862,14 +923,13 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 	for i := range pools {
 		modes[i] = pools[i].Headroom
 	}
-	sv := &survival{} // scratch of the headroom checks
 	build := func(i int) PoolResult {
 		p, k := &pools[i], packers[i]
 		// A mode that cannot be met within the maximum degrades (zone → n+1
 		// → none) rather than buying nodes that do not deliver it.
 		mode := modes[i]
 		var warnings []string
-		nodes, ok := k.withHeadroom(sv, mode, groups, key)
+		nodes, ok := k.withHeadroom(c, mode)
 		for !ok {
 			next := HeadroomNone
 			if mode == HeadroomZone {
@@ -881,7 +941,7 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 			}
 			warnings = append(warnings, fmt.Sprintf("%s headroom cannot be met %s: planned with %s headroom", mode, why, next))
 			mode = next
-			nodes, ok = k.withHeadroom(sv, mode, groups, key)
+			nodes, ok = k.withHeadroom(c, mode)
 		}
 		r := PoolResult{Name: p.Name, Nodes: len(nodes), DemandNodes: bases[i], HeadroomNodes: len(nodes) - len(k.nodes),
 			Headroom: mode, Wanted: p.Headroom, HeadroomMet: mode == modes[i], PerZone: make([]int, p.Zones), Warnings: warnings,
@@ -898,9 +958,17 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 		r.HeadroomMonthlyCost = float64(r.HeadroomNodes) * p.PricePerHour * HoursPerMonth
 		return r
 	}
+	// The pools' headroom is independent: built on several goroutines when
+	// there is enough of it, summed in pool order.
+	busy := 0
+	for _, k := range packers {
+		if len(k.nodes) > 0 {
+			busy++
+		}
+	}
+	forEach(len(pools), busy > 1, func(i int) { results[i] = build(i) })
 	total := 0.0
 	for i := range pools {
-		results[i] = build(i)
 		total += results[i].MonthlyCost
 	}
 	if budget > 0 {

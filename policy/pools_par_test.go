@@ -1,0 +1,138 @@
+package policy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// parFleet is pools large enough for the parallel headroom checks (zone
+// headroom over 3 zones, n+1 over one zone, where no node is left empty and
+// every node's loss is checked) and groups for them from a seed; some are
+// pinned.
+func parFleet(seed uint64) ([]Pool, []PodGroup) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	pools := []Pool{
+		{Name: "zone", Machine: Resources{16, 64 * gi}, Overhead: Resources{0.5, 1 * gi}, Pods: 110, PricePerHour: 0.8, Max: 3000, Zones: 3, Headroom: HeadroomZone},
+		{Name: "n1", Machine: Resources{8, 32 * gi}, Overhead: Resources{0.25, 0.5 * gi}, Pods: 20, PricePerHour: 0.45, Max: 3000, Zones: 1, Headroom: HeadroomNPlus1},
+		{Name: "mem", Machine: Resources{4, 64 * gi}, Pods: 110, PricePerHour: 0.6, Max: 3000, Zones: 2, Headroom: HeadroomZone},
+	}
+	groups := make([]PodGroup, 1500)
+	for g := range groups {
+		r := rng.Float64()
+		groups[g] = PodGroup{Target: Target{"Deployment", "par", fmt.Sprint("w", g)},
+			Request: Resources{0.1 + 1.9*r*r, (0.25 + 3.75*rng.Float64()) * gi}, Replicas: 1 + rng.IntN(30)}
+		switch rng.IntN(10) {
+		case 0, 3:
+			groups[g].Pool = "n1"
+		case 1:
+			groups[g].Pool = "zone"
+		case 2:
+			groups[g].Request.Memory *= 4
+		}
+		if rng.IntN(2) == 0 {
+			groups[g].Floor = 1 + rng.IntN(groups[g].Replicas)
+			groups[g].Leaner = []int{groups[g].Floor + rng.IntN(groups[g].Replicas-groups[g].Floor+1), groups[g].Floor}
+		}
+	}
+	return pools, groups
+}
+
+// PlanPools runs its headroom checks and pools on several goroutines: the
+// plan (every node's fill included) is the same for any GOMAXPROCS.
+func TestPlanPoolsSameForAnyGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for seed := range uint64(2) {
+		pools, groups := parFleet(seed)
+		for _, budget := range []float64{0, 1e6} {
+			runtime.GOMAXPROCS(1)
+			want, err := PlanPools(pools, groups, budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The fleet takes the parallel paths: pools of hundreds of
+			// nodes, the n+1 pool without an empty node before its headroom.
+			for _, r := range want.Pools {
+				if r.DemandNodes < minParallelNodes {
+					t.Fatalf("seed %d: pool %s has %d demand nodes, under %d: the parallel checks are not exercised", seed, r.Name, r.DemandNodes, minParallelNodes)
+				}
+				if r.Name == "n1" && r.HeadroomNodes != 1 && budget == 0 {
+					t.Fatalf("seed %d: n+1 pool has %d headroom nodes, want 1 (no empty node before it)", seed, r.HeadroomNodes)
+				}
+			}
+			if budget > 0 && (want.Budget == nil || len(want.Budget.Trimmed) == 0) {
+				t.Fatalf("seed %d: budget %v trims nothing: %+v", seed, budget, want.Budget)
+			}
+			for _, procs := range []int{2, 4} {
+				runtime.GOMAXPROCS(procs)
+				got, err := PlanPools(pools, groups, budget)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("seed %d, budget %v: the plan on %d procs differs from the plan on one", seed, budget, procs)
+				}
+			}
+		}
+	}
+}
+
+// firstFailing on several goroutines returns the sequential answer, the
+// least failing index, after checking every index below it.
+func TestFirstFailing(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(4)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for trial := range 300 {
+		n := rng.IntN(40)
+		fails := make([]bool, n)
+		want := -1
+		for i := range fails {
+			fails[i] = rng.IntN(8) == 0
+			if fails[i] && want < 0 {
+				want = i
+			}
+		}
+		for _, par := range []bool{false, true} {
+			checked := make([]atomic.Bool, n)
+			got := firstFailing(n, par, func(sv *survival, i int) bool {
+				if sv == nil {
+					t.Error("no scratch")
+				}
+				checked[i].Store(true)
+				return !fails[i]
+			})
+			if got != want {
+				t.Fatalf("trial %d, par %v: %d, want %d (fails %v)", trial, par, got, want, fails)
+			}
+			end := n
+			if want >= 0 {
+				end = want + 1
+			}
+			for i := range end {
+				if !checked[i].Load() {
+					t.Fatalf("trial %d, par %v: index %d below the result not checked", trial, par, i)
+				}
+			}
+		}
+	}
+}
+
+func TestForEach(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(3)
+	for _, n := range []int{0, 1, 2, 5, 100} {
+		for _, par := range []bool{false, true} {
+			calls := make([]atomic.Int32, n)
+			forEach(n, par, func(i int) { calls[i].Add(1) })
+			for i := range calls {
+				if c := calls[i].Load(); c != 1 {
+					t.Fatalf("n %d, par %v: f(%d) called %d times", n, par, i, c)
+				}
+			}
+		}
+	}
+}
