@@ -57,6 +57,16 @@ type ETS struct {
 	// through the whole series. Smoothing parameters settle on far fewer points
 	// than a long history holds, and the fit is then much cheaper.
 	FitWindow int
+	// Init, when not nil (and Params is nil), starts the parameter search
+	// at these parameters instead of the defaults (α 0.3, β 0.1, γ 0.1,
+	// φ 0.95): a refit seeded with the previous fit's parameters (see
+	// Options.Warm) searches near them and needs fewer evaluations. Only
+	// the parameters the model uses are read; each must lie in [0, 1] (φ in
+	// (0, 1]), else Fit returns ErrInvalidArgument. Values near the edges
+	// are moved inside (α, β, γ to [0.001, 0.999], φ to the searched
+	// [0.8, 0.98], 0.1 % inside) because the search runs on logistic
+	// coordinates. The search itself may still end anywhere.
+	Init *ETSParams
 }
 
 // Name reports the model in the vocabulary of the CLI.
@@ -255,17 +265,71 @@ func (m ETS) FitParams(y []float64) (ETSParams, float64, error) {
 // fitParams is FitParams; the sum of squares (one more pass of the filter)
 // is only computed when sse is set (Fit has no use for it).
 func (m ETS) fitParams(y []float64, sse bool) (ETSParams, float64, error) {
+	p, loss, _, err := m.search(y, sse, m.searchConfig())
+	return p, loss, err
+}
+
+// searchConfig is how the parameter search runs: the initial simplex's
+// size (in the logistic coordinates), the convergence test and the
+// evaluation cap.
+type searchConfig struct {
+	step       float64
+	rel        float64 // FunctionConverge.Relative
+	iterations int     // FunctionConverge.Iterations
+	evals      int
+}
+
+// Search settings, chosen on the shipped traces' 5-minute series (ses,
+// holt-damped and holt-winters fitted on 1,200 points at 4 ends each, against
+// the best of three searches of 5,000 evaluations). The cold search starts
+// at the defaults with a simplex of 0.5 in the logistic coordinates:
+// gonum's default of 0.05 spent its first dozens of evaluations expanding
+// and stalled on a worse optimum more often (mean excess loss 1.7e-3, max
+// 6e-2, against 7e-5 and 4e-3). It stops when the loss has not improved by
+// 1e-5 (relative) for 20 iterations: a tighter 1e-7 spent 25–30 % more
+// evaluations for no better out-of-sample error. A warm start (ETS.Init,
+// the previous fit's parameters) is near the optimum already and stops
+// after 10 iterations without an improvement of 1e-4: 27, 38 and 53
+// evaluations against the cold search's 56, 124 and 172 for ses,
+// holt-damped and holt-winters, at the same out-of-sample error.
+const (
+	coldStep  = 0.5
+	coldRel   = 1e-5
+	coldIters = 20
+	warmStep  = 0.5
+	warmRel   = 1e-4
+	warmIters = 10
+)
+
+func (m ETS) searchConfig() searchConfig {
+	c := searchConfig{step: coldStep, rel: coldRel, iterations: coldIters, evals: m.MaxIter}
+	if c.evals == 0 {
+		c.evals = 250
+	}
+	if m.Init != nil {
+		c.step, c.rel, c.iterations = warmStep, warmRel, warmIters
+	}
+	return c
+}
+
+// search runs the parameter search with cfg and also reports the number of
+// loss evaluations it spent (0 when Params fixes them).
+func (m ETS) search(y []float64, sse bool, cfg searchConfig) (ETSParams, float64, int, error) {
 	st, err := m.start(y)
 	if err != nil {
-		return ETSParams{}, 0, err
+		return ETSParams{}, 0, 0, err
 	}
 	work := m.newState(st, ETSParams{Phi: 1})
 	if m.Params != nil {
 		p := *m.Params
 		if !sse {
-			return p, 0, nil
+			return p, 0, 0, nil
 		}
-		return p, m.loss(y, st, p, 0, work), nil
+		return p, m.loss(y, st, p, 0, work), 0, nil
+	}
+	x0, err := m.startPoint()
+	if err != nil {
+		return ETSParams{}, 0, 0, err
 	}
 	delta := 0.0
 	if m.Robust {
@@ -287,40 +351,74 @@ func (m ETS) fitParams(y []float64, sse bool) (ETSParams, float64, error) {
 			i++
 		}
 		if damped {
-			p.Phi = 0.8 + 0.18*logistic(u[i])
+			p.Phi = phiLo + (phiHi-phiLo)*logistic(u[i])
 		}
 		return p
-	}
-	x0 := []float64{logit(0.3)}
-	if trend {
-		x0 = append(x0, logit(0.1))
-	}
-	if seasonal {
-		x0 = append(x0, logit(0.1))
-	}
-	if damped {
-		x0 = append(x0, logit((0.95-0.8)/0.18))
 	}
 	problem := optimize.Problem{Func: func(u []float64) float64 {
 		return m.loss(y, st, unpack(u), delta, work)
 	}}
-	iter := m.MaxIter
-	if iter == 0 {
-		iter = 250
-	}
 	settings := &optimize.Settings{
-		FuncEvaluations: iter,
-		Converger:       &optimize.FunctionConverge{Absolute: 1e-12, Relative: 1e-7, Iterations: 20},
+		FuncEvaluations: cfg.evals,
+		Converger:       &optimize.FunctionConverge{Absolute: 1e-12, Relative: cfg.rel, Iterations: cfg.iterations},
 	}
-	res, err := optimize.Minimize(problem, x0, settings, &optimize.NelderMead{})
+	res, err := optimize.Minimize(problem, x0, settings, &optimize.NelderMead{SimplexSize: cfg.step})
 	if err != nil && res == nil {
-		return ETSParams{}, 0, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
+		return ETSParams{}, 0, 0, fmt.Errorf("forecast: fitting %s: %w", m.Name(), err)
 	}
 	p := unpack(res.X)
 	if !sse {
-		return p, 0, nil
+		return p, 0, res.FuncEvaluations, nil
 	}
-	return p, m.loss(y, st, p, 0, work), nil
+	return p, m.loss(y, st, p, 0, work), res.FuncEvaluations, nil
+}
+
+// The damping parameter is searched in [phiLo, phiHi].
+const phiLo, phiHi = 0.8, 0.98
+
+// initEdge keeps a warm start's α, β, γ (and φ's position in its range)
+// this far inside (0, 1). The logistic coordinates are infinite at the ends,
+// and flat near them: a search started at α = 1 − 1e-7 (logit 16) cannot
+// move α, and warm starts from such fits stalled on worse optima.
+const initEdge = 1e-3
+
+// startPoint is the search's start in the logistic coordinates: the
+// defaults (α 0.3, β 0.1, γ 0.1, φ 0.95) or Init, checked and clamped.
+func (m ETS) startPoint() ([]float64, error) {
+	p := ETSParams{Alpha: 0.3, Beta: 0.1, Gamma: 0.1, Phi: 0.95}
+	if m.Init != nil {
+		p = *m.Init
+		for _, c := range []struct {
+			name   string
+			v      float64
+			lo, hi float64
+			used   bool
+		}{
+			{"alpha", p.Alpha, 0, 1, true},
+			{"beta", p.Beta, 0, 1, m.Trend != NoTrend},
+			{"gamma", p.Gamma, 0, 1, m.Period > 1},
+			{"phi", p.Phi, 0, 1, m.Trend == DampedTrend},
+		} {
+			if c.used && !(c.v >= c.lo && c.v <= c.hi) {
+				return nil, fmt.Errorf("%w: %s start %s = %g is outside [%g, %g]", ErrInvalidArgument, m.Name(), c.name, c.v, c.lo, c.hi)
+			}
+		}
+		if p.Phi == 0 && m.Trend == DampedTrend {
+			return nil, fmt.Errorf("%w: %s start phi = 0 (damping lies in (0, 1])", ErrInvalidArgument, m.Name())
+		}
+	}
+	in := func(v float64) float64 { return logit(math.Min(math.Max(v, initEdge), 1-initEdge)) }
+	x0 := []float64{in(p.Alpha)}
+	if m.Trend != NoTrend {
+		x0 = append(x0, in(p.Beta))
+	}
+	if m.Period > 1 {
+		x0 = append(x0, in(p.Gamma))
+	}
+	if m.Trend == DampedTrend {
+		x0 = append(x0, in((p.Phi-phiLo)/(phiHi-phiLo)))
+	}
+	return x0, nil
 }
 
 // huberDelta is the Huber threshold for one-step errors: 3 robust standard
