@@ -39,6 +39,20 @@ type Options struct {
 	// fitting history spans two of it; the others are left out (compare
 	// Forecast.Seasonality). An empty, non-nil slice means no seasonality.
 	Seasonality []time.Duration
+	// Warm, when not nil, is an earlier forecast of the same series (a
+	// refit's previous fit): each exponential-smoothing candidate (ses,
+	// holt-damped, holt-winters, stl, stl-damped, log-ses, log-stl) that
+	// Warm fitted with the same seasonal period starts its parameter search
+	// at Warm's parameters (ETS.Init, see Forecast.SmoothingParams) rather
+	// than at the defaults, and needs a fraction of the evaluations. The
+	// search still runs, so the result is a fit to this history, close to
+	// what a cold search finds (it may find a different local optimum).
+	// Other candidates, and candidates Warm has no parameters for, start
+	// cold. Warm's parameters for the candidates this fit leaves out are
+	// carried forward, so that a chain of refits of one model keeps the
+	// seeds of a full selection's other candidates for the next selection
+	// (each seed is the latest fit of its model). Warm is only read.
+	Warm *Forecast
 }
 
 // ModelNames lists the models Options.Model accepts besides "auto".
@@ -61,6 +75,32 @@ type Forecast struct {
 	Candidates  map[string]*Forecast // per-candidate forecasts (Options.KeepCandidates)
 
 	fit *fitted // for Advance
+	// smoothing holds the smoothing parameters of the exponential-smoothing
+	// candidates by model name: those this forecast fitted, and those of
+	// Options.Warm for the candidates it did not fit (carried forward, so
+	// that a selection after refits of another model still finds them).
+	smoothing map[string]smoothingFit
+}
+
+// smoothingFit is one candidate's smoothing parameters, the seasonal period
+// they were fitted with (0: none), and whether this forecast fitted them
+// (false: carried from Options.Warm).
+type smoothingFit struct {
+	period int
+	params ETSParams
+	fitted bool
+}
+
+// SmoothingParams returns the smoothing parameters that this forecast's
+// model selection fitted for model (an exponential-smoothing candidate:
+// ses, holt-damped, holt-winters, stl, stl-damped, log-ses or log-stl;
+// for the STL models those of the seasonally adjusted series), whether or
+// not that model was chosen; false when it was not a candidate or could
+// not be fitted. Parameters a model does not use are 0 (β, γ) or 1 (φ).
+// They are what Options.Warm seeds a later fit with.
+func (f *Forecast) SmoothingParams(model string) (ETSParams, bool) {
+	sf, ok := f.smoothing[model]
+	return sf.params, ok && sf.fitted
 }
 
 // Quantile returns the forecast for quantile level q, or nil when it was not computed.
@@ -184,6 +224,16 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Warm != nil {
+		seedCandidates(cands, opt.Warm)
+		for name, sf := range opt.Warm.smoothing {
+			if f.smoothing == nil {
+				f.smoothing = make(map[string]smoothingFit, len(opt.Warm.smoothing))
+			}
+			sf.fitted = false
+			f.smoothing[name] = sf // replaced below by this fit's own
+		}
+	}
 
 	// Origins at which the validation forecasts are made.
 	nOrig := max(1, min(300, 15000/hv, v-hv+1))
@@ -194,6 +244,15 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	}
 	for _, c := range cands {
 		c.validate(y, fitN, hv, origins)
+		if c.err != nil {
+			continue
+		}
+		if p, ok := smoothingOf(c.state); ok {
+			if f.smoothing == nil {
+				f.smoothing = map[string]smoothingFit{}
+			}
+			f.smoothing[c.model.Name()] = smoothingFit{period: seasonalPeriod(c.model), params: p, fitted: true}
+		}
 	}
 	scale := MASEScale(y[:fitN], f.BasePeriod)
 	var ok []*candidate
@@ -727,4 +786,62 @@ func checkLevels(q []float64) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// seedCandidates starts the parameter search of each exponential-smoothing
+// candidate at warm's parameters for the same model name and seasonal period.
+func seedCandidates(cands []*candidate, warm *Forecast) {
+	for _, c := range cands {
+		sf, ok := warm.smoothing[c.model.Name()]
+		if ok && sf.period == seasonalPeriod(c.model) {
+			c.model = withInit(c.model, sf.params)
+		}
+	}
+}
+
+// smoothingOf returns the smoothing parameters of a fitted
+// exponential-smoothing state (also inside STL and log states).
+func smoothingOf(st State) (ETSParams, bool) {
+	switch s := st.(type) {
+	case *etsState:
+		return s.p, true
+	case *stlState:
+		return smoothingOf(s.ets)
+	case *logState:
+		return smoothingOf(s.st)
+	}
+	return ETSParams{}, false
+}
+
+// seasonalPeriod is the seasonal period of an exponential-smoothing model
+// (0 for none and for other models).
+func seasonalPeriod(m Model) int {
+	switch m := m.(type) {
+	case ETS:
+		if m.Period > 1 {
+			return m.Period
+		}
+	case STLETS:
+		return m.Period
+	case Log:
+		return seasonalPeriod(m.Model)
+	}
+	return 0
+}
+
+// withInit returns the exponential-smoothing model m with its parameter
+// search starting at p (other models unchanged).
+func withInit(m Model, p ETSParams) Model {
+	switch m := m.(type) {
+	case ETS:
+		m.Init = &p
+		return m
+	case STLETS:
+		m.Init = &p
+		return m
+	case Log:
+		m.Model = withInit(m.Model, p)
+		return m
+	}
+	return m
 }

@@ -83,7 +83,10 @@ func BenchmarkFourierFit(b *testing.B) {
 }
 
 // BenchmarkETSFit is one smoothing-parameter search (Nelder–Mead on the last
-// 1,200 points, as Auto's candidates do) and filter pass over 4,096 points.
+// 1,200 points, as Auto's candidates do) and filter pass over 4,096 points:
+// cold (from the defaults) and warm (ETS.Init at the parameters fitted a day
+// of 288 points earlier, as the simulator's refits start). evals/op is the
+// search's loss evaluations.
 func BenchmarkETSFit(b *testing.B) {
 	y := synth(4096, false, 1)
 	for _, m := range []ETS{
@@ -91,14 +94,30 @@ func BenchmarkETSFit(b *testing.B) {
 		{Trend: DampedTrend, Robust: true, FitWindow: 1200},
 		{Trend: DampedTrend, Period: 288, Robust: true, FitWindow: 1200},
 	} {
-		b.Run(m.Name(), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := m.Fit(y); err != nil {
+		prev, _, err := m.FitParams(y[len(y)-288-1200 : len(y)-288])
+		if err != nil {
+			b.Fatal(err)
+		}
+		warm := m
+		warm.Init = &prev
+		for _, v := range []struct {
+			name string
+			m    ETS
+		}{{m.Name(), m}, {m.Name() + "/warm", warm}} {
+			b.Run(v.name, func(b *testing.B) {
+				_, _, evals, err := v.m.search(y[len(y)-1200:], false, v.m.searchConfig())
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := v.m.Fit(y); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(evals), "evals/op")
+			})
+		}
 	}
 }
 
@@ -135,6 +154,23 @@ func BenchmarkAutoRefit(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := Auto(s, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model, Validation: 288}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// Warm: seeded by the refit a day earlier (Options.Warm), as the
+	// simulator's refits are.
+	prev := synthSeries(4096-288, true)
+	for _, model := range []string{"holt-winters", "stl", "ses"} {
+		warm, err := Auto(prev, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model, Validation: 288})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(model+"/warm", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Auto(s, Options{Horizon: 3, Quantiles: []float64{0.95}, Model: model, Validation: 288, Warm: warm}); err != nil {
 					b.Fatal(err)
 				}
 			}

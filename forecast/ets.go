@@ -38,7 +38,8 @@ type ETSParams struct {
 // y(1) − y(0). (The level is taken where the line is at the step before
 // filtering starts; see RStart for R's exact convention.) Parameters not fixed by Params are chosen by Nelder–Mead
 // (gonum/optimize) to minimise the sum of squared one-step errors, or a Huber
-// loss when Robust is set, so that rare bursts do not drag the fit.
+// loss when Robust is set, so that rare bursts do not drag the fit; the
+// search starts at fixed defaults, or at Init (a previous fit's parameters).
 type ETS struct {
 	Trend  Trend
 	Period int        // seasonal period in steps; ≤ 1 means no season

@@ -13,6 +13,9 @@ type STLETS struct {
 	STL    STLOptions
 	// FitWindow is passed to the ETS fit of the adjusted series.
 	FitWindow int
+	// Init is passed to the ETS fit of the adjusted series: the start of
+	// its parameter search (see ETS.Init).
+	Init *ETSParams
 
 	// memo lets candidates that differ only in Trend share one decomposition
 	// of the same history (Auto fits both on the same slice).
@@ -59,7 +62,7 @@ func (m STLETS) Fit(y []float64) (State, error) {
 	for i := range y {
 		adj[i] = y[i] - d.Seasonal[i]
 	}
-	es, err := ETS{Trend: m.Trend, Robust: true, FitWindow: m.FitWindow}.Fit(adj)
+	es, err := ETS{Trend: m.Trend, Robust: true, FitWindow: m.FitWindow, Init: m.Init}.Fit(adj)
 	if err != nil {
 		return nil, err
 	}

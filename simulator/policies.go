@@ -551,6 +551,10 @@ func (p *predictive) refit(s *run) {
 					fo.Model, fo.Seasonality = c.model, c.seas
 					fo.Validation = max(steps, int(24*time.Hour/v.step))
 				}
+				// The previous fit of the series seeds the smoothing-parameter
+				// searches of the candidates it fitted too (the chosen model at
+				// a refit, every candidate after a full selection).
+				fo.Warm = p.fc[r][i]
 				f, err := forecast.Auto(series, fo)
 				if err != nil {
 					f = nil
