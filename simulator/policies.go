@@ -552,8 +552,10 @@ func (p *predictive) refit(s *run) {
 					fo.Validation = max(steps, int(24*time.Hour/v.step))
 				}
 				// The previous fit of the series seeds the smoothing-parameter
-				// searches of the candidates it fitted too (the chosen model at
-				// a refit, every candidate after a full selection).
+				// searches (forecast.Options.Warm): the chosen model's at a
+				// refit, and at a full selection every exponential-smoothing
+				// candidate's, from its latest fit (seeds are carried along
+				// the refits of another model).
 				fo.Warm = p.fc[r][i]
 				f, err := forecast.Auto(series, fo)
 				if err != nil {
