@@ -207,6 +207,11 @@ type packer struct {
 	// that a thousand nodes take a few allocations, not thousands.
 	slab     []GroupPods
 	slabSize int
+	// spare is withHeadroom's array, reused by its calls; items and keys
+	// are packZones'.
+	spare []node
+	items []zoneItem
+	keys  []int
 }
 
 const groupsInline = 8
@@ -229,12 +234,44 @@ type zoneBins struct {
 	nodes []int // node index of each tree leaf
 }
 
+// packerPool keeps released packers' arrays (nodes, trees, headroom
+// scratch) for the next PlanPools calls.
+var packerPool = sync.Pool{New: func() any { return new(packer) }}
+
 func newPacker(p *Pool) *packer {
-	k := &packer{pool: p, alloc: p.allocatable(), zones: make([]zoneBins, p.Zones)}
+	k := emptyPacker(p)
 	for range p.Min {
 		k.open(k.smallestZone(), true)
 	}
 	return k
+}
+
+// emptyPacker is a packer with no nodes, on released arrays when there are
+// some. A tree keeps its size: leaves past the nodes have no room, so the
+// size changes no search.
+func emptyPacker(p *Pool) *packer {
+	k := packerPool.Get().(*packer)
+	zones := k.zones
+	if cap(zones) < p.Zones {
+		zones = append(zones[:cap(zones)], make([]zoneBins, p.Zones-cap(zones))...)
+	}
+	zones = zones[:p.Zones]
+	for z := range zones {
+		clear(zones[z].tree.v)
+		zones[z].nodes = zones[z].nodes[:0]
+	}
+	*k = packer{pool: p, alloc: p.allocatable(), nodes: k.nodes[:0], zones: zones, spare: k.spare[:0], items: k.items[:0], keys: k.keys[:0]}
+	return k
+}
+
+// release gives the packer's arrays to later calls; nothing the plan
+// returns points into them (node fills copy the nodes; their group lists
+// are in slab, which is not kept).
+func (k *packer) release() {
+	clear(k.nodes)
+	clear(k.spare[:cap(k.spare)])
+	k.pool, k.slab = nil, nil
+	packerPool.Put(k)
 }
 
 // smallestZone is the zone with the fewest nodes (the lowest on ties).
@@ -621,7 +658,8 @@ func (c *checker) headroomOK(nodes []node, mode HeadroomMode, zones int, passed 
 // one as small exists. Zone headroom first adds the nodes the capacity
 // bound asks for (zoneBound.worst), then checks the packing.
 func (k *packer) withHeadroom(c *checker, mode HeadroomMode) ([]node, bool) {
-	nodes := slices.Clone(k.nodes)
+	nodes := append(k.spare[:0], k.nodes...)
+	defer func() { k.spare = nodes[:0] }()
 	nz := k.pool.Zones
 	perZone := make([]int, nz)
 	for _, nd := range nodes {
@@ -730,6 +768,34 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 	return 1 - (req.CPU*f/a.CPU+req.Memory*f/a.Memory)/2, n
 }
 
+// pref is a pool a group's pods may go to: its waste for the group's
+// shape (see waste) and price per pod.
+type pref struct {
+	pool  int
+	waste float64
+	price float64
+}
+
+// better orders prefs: waste within a percentage point counts as equal, so
+// price decides; then plan order.
+func better(a, b pref) int {
+	if math.Abs(a.waste-b.waste) > 0.01 {
+		return cmp.Compare(a.waste, b.waste)
+	}
+	return cmp.Or(cmp.Compare(a.price, b.price), cmp.Compare(a.pool, b.pool))
+}
+
+// bestPref is the index of the best of prefs (not empty).
+func bestPref(prefs []pref) int {
+	best := 0
+	for i := range prefs {
+		if better(prefs[i], prefs[best]) < 0 {
+			best = i
+		}
+	}
+	return best
+}
+
 // PlanPools sizes the node pools for the planned pods (Budget ≤ 0: no
 // budget). Pods are packed first-fit decreasing — the groups pinned to a
 // pool first (the others can go elsewhere; packed after them, they could
@@ -756,6 +822,10 @@ func waste(a Resources, pods int, req Resources) (float64, int) {
 // Floor (the minimum replicas and the reactive floor): when the budget cannot
 // be met above the floors, the result says how far over it is, loudly.
 // PoolPlan.Replicas says what each group was planned at.
+//
+// A large plan packs its pools' zones and checks their headroom on up to
+// GOMAXPROCS goroutines (see packZones and firstFailing); the plan is the
+// same, byte for byte, for any GOMAXPROCS.
 func PlanPools(pools []Pool, groups []PodGroup, budget float64) (*PoolPlan, error) {
 	return planPools(pools, groups, budget, true)
 }
@@ -824,74 +894,88 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 		packers[i] = newPacker(&pools[i])
 		allocs[i] = pools[i].allocatable()
 	}
-	type pref struct {
-		pool  int
-		waste float64
-		price float64
-	}
 	prefs := make([]pref, 0, len(pools))
-	for _, g := range order {
+	// A group's preferred pools: the pool it is pinned to, or every pool
+	// whose nodes can hold a pod and, with packed, that is not full.
+	prefer := func(g int, packed []*packer) (ok bool) {
 		grp := &groups[g]
 		prefs = prefs[:0]
 		if grp.Pool != "" {
 			i, ok := byName[grp.Pool]
 			if !ok {
-				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)})
-				continue
+				return false
 			}
 			if w, n := waste(allocs[i], pools[i].Pods, grp.Request); n > 0 {
 				prefs = append(prefs, pref{i, w, 0})
 			}
-		} else {
-			for i := range pools {
-				if packers[i].full(grp.Request) {
-					continue
-				}
-				w, n := waste(allocs[i], pools[i].Pods, grp.Request)
-				if n > 0 {
-					prefs = append(prefs, pref{i, w, pools[i].PricePerHour / float64(n)})
-				}
+			return true
+		}
+		for i := range pools {
+			if packed != nil && packed[i].full(grp.Request) {
+				continue
+			}
+			w, n := waste(allocs[i], pools[i].Pods, grp.Request)
+			if n > 0 {
+				prefs = append(prefs, pref{i, w, pools[i].PricePerHour / float64(n)})
 			}
 		}
-		// Waste within a percentage point counts as equal, so price decides;
-		// then plan order.
-		better := func(a, b pref) int {
-			if math.Abs(a.waste-b.waste) > 0.01 {
-				return cmp.Compare(a.waste, b.waste)
-			}
-			return cmp.Or(cmp.Compare(a.price, b.price), cmp.Compare(a.pool, b.pool))
+		return true
+	}
+	unknownPool := func(grp *PodGroup) Unschedulable {
+		return Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)}
+	}
+	const noPool = "no pool's machine can hold one pod"
+	pods := 0
+	for _, g := range order {
+		pods += groups[g].Replicas
+	}
+	if pods < minParallelPods || !packZones(packers, groups, order, func(g int) (int, *Unschedulable) {
+		if !prefer(g, nil) {
+			u := unknownPool(&groups[g])
+			return -1, &u
 		}
-		left := grp.Replicas
-		if len(prefs) > 0 {
-			// The best pool first; the full order only when it spills.
-			best := 0
-			for i := range prefs {
-				if better(prefs[i], prefs[best]) < 0 {
-					best = i
-				}
+		if len(prefs) == 0 {
+			return -1, &Unschedulable{groups[g].Target, groups[g].Replicas, noPool}
+		}
+		return prefs[bestPref(prefs)].pool, nil
+	}, &plan.Unschedulable) {
+		for i := range pools {
+			packers[i].release()
+			packers[i] = newPacker(&pools[i])
+		}
+		for _, g := range order {
+			grp := &groups[g]
+			if !prefer(g, packers) {
+				plan.Unschedulable = append(plan.Unschedulable, unknownPool(grp))
+				continue
 			}
-			prefs[0], prefs[best] = prefs[best], prefs[0]
-			left -= packers[prefs[0].pool].place(g, grp.Request, left)
-			if left > 0 {
-				slices.SortFunc(prefs[1:], better)
-				for _, p := range prefs[1:] {
-					left -= packers[p.pool].place(g, grp.Request, left)
-					if left == 0 {
-						break
+			left := grp.Replicas
+			if len(prefs) > 0 {
+				// The best pool first; the full order only when it spills.
+				best := bestPref(prefs)
+				prefs[0], prefs[best] = prefs[best], prefs[0]
+				left -= packers[prefs[0].pool].place(g, grp.Request, left)
+				if left > 0 {
+					slices.SortFunc(prefs[1:], better)
+					for _, p := range prefs[1:] {
+						left -= packers[p.pool].place(g, grp.Request, left)
+						if left == 0 {
+							break
+						}
 					}
 				}
 			}
-		}
-		if left > 0 {
-			reason := "no pool's machine can hold one pod"
-			if len(prefs) > 0 {
-				names := make([]string, len(prefs))
-				for i, p := range prefs {
-					names[i] = pools[p.pool].Name
+			if left > 0 {
+				reason := noPool
+				if len(prefs) > 0 {
+					names := make([]string, len(prefs))
+					for i, p := range prefs {
+						names[i] = pools[p.pool].Name
+					}
+					reason = "pools at their maximum size: " + strings.Join(names, ", ")
 				}
-				reason = "pools at their maximum size: " + strings.Join(names, ", ")
+				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, left, reason})
 			}
-			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, left, reason})
 		}
 	}
 	for _, u := range plan.Unschedulable {
@@ -959,14 +1043,15 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 		return r
 	}
 	// The pools' headroom is independent: built on several goroutines when
-	// there is enough of it, summed in pool order.
-	busy := 0
+	// more than one pool has nodes and there are enough, summed in pool order.
+	busy, nodes := 0, 0
 	for _, k := range packers {
 		if len(k.nodes) > 0 {
 			busy++
+			nodes += len(k.nodes)
 		}
 	}
-	forEach(len(pools), busy > 1, func(i int) { results[i] = build(i) })
+	forEach(len(pools), busy > 1 && nodes >= minParallelNodes, func(i int) { results[i] = build(i) })
 	total := 0.0
 	for i := range pools {
 		total += results[i].MonthlyCost
@@ -1064,6 +1149,9 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 			}
 		}
 		plan.Budget = b
+	}
+	for _, k := range packers {
+		k.release()
 	}
 	plan.Pools = results
 	plan.MonthlyCost = total

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -77,6 +78,72 @@ func TestPlanPoolsSameForAnyGOMAXPROCS(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With the parallel paths taken at any size, random small plans (budgets,
+// pinned groups, pools that reach their maximum, so that packZones gives up
+// and the sequential packing spills) are the same on one proc and on
+// several.
+func TestPlanPoolsParallelSmall(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(pods, nodes int) { minParallelPods, minParallelNodes = pods, nodes }(minParallelPods, minParallelNodes)
+	minParallelPods, minParallelNodes = 0, 0
+	rng := rand.New(rand.NewPCG(11, 4))
+	spilled, packed := 0, 0
+	for trial := range 400 {
+		var pools []Pool
+		np := 1 + rng.IntN(3)
+		for i := range np {
+			p := Pool{Name: fmt.Sprintf("p%d", i), Machine: Resources{float64(int(2) << rng.IntN(4)), float64(int(4)<<rng.IntN(4)) * gi},
+				Overhead: Resources{0.1 * float64(rng.IntN(3)), 0.25 * gi * float64(rng.IntN(3))}, Pods: 4 + rng.IntN(60),
+				PricePerHour: 0.05 + rng.Float64(), Min: rng.IntN(3), Zones: 1 + rng.IntN(4), Headroom: HeadroomMode(rng.IntN(3))}
+			p.Max = p.Min + 1 + rng.IntN(60)
+			pools = append(pools, p)
+		}
+		var groups []PodGroup
+		for g := range 1 + rng.IntN(60) {
+			grp := PodGroup{Target: Target{Name: fmt.Sprint("w", g)},
+				Request:  Resources{0.05 + 3*rng.Float64()*rng.Float64(), (0.1 + 8*rng.Float64()*rng.Float64()) * gi},
+				Replicas: rng.IntN(25)}
+			if rng.IntN(8) == 0 {
+				grp.Pool = fmt.Sprint("p", rng.IntN(np+1)) // one name matches no pool
+			}
+			if rng.IntN(2) == 0 && grp.Replicas > 0 {
+				grp.Floor = 1 + rng.IntN(grp.Replicas)
+				grp.Leaner = []int{grp.Floor + rng.IntN(grp.Replicas-grp.Floor+1), grp.Floor}
+			}
+			groups = append(groups, grp)
+		}
+		budget := 0.0
+		if rng.IntN(3) == 0 {
+			budget = 200 + rng.Float64()*3000
+		}
+		runtime.GOMAXPROCS(1)
+		want, err := PlanPools(pools, groups, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range want.Unschedulable {
+			if strings.HasPrefix(u.Reason, "pools at their maximum size") {
+				spilled++ // packZones cannot have planned this
+				break
+			}
+		}
+		packed++
+		for _, procs := range []int{2, 4} {
+			runtime.GOMAXPROCS(procs)
+			got, err := PlanPools(pools, groups, budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("trial %d: the plan on %d procs differs from the plan on one", trial, procs)
+			}
+		}
+	}
+	if spilled < 40 || packed-spilled < 40 {
+		t.Errorf("%d of %d plans had pools at their maximum: the generator no longer exercises both the parallel packing and its fallback", spilled, packed)
 	}
 }
 
