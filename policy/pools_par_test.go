@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,5 +202,55 @@ func TestForEach(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// withHeadroom does not check again a zone whose loss the nodes survived:
+// first fit puts the evicted pods where they went before, since a node
+// added later comes last. Random nodes and evicted groups, in a random
+// re-packing order: a survived loss is survived with an empty node added.
+func TestSurvivalKeepsWithNodeAdded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	alloc := Resources{8, 32 * gi}
+	sv := new(survival)
+	helped, kept := 0, 0
+	for range 2000 {
+		groups := make([]PodGroup, 1+rng.IntN(12))
+		for g := range groups {
+			groups[g].Request = Resources{0.1 + 3*rng.Float64(), (0.1 + 8*rng.Float64()) * gi}
+		}
+		c := &checker{groups: groups, rank: rng.Perm(len(groups))}
+		zones := 2 + rng.IntN(2)
+		nodes := make([]node, 2+rng.IntN(20))
+		for i := range nodes {
+			nd := &nodes[i]
+			nd.zone, nd.free, nd.freePods = rng.IntN(zones), alloc, 10
+			for range rng.IntN(4) {
+				g := rng.IntN(len(groups))
+				n := fitCount(nd.free, nd.freePods, groups[g].Request, 1+rng.IntN(3))
+				if n > 0 {
+					nd.free = nd.free.Sub(groups[g].Request.Scale(float64(n)))
+					nd.freePods -= n
+					nd.groups = append(nd.groups, GroupPods{g, n})
+				}
+			}
+		}
+		for z := range zones {
+			lost := func(i int) bool { return nodes[i].zone == z }
+			before := c.survives(sv, nodes, lost)
+			more := append(slices.Clone(nodes), node{free: alloc, freePods: 10, zone: rng.IntN(zones), headroom: true})
+			after := c.survives(sv, more, func(i int) bool { return more[i].zone == z })
+			if before && !after {
+				t.Fatalf("zone %d: survived with %d nodes, not with an empty one added", z, len(nodes))
+			}
+			if before {
+				kept++
+			} else if after {
+				helped++
+			}
+		}
+	}
+	if kept < 100 || helped < 100 {
+		t.Errorf("%d survived losses, %d helped by the added node: the generator no longer exercises both", kept, helped)
 	}
 }
