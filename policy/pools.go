@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -266,10 +267,11 @@ func emptyPacker(p *Pool) *packer {
 
 // release gives the packer's arrays to later calls; nothing the plan
 // returns points into them (node fills copy the nodes; their group lists
-// are in slab, which is not kept).
+// are in slab, which is not kept). The arrays are not cleared: the group
+// lists they still point to are the last plans' (the pool drops its
+// packers within two collections when unused), and every use overwrites
+// the nodes it reads.
 func (k *packer) release() {
-	clear(k.nodes)
-	clear(k.spare[:cap(k.spare)])
 	k.pool, k.slab = nil, nil
 	packerPool.Put(k)
 }
@@ -533,15 +535,29 @@ type survival struct {
 	free    []Resources
 	slots   []int
 	tree    freeTree
+	// For the n+1 checks: which call's nodes free, slots and tree hold
+	// (all of them, none lost), and the leaves a check changed, to undo.
+	base uint64
+	undo []undoLeaf
+}
+
+type undoLeaf struct {
+	leaf  int
+	free  Resources
+	slots int
 }
 
 var survivals = sync.Pool{New: func() any { return new(survival) }}
+
+// nodeSets numbers the n+1 checks' node sets (survival.base).
+var nodeSets atomic.Uint64
 
 type survItem struct{ rank, g, n int }
 
 // survives reports whether the pods on the lost nodes fit, first-fit
 // decreasing, into the free capacity of the others.
 func (c *checker) survives(sv *survival, nodes []node, lost func(int) bool) bool {
+	sv.base = 0
 	evicted := sv.evicted[:0]
 	free, slots := sv.free[:0], sv.slots[:0]
 	for i := range nodes {
@@ -555,12 +571,56 @@ func (c *checker) survives(sv *survival, nodes []node, lost func(int) bool) bool
 		slots = append(slots, nodes[i].freePods)
 	}
 	sv.evicted, sv.free, sv.slots = evicted, free, slots
+	sv.build()
+	return c.repack(sv, false)
+}
+
+// survivesNode is survives for the loss of node lost alone, on one tree
+// over all the nodes (built once per base, then each check empties the lost
+// node's leaf and undoes what it changed): first fit finds the same node
+// as on a tree of the others, since the emptied leaf never fits.
+func (c *checker) survivesNode(sv *survival, nodes []node, lost int, base uint64) bool {
+	if sv.base != base {
+		sv.free, sv.slots = sv.free[:0], sv.slots[:0]
+		for i := range nodes {
+			sv.free = append(sv.free, nodes[i].free)
+			sv.slots = append(sv.slots, nodes[i].freePods)
+		}
+		sv.build()
+		sv.base = base
+	}
+	evicted := sv.evicted[:0]
+	for _, gp := range nodes[lost].groups {
+		evicted = append(evicted, survItem{c.rank[gp.Group], gp.Group, gp.Pods})
+	}
+	sv.evicted = evicted
+	sv.undo = append(sv.undo[:0], undoLeaf{lost, sv.free[lost], sv.slots[lost]})
+	sv.free[lost], sv.slots[lost] = Resources{}, 0
+	sv.tree.set(lost, Resources{}, 0)
+	ok := c.repack(sv, true)
+	for k := len(sv.undo) - 1; k >= 0; k-- {
+		u := sv.undo[k]
+		sv.free[u.leaf], sv.slots[u.leaf] = u.free, u.slots
+		sv.tree.set(u.leaf, u.free, u.slots)
+	}
+	return ok
+}
+
+// build makes the tree over free and slots.
+func (sv *survival) build() {
 	tree := &sv.tree
-	tree.reset(len(free))
-	for j := range free {
-		tree.leaf(j, free[j], slots[j])
+	tree.reset(len(sv.free))
+	for j := range sv.free {
+		tree.leaf(j, sv.free[j], sv.slots[j])
 	}
 	tree.build()
+}
+
+// repack places the evicted pods first-fit decreasing on free, slots and
+// the tree, recording each leaf it changes in undo when asked, and reports
+// whether they all fit.
+func (c *checker) repack(sv *survival, undo bool) bool {
+	evicted, free, slots, tree := sv.evicted, sv.free, sv.slots, &sv.tree
 	slices.SortFunc(evicted, func(a, b survItem) int { return cmp.Compare(a.rank, b.rank) })
 	// One item per group: first fit places a group's pods one after another
 	// however they were split over the lost nodes.
@@ -583,6 +643,9 @@ func (c *checker) survives(sv *survival, nodes []node, lost func(int) bool) bool
 			n := fitCount(free[j], slots[j], req, left)
 			if n == 0 {
 				return false
+			}
+			if undo {
+				sv.undo = append(sv.undo, undoLeaf{j, free[j], slots[j]})
 			}
 			free[j] = free[j].Sub(req.Scale(float64(n)))
 			slots[j] -= n
@@ -618,8 +681,9 @@ func (c *checker) headroomOK(nodes []node, mode HeadroomMode, zones int, passed 
 			return true, -1
 		}
 		// No node is empty: check the loss of each.
+		base := nodeSets.Add(1)
 		if firstFailing(len(nodes), par, func(sv *survival, i int) bool {
-			return c.survives(sv, nodes, func(j int) bool { return j == i })
+			return c.survivesNode(sv, nodes, i, base)
 		}) >= 0 {
 			return false, -1
 		}
