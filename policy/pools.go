@@ -985,60 +985,98 @@ func planPools(pools []Pool, groups []PodGroup, budget float64, floorCost bool) 
 		}
 		return true
 	}
-	unknownPool := func(grp *PodGroup) Unschedulable {
-		return Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)}
+	// pick(p) is the best pool of the group at place p in order while no
+	// pool is at its maximum size (then no pool is full, and the choice
+	// does not depend on the packing), worked out once, in order, when
+	// first asked: -1 for a pool name that matches none, -2 when no pool's
+	// machine can hold one of its pods.
+	const noName, noFit = -1, -2
+	picks := make([]int, 0, len(order))
+	pick := func(p int) int {
+		for len(picks) <= p {
+			g, best := order[len(picks)], noFit
+			switch {
+			case !prefer(g, nil):
+				best = noName
+			case len(prefs) > 0:
+				best = prefs[bestPref(prefs)].pool
+			}
+			picks = append(picks, best)
+		}
+		return picks[p]
 	}
-	const noPool = "no pool's machine can hold one pod"
 	pods := 0
 	for _, g := range order {
 		pods += groups[g].Replicas
 	}
-	if pods < minParallelPods || !packZones(packers, groups, order, func(g int) (int, *Unschedulable) {
-		if !prefer(g, nil) {
-			u := unknownPool(&groups[g])
-			return -1, &u
+	const cannotFit = "no pool's machine can hold one pod"
+	unplaced := func(g, pick int) Unschedulable {
+		grp := &groups[g]
+		if pick == noName {
+			return Unschedulable{grp.Target, grp.Replicas, fmt.Sprintf("no node pool named %q", grp.Pool)}
 		}
-		if len(prefs) == 0 {
-			return -1, &Unschedulable{groups[g].Target, groups[g].Replicas, noPool}
+		return Unschedulable{grp.Target, grp.Replicas, cannotFit}
+	}
+	if pods >= minParallelPods && packZones(packers, groups, order, pick, unplaced, &plan.Unschedulable) {
+		// Packed.
+	} else {
+		if pods >= minParallelPods {
+			for i := range pools {
+				packers[i].release()
+				packers[i] = newPacker(&pools[i])
+			}
 		}
-		return prefs[bestPref(prefs)].pool, nil
-	}, &plan.Unschedulable) {
-		for i := range pools {
-			packers[i].release()
-			packers[i] = newPacker(&pools[i])
+		atMax := false
+		for _, k := range packers {
+			atMax = atMax || len(k.nodes) >= k.pool.Max
 		}
-		for _, g := range order {
+		place := func(i, g, n int) int {
+			placed := packers[i].place(g, groups[g].Request, n)
+			atMax = atMax || len(packers[i].nodes) >= packers[i].pool.Max
+			return placed
+		}
+		for p, g := range order {
 			grp := &groups[g]
-			if !prefer(g, packers) {
-				plan.Unschedulable = append(plan.Unschedulable, unknownPool(grp))
+			var best int
+			if !atMax {
+				best = pick(p)
+			} else {
+				// A pool may be full: choose among those that are not.
+				switch {
+				case !prefer(g, packers):
+					best = noName
+				case len(prefs) == 0:
+					best = noFit
+				default:
+					best = prefs[bestPref(prefs)].pool
+				}
+			}
+			if best < 0 {
+				plan.Unschedulable = append(plan.Unschedulable, unplaced(g, best))
 				continue
 			}
-			left := grp.Replicas
-			if len(prefs) > 0 {
-				// The best pool first; the full order only when it spills.
-				best := bestPref(prefs)
-				prefs[0], prefs[best] = prefs[best], prefs[0]
-				left -= packers[prefs[0].pool].place(g, grp.Request, left)
-				if left > 0 {
-					slices.SortFunc(prefs[1:], better)
-					for _, p := range prefs[1:] {
-						left -= packers[p.pool].place(g, grp.Request, left)
-						if left == 0 {
-							break
-						}
-					}
+			left := grp.Replicas - place(best, g, grp.Replicas)
+			if left == 0 {
+				continue
+			}
+			// Spill into the group's other pools, in order: those not full,
+			// as they were before the best one took its pods (which changed
+			// no other pool).
+			prefer(g, packers)
+			rest := slices.DeleteFunc(prefs, func(q pref) bool { return q.pool == best })
+			slices.SortFunc(rest, better)
+			for _, q := range rest {
+				left -= place(q.pool, g, left)
+				if left == 0 {
+					break
 				}
 			}
 			if left > 0 {
-				reason := noPool
-				if len(prefs) > 0 {
-					names := make([]string, len(prefs))
-					for i, p := range prefs {
-						names[i] = pools[p.pool].Name
-					}
-					reason = "pools at their maximum size: " + strings.Join(names, ", ")
+				names := []string{pools[best].Name}
+				for _, q := range rest {
+					names = append(names, pools[q.pool].Name)
 				}
-				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, left, reason})
+				plan.Unschedulable = append(plan.Unschedulable, Unschedulable{grp.Target, left, "pools at their maximum size: " + strings.Join(names, ", ")})
 			}
 		}
 	}

@@ -93,17 +93,19 @@ type zoneItem struct {
 }
 
 // packZones packs the groups in order as PlanPools' sequential loop does
-// when no pool reaches its maximum size: every group's pods onto its best
-// pool (best: the pool, or -1 and why it is unschedulable), spread over the
-// zones as place spreads them, each zone's share first fit in that zone.
-// Then no group's choice depends on the packing, and the zones pack
-// independently: on up to GOMAXPROCS goroutines, each on a copy of its
-// zone, the nodes numbered afterwards in the order the sequential loop
-// opens them. It reports false, *unsched untouched and the packers' trees
-// spoiled (the caller starts again), when a pool would go over its maximum
-// or a share did not fit (the sequential loop spills then); with one proc
-// it does not try.
-func packZones(packers []*packer, groups []PodGroup, order []int, best func(g int) (int, *Unschedulable), unsched *[]Unschedulable) bool {
+// when no pool reaches its maximum size: every group's pods onto its pick
+// (pick(p) for the group at place p in order: a pool, or below 0 a reason
+// unplaced turns into an Unschedulable), spread over the zones as place spreads them, each
+// zone's share first fit in that zone. Then no group's choice depends on
+// the packing, and the zones pack independently: on up to GOMAXPROCS
+// goroutines, each on its zone's tree and a node list of its own, the nodes
+// numbered afterwards in the order the sequential loop opens them. It
+// reports false, *unsched untouched and the packers possibly spoiled (the
+// caller starts again), when a pool would go over its maximum or a share
+// did not fit (the sequential loop spills then), without packing when the
+// pods' requests alone exceed a pool's maximum; with one proc it does not
+// try.
+func packZones(packers []*packer, groups []PodGroup, order []int, pick func(p int) int, unplaced func(g, pick int) Unschedulable, unsched *[]Unschedulable) bool {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return false
 	}
@@ -128,20 +130,29 @@ func packZones(packers []*packer, groups []PodGroup, order []int, best func(g in
 	// Each group's pool, then its shares of the zones, in one array per
 	// pool (kept with the packer), zone after zone.
 	var out []Unschedulable
-	pick := make([]int, len(order))
 	counts := make([][]int, len(packers)) // per pool, items per zone, then offsets
 	for i, k := range packers {
 		counts[i] = make([]int, len(k.zones)+1)
 	}
+	// What each pool's pods request in all: a pool that needs more than its
+	// maximum by that bound alone fails for sure, so no packing is tried.
+	need := make([]Resources, len(packers))
+	slots := make([]int, len(packers))
 	for p, g := range order {
-		i, u := best(g)
-		pick[p] = i
+		i := pick(p)
 		if i < 0 {
-			out = append(out, *u)
+			out = append(out, unplaced(g, i))
 			continue
 		}
-		nz := len(packers[i].zones)
-		for j := range min(nz, groups[g].Replicas) {
+		n := groups[g].Replicas
+		need[i] = need[i].Add(groups[g].Request.Scale(float64(n)))
+		slots[i] += n
+		k := packers[i]
+		if max(need[i].CPU/k.alloc.CPU, need[i].Memory/k.alloc.Memory, float64(slots[i])/float64(k.pool.Pods)) > float64(k.pool.Max)+0.5 {
+			return false
+		}
+		nz := len(k.zones)
+		for j := range min(nz, n) {
 			counts[i][(g+j)%nz+1]++
 		}
 	}
@@ -153,7 +164,7 @@ func packZones(packers []*packer, groups []PodGroup, order []int, best func(g in
 		k.items = slices.Grow(k.items[:0], c[len(c)-1])[:c[len(c)-1]]
 	}
 	for p, g := range order {
-		i := pick[p]
+		i := pick(p)
 		if i < 0 {
 			continue
 		}
@@ -182,6 +193,10 @@ func packZones(packers []*packer, groups []PodGroup, order []int, best func(g in
 	}
 	// Each task packs its zone's tree in place and its nodes in a list of
 	// its own (the zone's nodes so far first: the minimum's).
+	// A task stops when another failed or its pool's opened nodes go over
+	// the maximum.
+	var failed atomic.Bool
+	opened := make([]atomic.Int64, len(packers))
 	forEach(len(tasks), true, func(t int) {
 		tk := &tasks[t]
 		k := packers[tk.pool]
@@ -195,13 +210,21 @@ func packZones(packers []*packer, groups []PodGroup, order []int, best func(g in
 		tk.own, sz.tree = sz.tree, zb.tree
 		tk.keys = sub.keys[:0]
 		tk.sub, tk.first = sub, len(sub.nodes)
+		room := int64(k.pool.Max - len(k.nodes))
 		for _, it := range tk.items {
 			before := len(sub.nodes)
-			if sub.placeIn(tk.zone, it.g, groups[it.g].Request, it.share) != it.share {
+			if failed.Load() || sub.placeIn(tk.zone, it.g, groups[it.g].Request, it.share) != it.share {
+				failed.Store(true)
 				return
 			}
-			for range len(sub.nodes) - before {
-				tk.keys = append(tk.keys, it.key)
+			if n := len(sub.nodes) - before; n > 0 {
+				if opened[tk.pool].Add(int64(n)) > room {
+					failed.Store(true)
+					return
+				}
+				for range n {
+					tk.keys = append(tk.keys, it.key)
+				}
 			}
 		}
 		tk.ok = true
