@@ -416,6 +416,10 @@ type predictive struct {
 	fits int
 	// selections counts the full model selections (of every series).
 	selections atomic.Int64
+	// pending is closed when the forecasts' advance to the next plan is
+	// done (ahead); nil: none running.
+	pending chan struct{}
+	next    [2][]int // ahead's buckets per resource and workload (-1: none)
 	// Scratch of each run, per workload (policy keeps none of it).
 	pods   []int
 	want   []int32
@@ -598,18 +602,73 @@ func (p *predictive) current(s *run, r, i int) []float64 {
 	if f == nil {
 		return nil
 	}
-	if k := v.seen(s.idx[r][i]); k-1 > p.fcAt[r][i] {
-		// In place (no allocation): the planner only ever reads the newest
-		// forecast, and a refit replaces it.
+	k := v.seen(s.idx[r][i])
+	p.advance(r, i, k)
+	j := k - 1 - p.fcAt[r][i]
+	if q := f.Quantile(s.in.quantile()); j >= 0 && j < len(q) {
+		return q[j:]
+	}
+	return nil
+}
+
+// advance moves workload i's forecast of resource r forward to the first k
+// buckets, in place (no allocation: the planner only ever reads the newest
+// forecast, and a refit replaces it).
+func (p *predictive) advance(r, i, k int) {
+	f, v := p.fc[r][i], p.view[r][i]
+	if f != nil && k-1 > p.fcAt[r][i] {
 		if err := f.Update(v.vals[p.fcAt[r][i]+1 : k]...); err == nil {
 			p.fcAt[r][i] = k - 1
 		}
 	}
-	j := v.seen(s.idx[r][i]) - 1 - p.fcAt[r][i]
-	if q := f.Quantile(s.in.quantile()); j < len(q) {
-		return q[j:]
+}
+
+// ahead advances every forecast, on goroutines of its own, to the buckets
+// the next plan at next will have seen, while this plan's pools are sized
+// and the clock ticks on to it (otherwise serial work, on one core). The
+// observations are those the next plan's current would feed, up to its own
+// time, so nothing is seen sooner than it would be, and the result is the
+// same; wait joins it, before the forecasts are read or replaced. Nothing
+// is advanced when the next plan refits.
+func (p *predictive) ahead(s *run, next time.Time) {
+	if next.Sub(p.refitAt) >= s.opt.refit() {
+		return
 	}
-	return nil
+	n := len(s.in.Workloads)
+	for r := range 2 {
+		if p.next[r] == nil {
+			p.next[r] = make([]int, n)
+		}
+		for i := range n {
+			p.next[r][i] = -1
+			if v := p.view[r][i]; v != nil && p.fc[r][i] != nil {
+				// The sample the loop's clock will be at (it stops at the
+				// last), taken now: the clock moves s.idx meanwhile.
+				d := s.in.Workloads[i].series(r)
+				p.next[r][i] = v.seen(max(s.idx[r][i], min(len(s.held[r][i])-1, sampleAt(d.Start, d.Step, next))))
+			}
+		}
+	}
+	done := make(chan struct{})
+	p.pending = done
+	go func() {
+		defer close(done)
+		parallel(n, func(i int) {
+			for r := range 2 {
+				if k := p.next[r][i]; k >= 0 {
+					p.advance(r, i, k)
+				}
+			}
+		})
+	}()
+}
+
+// wait joins the last ahead.
+func (p *predictive) wait() {
+	if p.pending != nil {
+		<-p.pending
+		p.pending = nil
+	}
 }
 
 func (p *predictive) act(ctx context.Context, s *run, plan bool) {
@@ -618,6 +677,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 		p.init(s)
 	}
 	if plan {
+		p.wait()
 		if p.refitAt.IsZero() || s.now.Sub(p.refitAt) >= s.opt.refit() {
 			p.refit(s)
 		}
@@ -687,6 +747,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 				s.c.SetReplicas(ctx, s.now, s.in.Workloads[i].Spec.Target, want[i], why[i])
 			}
 		}
+		p.ahead(s, s.now.Add(s.in.interval()))
 		s.planPools(ctx, pods, true, s.in.Budget, "forecast")
 	}
 	if s.now.Sub(s.start)%p.sync == 0 {

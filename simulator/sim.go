@@ -705,6 +705,7 @@ func (s *run) loop(ctx context.Context, name string, d driver, ticks int, events
 		res.P95Utilization = utils[min(len(utils)-1, int(math.Ceil(0.95*float64(len(utils))))-1)]
 	}
 	if p, ok := d.(*predictive); ok {
+		p.wait()
 		res.ForecastFits = p.fits
 	}
 	res.Budget = budgetBand(s.dayErrs, fit, res.MonthlyCost, in.Budget, opt.Seed, opt.BandSamples)
