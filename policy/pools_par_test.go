@@ -68,16 +68,7 @@ func TestPlanPoolsSameForAnyGOMAXPROCS(t *testing.T) {
 			if budget > 0 && (want.Budget == nil || len(want.Budget.Trimmed) == 0) {
 				t.Fatalf("seed %d: budget %v trims nothing: %+v", seed, budget, want.Budget)
 			}
-			for _, procs := range []int{2, 4} {
-				runtime.GOMAXPROCS(procs)
-				got, err := PlanPools(pools, groups, budget)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("seed %d, budget %v: the plan on %d procs differs from the plan on one", seed, budget, procs)
-				}
-			}
+			sameOnProcs(t, pools, groups, budget, want, fmt.Sprintf("seed %d, budget %v", seed, budget))
 		}
 	}
 }
@@ -132,16 +123,7 @@ func TestPlanPoolsParallelSmall(t *testing.T) {
 			}
 		}
 		packed++
-		for _, procs := range []int{2, 4} {
-			runtime.GOMAXPROCS(procs)
-			got, err := PlanPools(pools, groups, budget)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("trial %d: the plan on %d procs differs from the plan on one", trial, procs)
-			}
-		}
+		sameOnProcs(t, pools, groups, budget, want, fmt.Sprintf("trial %d", trial))
 	}
 	if spilled < 40 || packed-spilled < 40 {
 		t.Errorf("%d of %d plans had pools at their maximum: the generator no longer exercises both the parallel packing and its fallback", spilled, packed)
@@ -252,5 +234,21 @@ func TestSurvivalKeepsWithNodeAdded(t *testing.T) {
 	}
 	if kept < 100 || helped < 100 {
 		t.Errorf("%d survived losses, %d helped by the added node: the generator no longer exercises both", kept, helped)
+	}
+}
+
+// sameOnProcs plans again on 2 and 4 procs (the caller restores
+// GOMAXPROCS) and fails unless each plan equals want, the plan on one.
+func sameOnProcs(t *testing.T, pools []Pool, groups []PodGroup, budget float64, want *PoolPlan, what string) {
+	t.Helper()
+	for _, procs := range []int{2, 4} {
+		runtime.GOMAXPROCS(procs)
+		got, err := PlanPools(pools, groups, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: the plan on %d procs differs from the plan on one", what, procs)
+		}
 	}
 }
