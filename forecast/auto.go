@@ -197,7 +197,10 @@ func Auto(s Series, opt Options) (*Forecast, error) {
 	hv := max(1, min(h, v/2))
 	fitN := n - v
 
-	logOK, offset := logScale(y[:fitN])
+	logOK, offset := false, 0.0
+	if usesLogScale(opt) {
+		logOK, offset = logScale(y[:fitN])
+	}
 	var seas []Seasonality
 	if opt.Seasonality != nil {
 		seas = Periods(y[:fitN], ps.Step, opt.Seasonality)
@@ -540,7 +543,15 @@ func quantileSelect(x []float64, p float64) float64 {
 	// statistic is their minimum.
 	b := x[lo+1]
 	for _, v := range x[lo+2:] {
-		b = math.Min(b, v)
+		// b = math.Min(b, v) without its call on the common path: a
+		// smaller v, a NaN, or −0 against +0 replaces b as math.Min would.
+		if v <= b {
+			if v < b || math.Signbit(v) {
+				b = v
+			}
+		} else if v != v {
+			b = v
+		}
 	}
 	return a + (h-float64(lo))*(b-a)
 }
@@ -738,6 +749,15 @@ func logScale(y []float64) (bool, float64) {
 		off = minPos / 10
 	}
 	return hi+off >= 5*(lo+off), off
+}
+
+// usesLogScale says whether Auto reads logScale's answer: the detection of
+// periods does (Options.Seasonality nil), and so do the candidates of a
+// selection and the log models. A named model of another kind with given
+// periods does not, and a refit skips logScale's two selections.
+func usesLogScale(opt Options) bool {
+	named := opt.Model != "" && opt.Model != "auto"
+	return opt.Seasonality == nil || !named || strings.HasPrefix(opt.Model, "log-")
 }
 
 func logValues(y []float64, off float64) []float64 {

@@ -139,9 +139,17 @@ func (s *fourierState) eval(t int, row []float64) float64 {
 	return v
 }
 
+// clip limits r to [−delta, delta] when delta > 0: math.Max(−delta,
+// math.Min(delta, r)) by comparisons (the same value, a NaN or a signed zero
+// included, without the calls).
 func (s *fourierState) clip(r float64) float64 {
-	if s.delta > 0 {
-		return math.Max(-s.delta, math.Min(s.delta, r))
+	if d := s.delta; d > 0 {
+		switch {
+		case r > d:
+			return d
+		case r < -d:
+			return -d
+		}
 	}
 	return r
 }

@@ -332,6 +332,12 @@ func newLoessWindow(l, nsh int, userw bool) *loessWindow {
 // loessAt is the local (degree 0 or 1) tricube-weighted fit of y at position
 // xs (1-based) over the points nleft..nright (1-based, inclusive). win, when
 // not nil, holds the window's weights.
+//
+// It is loessAtPlain (the Fortran's passes: weights, their sum, the
+// normalised weights, their mean, their spread, the degree-1 adjustment, the
+// weighted sum) with passes fused where one does not need the end of
+// another: each value is computed by the same operations in the same order,
+// so the result is the same to the bit.
 func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool, rw, w []float64, win *loessWindow) (float64, bool) {
 	n := len(y)
 	rng := float64(n) - 1
@@ -339,55 +345,77 @@ func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool,
 	if l > n {
 		h += float64((l - n) / 2)
 	}
+	fit := h > 0 && deg > 0
+	var ww []float64 // the normalised weights of nleft..nright
+	var mean float64
 	if win != nil && win.unit != nil && !userw {
-		copy(w[nleft-1:nright], win.unit)
+		ww = win.unit
+		if fit {
+			for j, v := range ww {
+				mean += v * float64(nleft+j)
+			}
+		}
 	} else {
 		var tri []float64
+		ww = w[nleft-1 : nright]
 		if win != nil {
 			tri = win.tri
 		} else {
-			tri = w[nleft-1 : nright]
+			tri = ww
 			tricubeH(tri, xs, nleft, h)
 		}
 		// A zero weight adds nothing to a (a sum of non-negative terms),
 		// so every weight can be added.
 		var a float64
-		for j := nleft; j <= nright; j++ {
-			wj := tri[j-nleft]
-			if userw {
-				wj *= rw[j-1]
+		if userw {
+			r := rw[nleft-1 : nright]
+			for j := range ww {
+				wj := tri[j] * r[j]
+				a += wj
+				ww[j] = wj
 			}
-			a += wj
-			w[j-1] = wj
+		} else {
+			for j := range ww {
+				wj := tri[j]
+				a += wj
+				ww[j] = wj
+			}
 		}
 		if a <= 0 {
 			return 0, false
 		}
-		for j := nleft; j <= nright; j++ {
-			w[j-1] /= a
-		}
-	}
-	if h > 0 && deg > 0 {
-		var mean float64
-		for j := nleft; j <= nright; j++ {
-			mean += w[j-1] * float64(j)
-		}
-		b := xs - mean
-		var c float64
-		for j := nleft; j <= nright; j++ {
-			d := float64(j) - mean
-			c += w[j-1] * d * d
-		}
-		if math.Sqrt(c) > 0.001*rng {
-			b /= c
-			for j := nleft; j <= nright; j++ {
-				w[j-1] *= b*(float64(j)-mean) + 1
+		if fit {
+			for j := range ww {
+				v := ww[j] / a
+				ww[j] = v
+				mean += v * float64(nleft+j)
+			}
+		} else {
+			for j := range ww {
+				ww[j] /= a
 			}
 		}
 	}
+	yw := y[nleft-1 : nright]
+	if fit {
+		b := xs - mean
+		var c float64
+		for j, v := range ww {
+			d := float64(nleft+j) - mean
+			c += v * d * d
+		}
+		if math.Sqrt(c) > 0.001*rng {
+			b /= c
+			var ys float64
+			for j, v := range ww {
+				ys += v * (b*(float64(nleft+j)-mean) + 1) * yw[j]
+			}
+			return ys, true
+		}
+	}
 	var ys float64
-	for j := nleft; j <= nright; j++ {
-		ys += w[j-1] * y[j-1]
+	for j, v := range ww {
+		ys += v * yw[j]
 	}
 	return ys, true
 }
