@@ -238,15 +238,46 @@ func loess(y []float64, l, deg, jump int, userw bool, rw, ys, work []float64) {
 	nj := min(jump, n-1)
 	nleft, nright := 1, n
 	// Every window of l points centred as the interior ones are (nsh − 1
-	// before the point) has the same weights: computed once.
+	// before the point) has the same weights: computed once. Points with
+	// such a window are evaluated two at a time (loessAt2: the same
+	// result, with the two points' sums interleaved), when work holds two
+	// windows.
 	var win *loessWindow
 	if nsh := (l + 1) / 2; l < n {
 		win = newLoessWindow(l, nsh, userw)
+	}
+	pair := win != nil && len(work) >= 2*l
+	pend, pendLeft := 0, 0 // a point waiting for a second one (0: none)
+	flush := func() {
+		if pend > 0 {
+			v, ok := loessAt(y, l, deg, float64(pend), pendLeft, pendLeft+l-1, userw, rw, work, win)
+			if !ok {
+				v = y[pend-1]
+			}
+			ys[pend-1] = v
+			pend = 0
+		}
 	}
 	eval := func(i int) {
 		var wi *loessWindow
 		if win != nil && nright-nleft+1 == l && i-nleft == (l+1)/2-1 {
 			wi = win
+		}
+		if wi != nil && pair {
+			if pend == 0 {
+				pend, pendLeft = i, nleft
+				return
+			}
+			va, oka, vb, okb := loessAt2(y, l, deg, float64(pend), pendLeft, float64(i), nleft, userw, rw, work, win)
+			if !oka {
+				va = y[pend-1]
+			}
+			if !okb {
+				vb = y[i-1]
+			}
+			ys[pend-1], ys[i-1] = va, vb
+			pend = 0
+			return
 		}
 		v, ok := loessAt(y, l, deg, float64(i), nleft, nright, userw, rw, work, wi)
 		if !ok {
@@ -284,6 +315,7 @@ func loess(y []float64, l, deg, jump int, userw bool, rw, ys, work []float64) {
 			eval(i)
 		}
 	}
+	flush()
 	if nj == 1 {
 		return
 	}
@@ -296,6 +328,7 @@ func loess(y []float64, l, deg, jump int, userw bool, rw, ys, work []float64) {
 	k := ((n-1)/nj)*nj + 1
 	if k != n {
 		eval(n)
+		flush()
 		if k != n-1 {
 			delta := (ys[n-1] - ys[k-1]) / float64(n-k)
 			for j := k + 1; j < n; j++ {
@@ -418,6 +451,109 @@ func loessAt(y []float64, l, deg int, xs float64, nleft, nright int, userw bool,
 		ys += v * yw[j]
 	}
 	return ys, true
+}
+
+// loessAt2 is loessAt at two points a and b whose windows (of l points,
+// starting at nleft and mleft) both have the weights of win: each point's
+// sums are taken in loessAt's order, and the two are interleaved in one loop,
+// so that one sum's additions fill the time the other's wait on theirs. The
+// results are loessAt's to the bit. work is loessAt's scratch (at least
+// len(y) and 2·l values).
+func loessAt2(y []float64, l, deg int, xa float64, nleft int, xb float64, mleft int, userw bool, rw, work []float64, win *loessWindow) (va float64, oka bool, vb float64, okb bool) {
+	n := len(y)
+	// Cases STL's loess does not meet (the spread or the weights vanish,
+	// or h is 0 or the degree 0: the same at every interior point), one
+	// point at a time.
+	single := func() (float64, bool, float64, bool) {
+		va, oka := loessAt(y, l, deg, xa, nleft, nleft+l-1, userw, rw, work, win)
+		vb, okb := loessAt(y, l, deg, xb, mleft, mleft+l-1, userw, rw, work, win)
+		return va, oka, vb, okb
+	}
+	rng := float64(n) - 1
+	ha := math.Max(xa-float64(nleft), float64(nleft+l-1)-xa)
+	hb := math.Max(xb-float64(mleft), float64(mleft+l-1)-xb)
+	fa, fb := ha > 0 && deg > 0, hb > 0 && deg > 0
+	var ua, ub []float64 // the normalised weights
+	var ma, mb float64   // their mean positions (when fa, fb)
+	if win.unit != nil && !userw {
+		ua, ub = win.unit, win.unit
+		if fa && fb {
+			for j, v := range ua {
+				ma += v * float64(nleft+j)
+				mb += v * float64(mleft+j)
+			}
+		} else {
+			return single()
+		}
+	} else {
+		tri := win.tri
+		ua, ub = work[:l], work[l:2*l]
+		var a, b float64
+		if userw {
+			ra, rb := rw[nleft-1:nleft-1+l], rw[mleft-1:mleft-1+l]
+			for j, t := range tri {
+				x, z := t*ra[j], t*rb[j]
+				a += x
+				b += z
+				ua[j], ub[j] = x, z
+			}
+		} else {
+			for j, t := range tri {
+				a += t
+				b += t
+				ua[j], ub[j] = t, t
+			}
+		}
+		if a <= 0 || b <= 0 || !fa || !fb {
+			return single()
+		}
+		for j := range ua {
+			x, z := ua[j]/a, ub[j]/b
+			ua[j], ub[j] = x, z
+			ma += x * float64(nleft+j)
+			mb += z * float64(mleft+j)
+		}
+	}
+	ya, yb := y[nleft-1:nleft-1+l], y[mleft-1:mleft-1+l]
+	ub = ub[:len(ua)]
+	var ca, cb float64
+	for j, x := range ua {
+		z := ub[j]
+		da, db := float64(nleft+j)-ma, float64(mleft+j)-mb
+		ca += x * da * da
+		cb += z * db * db
+	}
+	ba, bb := xa-ma, xb-mb
+	adjA, adjB := math.Sqrt(ca) > 0.001*rng, math.Sqrt(cb) > 0.001*rng
+	if adjA && adjB {
+		ba /= ca
+		bb /= cb
+		for j, x := range ua {
+			z := ub[j]
+			va += x * (ba*(float64(nleft+j)-ma) + 1) * ya[j]
+			vb += z * (bb*(float64(mleft+j)-mb) + 1) * yb[j]
+		}
+		return va, true, vb, true
+	}
+	va = loessSum(ua, ya, nleft, adjA, ba/ca, ma)
+	vb = loessSum(ub, yb, mleft, adjB, bb/cb, mb)
+	return va, true, vb, true
+}
+
+// loessSum is the end of loessAt: Σ w·y, with each weight w adjusted by
+// b·(j − mean) + 1 when adj (degree 1).
+func loessSum(w, y []float64, nleft int, adj bool, b, mean float64) float64 {
+	var s float64
+	if adj {
+		for j, v := range w {
+			s += v * (b*(float64(nleft+j)-mean) + 1) * y[j]
+		}
+		return s
+	}
+	for j, v := range w {
+		s += v * y[j]
+	}
+	return s
 }
 
 // tricube writes into dst the tricube weights of the window nleft…
