@@ -38,6 +38,11 @@ type ScenarioSpec struct {
 	Duration *config.Duration `json:"duration,omitempty"`
 	// Refit is how often the predictive policy refits its forecasts (default 1h).
 	Refit *config.Duration `json:"refit,omitempty"`
+	// Reselect is how often the predictive policy selects each series'
+	// model anew (default 24h; sooner while the history doubles); the
+	// refits in between refit the chosen model. Longer makes a large
+	// what-if cheaper. Optional.
+	Reselect *config.Duration `json:"reselect,omitempty"`
 	// Quantile replaces the plan's forecast quantile (spec.forecast.quantile)
 	// for the predictive policy: what if it planned at the median? Optional.
 	Quantile *float64 `json:"quantile,omitempty"`
@@ -212,6 +217,9 @@ func (s *Scenario) validate(file string, lines config.Lines) config.FieldErrors 
 	}
 	if sp.Refit != nil && sp.Refit.Duration <= 0 {
 		bad("spec.refit", "must be positive")
+	}
+	if sp.Reselect != nil && sp.Reselect.Duration <= 0 {
+		bad("spec.reselect", "must be positive")
 	}
 	if g := sp.Growth; g != nil && !(g.PercentPerMonth > -100 && g.PercentPerMonth < 1e4) {
 		bad("spec.growth.percentPerMonth", "must be in (-100, 10000), not %v", g.PercentPerMonth)

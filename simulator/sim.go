@@ -43,7 +43,7 @@ type Options struct {
 	History time.Duration
 	// Reselect is how often the predictive policy runs the full model
 	// selection of a series (also when its history has doubled since the
-	// last); 0 means Reselect (a day). Refits in between refit the chosen
+	// last); 0 means the scenario's reselect, else Reselect (a day). Refits in between refit the chosen
 	// model on the seasonal periods it was chosen with.
 	Reselect time.Duration
 }
@@ -103,6 +103,7 @@ type Result struct {
 	TickSeconds     float64   `json:"tick_seconds"`
 	IntervalSeconds float64   `json:"interval_seconds"`
 	RefitSeconds    float64   `json:"refit_seconds"`
+	ReselectSeconds float64   `json:"reselect_seconds"`
 	Seed            uint64    `json:"seed"`
 	MonthlyBudget   float64   `json:"monthly_budget"`
 	// Workloads and Pools describe what was simulated (after the
@@ -305,6 +306,9 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 		if opt.Refit == 0 && sc.Spec.Refit != nil {
 			opt.Refit = sc.Spec.Refit.Duration
 		}
+		if opt.Reselect == 0 && sc.Spec.Reselect != nil {
+			opt.Reselect = sc.Spec.Reselect.Duration
+		}
 		if opt.Seed == 0 && sc.Spec.Seed != nil {
 			opt.Seed = *sc.Spec.Seed
 		}
@@ -374,7 +378,7 @@ func Run(ctx context.Context, in *Input, opt Options) (*Result, error) {
 	}
 
 	res := &Result{SchemaVersion: SchemaVersion, Plan: in.Name, Start: start, End: end, TickSeconds: opt.Tick.Seconds(),
-		IntervalSeconds: in.interval().Seconds(), RefitSeconds: opt.refit().Seconds(), Seed: opt.Seed, MonthlyBudget: in.Budget}
+		IntervalSeconds: in.interval().Seconds(), RefitSeconds: opt.refit().Seconds(), ReselectSeconds: opt.reselect().Seconds(), Seed: opt.Seed, MonthlyBudget: in.Budget}
 	if sc != nil {
 		res.Scenario = sc.Metadata.Name
 	}

@@ -22,7 +22,7 @@ func newSimulateCmd() *cobra.Command {
 		file, out, scenario, policies string
 		reportOut                     string
 		traces                        []string
-		refit                         time.Duration
+		refit, reselect               time.Duration
 		seed                          uint64
 	)
 	cmd := &cobra.Command{
@@ -33,8 +33,9 @@ seconds) on a simulated cluster: pods ready after the workload's lead time,
 nodes after the pool's, pods packed onto nodes by the policy package's packer,
 pods that fit nowhere pending. Policies, side by side:
 
-  predictive  headroom: forecasts (refit every --refit on the history so far)
-              and policy.Replicas on the plan's interval, pools sized ahead
+  predictive  headroom: forecasts (refit every --refit on the history so far,
+              each series' model reselected every --reselect) and
+              policy.Replicas on the plan's interval, pools sized ahead
   reactive    the HPA on CPU utilization (default behavior, 15 s sync) and a
               node autoscaler that adds nodes for pending pods
   static      replicas and nodes for the run's peak demand (hindsight)
@@ -72,6 +73,9 @@ trace of the same base name.`,
 			if refit < 0 {
 				return usagef("simulate: --refit must be positive")
 			}
+			if reselect < 0 {
+				return usagef("simulate: --reselect must be positive")
+			}
 			p, err := config.LoadFile(file)
 			if err != nil {
 				if errors.Is(err, config.ErrInvalid) || errors.Is(err, os.ErrNotExist) {
@@ -91,7 +95,7 @@ trace of the same base name.`,
 			if err != nil {
 				return inputError(err)
 			}
-			opt := simulator.Options{Policies: names, Refit: refit, Seed: seed}
+			opt := simulator.Options{Policies: names, Refit: refit, Reselect: reselect, Seed: seed}
 			if scenario != "" {
 				sc, err := simulator.LoadScenario(scenario)
 				if err != nil {
@@ -120,6 +124,7 @@ trace of the same base name.`,
 	fl.StringVar(&policies, "policy", strings.Join(simulator.PolicyNames, ","), "policies to compare, comma-separated")
 	fl.StringVar(&scenario, "scenario", "", "scenario file (kind: Scenario): growth, spikes, prices, machines, failures")
 	fl.DurationVar(&refit, "refit", 0, "how often the predictive policy refits its forecasts (default: the scenario's, else 1h)")
+	fl.DurationVar(&reselect, "reselect", 0, "how often the predictive policy selects each series' model anew (default: the scenario's, else 24h; sooner while the history doubles)")
 	fl.Uint64Var(&seed, "seed", 0, "seed of the budget band's resampling (default: the scenario's, else 1)")
 	fl.StringVarP(&out, "output", "o", "table", "output format: table or json (with the time series)")
 	fl.StringVar(&reportOut, "report", "", "also write a capacity-review report of the run (format from the extension: .html, .md, .json; a folder/ for csv)")
@@ -140,9 +145,10 @@ func writeSimTable(w io.Writer, r *simulator.Result) error {
 	if r.Scenario != "" {
 		fmt.Fprintf(w, ", scenario %s", r.Scenario)
 	}
-	fmt.Fprintf(w, ": %s to %s (%.1f days), planner every %s, forecasts refit every %s\n\n",
+	fmt.Fprintf(w, ": %s to %s (%.1f days), planner every %s, forecasts refit every %s, models reselected every %s\n\n",
 		r.Start.UTC().Format("2006-01-02T15:04Z"), r.End.UTC().Format("2006-01-02T15:04Z"), span.Hours()/24,
-		time.Duration(r.IntervalSeconds*float64(time.Second)), time.Duration(r.RefitSeconds*float64(time.Second)))
+		time.Duration(r.IntervalSeconds*float64(time.Second)), time.Duration(r.RefitSeconds*float64(time.Second)),
+		time.Duration(r.ReselectSeconds*float64(time.Second)))
 	mem := len(r.Series.DemandMemory) > 0 // some trace has memory demand
 	t := &table{header: []string{"POLICY", "COST", "COST/MONTH", "NODE_HOURS", "UNMET_CORE_MIN", "TIME_SHORT", "WASTE_CORE_H", "P95_UTIL", "ACTIONS", "WORST_SHORTFALL"}}
 	if mem {

@@ -95,10 +95,44 @@ func TestSimulateTableAndJSON(t *testing.T) {
 	}
 }
 
+// How often the predictive policy reselects its models: 24 h by default,
+// the scenario's spec.reselect, and --reselect over both; the JSON and the
+// table's first line say which was used.
+func TestSimulateReselect(t *testing.T) {
+	plan, dir := simFixture(t)
+	sc := filepath.Join(dir, "sc.yaml")
+	os.WriteFile(sc, []byte("apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nmetadata: {name: often}\nspec:\n  reselect: 6h\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want float64
+	}{
+		{nil, 86400},
+		{[]string{"--scenario", sc}, 6 * 3600},
+		{[]string{"--scenario", sc, "--reselect", "48h"}, 48 * 3600},
+	} {
+		args := append([]string{"simulate", "--config", plan, "--policy", "predictive", "-o", "json"}, c.args...)
+		code, js, errOut := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errOut)
+		}
+		var doc struct {
+			Reselect float64 `json:"reselect_seconds"`
+		}
+		if err := json.Unmarshal([]byte(js), &doc); err != nil || doc.Reselect != c.want {
+			t.Errorf("%v: reselect_seconds %v (%v), want %v", c.args, doc.Reselect, err, c.want)
+		}
+	}
+	if _, out, _ := runCLI(t, "simulate", "--config", plan, "--policy", "predictive", "--scenario", sc); !strings.Contains(strings.SplitN(out, "\n", 2)[0], "forecasts refit every 1h0m0s, models reselected every 6h0m0s") {
+		t.Errorf("table's first line: %q", strings.SplitN(out, "\n", 2)[0])
+	}
+}
+
 func TestSimulateBadInput(t *testing.T) {
 	plan, dir := simFixture(t)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nspec: {growth: {percent: 3}}\n"), 0o644)
+	zero := filepath.Join(dir, "zero.yaml")
+	os.WriteFile(zero, []byte("apiVersion: headroom.dev/v1alpha1\nkind: Scenario\nmetadata: {name: z}\nspec:\n  reselect: 0s\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -111,6 +145,8 @@ func TestSimulateBadInput(t *testing.T) {
 		{[]string{"simulate", "--config", plan, "--trace", "api=x.csv"}, `no workload "api"`},
 		{[]string{"simulate", "--config", plan, "--trace", "web=" + filepath.Join(dir, "missing.csv")}, "missing.csv"},
 		{[]string{"simulate", "--config", plan, "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"simulate", "--config", plan, "--reselect", "-1h"}, "--reselect must be positive"},
+		{[]string{"simulate", "--config", plan, "--scenario", zero}, "zero.yaml: spec.reselect: must be positive (line 5)"},
 	} {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
