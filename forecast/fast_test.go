@@ -898,3 +898,92 @@ func TestLoessPairsMatchSingles(t *testing.T) {
 		}
 	}
 }
+
+func TestFourierFrequencyFoldMatchesPhases(t *testing.T) {
+	// The normal equations folded through the harmonics' frequencies equal
+	// the ones folded phase by phase to rounding (1e-12 of the largest
+	// entry), for one period and several, unweighted and with the sparse
+	// weights of the Huber pass; a wrong sign or a frequency off by one
+	// shows at 1e-2 or more. Nyquist harmonics and histories shorter than
+	// the common period keep the phase fold.
+	rng := rand.New(rand.NewPCG(71, 72))
+	for _, tc := range []struct {
+		periods []int
+		k, n    int
+	}{{[]int{288}, 0, 4320}, {[]int{288, 2016}, 0, 4096}, {[]int{12, 288}, 0, 2000}, {[]int{24, 168}, 3, 1000}, {[]int{7}, 0, 100}, {[]int{10, 15}, 4, 95}} {
+		m := Fourier{Periods: tc.periods, K: tc.k}
+		y := make([]float64, tc.n)
+		for i := range y {
+			y[i] = 5 + math.Sin(float64(i)/9) + rng.NormFloat64()
+		}
+		s := &fourierState{hs: m.harmonics(), trend: true, scale: float64(tc.n)}
+		for i, h := range s.hs {
+			tb := newTrig(h.p)
+			s.hs[i].tab = &tb
+		}
+		d := m.design(y, s)
+		if !d.byFrequency() {
+			t.Fatalf("periods %v: the frequency fold does not apply", tc.periods)
+		}
+		for _, weighted := range []bool{false, true} {
+			var w []float64
+			if weighted {
+				w = make([]float64, tc.n)
+				for i := range w {
+					if rng.IntN(5) == 0 {
+						w[i] = rng.Float64()
+					}
+				}
+			}
+			got, gotv := d.normal(y, w)
+			// The phase fold from the same per-phase sums.
+			l, p := d.l, d.p
+			sw, swt, swy := make([]float64, l), make([]float64, l), make([]float64, l)
+			for i, yt := range y {
+				wt := 1.0
+				if w != nil {
+					wt = w[i]
+				}
+				tau := float64(i) / d.gen.scale
+				sw[i%l] += wt
+				swt[i%l] += wt * tau
+				swy[i%l] += wt * yt
+			}
+			a, v := make([]float64, p*p), make([]float64, p)
+			d.foldPhases(sw, swt, swy, a, v)
+			want := mat.NewSymDense(p, a)
+			top := 0.0
+			for i := range p {
+				top = math.Max(top, math.Abs(want.At(i, i)))
+			}
+			for i := range p {
+				for j := i; j < p; j++ {
+					if i == 1 && j == 1 {
+						continue // Σ w·τ², summed over t by both
+					}
+					if math.Abs(got.At(i, j)-want.At(i, j)) > 1e-12*top {
+						t.Fatalf("periods %v, weighted %v: xᵀx[%d,%d] = %v by frequency, %v by phase", tc.periods, weighted, i, j, got.At(i, j), want.At(i, j))
+					}
+				}
+				vt := math.Max(1, math.Abs(v[0]))
+				if i != 1 && math.Abs(gotv.AtVec(i)-v[i]) > 1e-12*vt {
+					t.Fatalf("periods %v, weighted %v: xᵀy[%d] = %v by frequency, %v by phase", tc.periods, weighted, i, gotv.AtVec(i), v[i])
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		periods []int
+		n       int
+	}{{[]int{2, 288}, 1000}, {[]int{288, 2016}, 1500}} {
+		m := Fourier{Periods: tc.periods}
+		s := &fourierState{hs: m.harmonics(), trend: true, scale: float64(tc.n)}
+		for i, h := range s.hs {
+			tb := newTrig(h.p)
+			s.hs[i].tab = &tb
+		}
+		if d := m.design(make([]float64, tc.n), s); d.byFrequency() {
+			t.Errorf("periods %v over %d points: the frequency fold applies; want the phase fold", tc.periods, tc.n)
+		}
+	}
+}
