@@ -475,18 +475,6 @@ func (d *fourierDesign) foldFrequencies(sw, swt, swy, a, v []float64) {
 	if tab == nil {
 		tab = newTrig(l).sc
 	}
-	// transform returns Σᵩ x(φ)·sin(2πfφ/L) and Σᵩ x(φ)·cos(2πfφ/L).
-	transform := func(x []float64, f int) (sn, cs float64) {
-		q := 0
-		for _, xv := range x {
-			sn += xv * tab[2*q]
-			cs += xv * tab[2*q+1]
-			if q += f; q >= l {
-				q -= l
-			}
-		}
-		return sn, cs
-	}
 	// The transforms of sw at every sum and difference (0 … 2·top).
 	need := make([]bool, 2*top+1)
 	for i := range m {
@@ -495,13 +483,23 @@ func (d *fourierDesign) foldFrequencies(sw, swt, swy, a, v []float64) {
 			need[abs(m[i]-m[j])] = true
 		}
 	}
-	sn := make([]float64, 2*top+1)
-	cs := make([]float64, 2*top+1)
+	var fs []int
 	for f, ok := range need {
 		if ok {
-			sn[f], cs[f] = transform(sw, f)
+			fs = append(fs, f)
 		}
 	}
+	sn := make([]float64, 2*top+1)
+	cs := make([]float64, 2*top+1)
+	transforms(tab, l, sw, fs, sn, cs)
+	// The constant's row is sw's transform at the mᵢ; τ's row and v are
+	// swt's and swy's.
+	ms, mc := make([]float64, len(m)), make([]float64, len(m))
+	ts, tc := make([]float64, len(m)), make([]float64, len(m))
+	ys, yc := make([]float64, len(m)), make([]float64, len(m))
+	transformsAt(tab, l, sw, m, ms, mc)
+	transformsAt(tab, l, swt, m, ts, tc)
+	transformsAt(tab, l, swy, m, ys, yc)
 	var s0, s1, sy float64
 	for ph := range l {
 		s0 += sw[ph]
@@ -511,11 +509,9 @@ func (d *fourierDesign) foldFrequencies(sw, swt, swy, a, v []float64) {
 	a[0], a[1], v[0] = s0, s1, sy
 	for i, mi := range m {
 		si, ci := 2+2*i, 3+2*i
-		// The constant's row is sw's transform at mᵢ; τ's row and v are
-		// swt's and swy's.
-		a[si], a[ci] = transform(sw, mi)
-		a[p+si], a[p+ci] = transform(swt, mi)
-		v[si], v[ci] = transform(swy, mi)
+		a[si], a[ci] = ms[i], mc[i]
+		a[p+si], a[p+ci] = ts[i], tc[i]
+		v[si], v[ci] = ys[i], yc[i]
 		for j := i; j < len(m); j++ {
 			sj, cj := 2+2*j, 3+2*j
 			dm := mi - m[j]
@@ -650,6 +646,63 @@ func solveLS(x *mat.Dense, y *mat.VecDense) (*mat.VecDense, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// transforms sets sn[f] and cs[f], for each f in fs, to Σᵩ x(φ)·sin(2πfφ/L)
+// and Σᵩ x(φ)·cos(2πfφ/L) (tab: trig.sc of L). Four frequencies are summed in
+// one pass over x, each in the order of φ: eight independent sums keep the
+// additions busy where one pair would wait on its own.
+func transforms(tab []float64, l int, x []float64, fs []int, sn, cs []float64) {
+	l2 := 2 * l
+	for len(fs) > 0 {
+		g := fs[:min(4, len(fs))]
+		fs = fs[len(g):]
+		var f [4]int
+		copy(f[:], g)
+		f0, f1, f2, f3 := 2*f[0], 2*f[1], 2*f[2], 2*f[3]
+		var s0, c0, s1, c1, s2, c2, s3, c3 float64
+		var q0, q1, q2, q3 int // 2·(f·φ mod L): the sine's index in tab
+		for _, xv := range x {
+			s0 += xv * tab[q0]
+			c0 += xv * tab[q0+1]
+			s1 += xv * tab[q1]
+			c1 += xv * tab[q1+1]
+			s2 += xv * tab[q2]
+			c2 += xv * tab[q2+1]
+			s3 += xv * tab[q3]
+			c3 += xv * tab[q3+1]
+			if q0 += f0; q0 >= l2 {
+				q0 -= l2
+			}
+			if q1 += f1; q1 >= l2 {
+				q1 -= l2
+			}
+			if q2 += f2; q2 >= l2 {
+				q2 -= l2
+			}
+			if q3 += f3; q3 >= l2 {
+				q3 -= l2
+			}
+		}
+		out := [4][2]float64{{s0, c0}, {s1, c1}, {s2, c2}, {s3, c3}}
+		for j, fj := range g {
+			sn[fj], cs[fj] = out[j][0], out[j][1]
+		}
+	}
+}
+
+// transformsAt is transforms with the results in the order of fs: sn[i],
+// cs[i] for fs[i].
+func transformsAt(tab []float64, l int, x []float64, fs []int, sn, cs []float64) {
+	top := 0
+	for _, f := range fs {
+		top = max(top, f)
+	}
+	s, c := make([]float64, top+1), make([]float64, top+1)
+	transforms(tab, l, x, fs, s, c)
+	for i, f := range fs {
+		sn[i], cs[i] = s[f], c[f]
+	}
 }
 
 func abs(x int) int {
