@@ -593,24 +593,30 @@ func loessAtPlain(y []float64, l, deg int, xs float64, nleft, nright int, userw 
 	return ys, true
 }
 
+// loessInputs are the loess fast paths' test inputs: n synthetic points
+// (seed), robustness weights 1 − (i mod period)/10 that are zero at every
+// zeroEvery-th point and on [from, to) (a window with no weight), and a flat
+// series of n values flatV.
+func loessInputs(n int, seed uint64, period, zeroEvery, from, to int, flatV float64) (y, rw, flat []float64) {
+	y = synth(n, false, seed)
+	rw, flat = make([]float64, n), make([]float64, n)
+	for i := range rw {
+		rw[i] = 1 - float64(i%period)/10
+		if i%zeroEvery == 0 || (i >= from && i < to) {
+			rw[i] = 0
+		}
+		flat[i] = flatV
+	}
+	return y, rw, flat
+}
+
 func TestLoessAtMatchesPlain(t *testing.T) {
 	// loessAt fuses the plain passes without reordering a sum: the fit is
 	// the same to the bit, at interior points with and without the shared
 	// window, at both ends, with spans longer than the series, with
 	// robustness weights (some zero, and all zero in a window: no fit), and
 	// with a flat window (the spread test that skips the degree-1 step).
-	y := synth(400, false, 31)
-	rw := make([]float64, len(y))
-	for i := range rw {
-		rw[i] = 1 - float64(i%7)/10
-		if i%11 == 0 || (i >= 200 && i < 230) {
-			rw[i] = 0
-		}
-	}
-	flat := make([]float64, len(y))
-	for i := range flat {
-		flat[i] = 3
-	}
+	y, rw, flat := loessInputs(400, 31, 7, 11, 200, 230, 3)
 	checked := 0
 	for _, yy := range [][]float64{y, flat, y[:3]} {
 		n := len(yy)
@@ -763,18 +769,7 @@ func TestLoessAt2MatchesLoessAt(t *testing.T) {
 	// bit: with and without robustness weights (some zero, and all zero in
 	// one window: no fit), degree 0 and 1, overlapping and distant windows,
 	// and a flat series (no degree-1 adjustment).
-	y := synth(500, false, 51)
-	rw := make([]float64, len(y))
-	for i := range rw {
-		rw[i] = 1 - float64(i%9)/10
-		if i%13 == 0 || (i >= 300 && i < 340) {
-			rw[i] = 0
-		}
-	}
-	flat := make([]float64, len(y))
-	for i := range flat {
-		flat[i] = 2
-	}
+	y, rw, flat := loessInputs(500, 51, 9, 13, 300, 340, 2)
 	checked := 0
 	for _, yy := range [][]float64{y, flat} {
 		n := len(yy)
