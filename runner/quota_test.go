@@ -74,10 +74,7 @@ func TestCycleQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[policy.Target]TargetResult{}
-	for _, tr := range res.Targets {
-		got[tr.Target] = tr
-	}
+	got := byTarget(res)
 	for _, c := range []struct {
 		tg                policy.Target
 		wantCPU, wantPods string

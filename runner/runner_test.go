@@ -171,10 +171,7 @@ func TestCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[policy.Target]TargetResult{}
-	for _, tr := range res.Targets {
-		got[tr.Target] = tr
-	}
+	got := byTarget(res)
 	if g := got[web]; g.Planned == nil || g.Action == nil {
 		t.Fatalf("web: %v %q", g.Outcome, g.Note)
 	}
@@ -437,4 +434,13 @@ func TestCyclePools(t *testing.T) {
 	if _, ok := d.Pools["spare"]; ok || seen == nil {
 		t.Fatalf("spare sized, or no plan seen: %v %v", d.Pools, seen)
 	}
+}
+
+// byTarget is a cycle's target results by target.
+func byTarget(res *Result) map[policy.Target]TargetResult {
+	got := map[policy.Target]TargetResult{}
+	for _, tr := range res.Targets {
+		got[tr.Target] = tr
+	}
+	return got
 }
