@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -414,8 +413,6 @@ type predictive struct {
 	spec []policy.Workload
 	sync time.Duration
 	fits int
-	// selections counts the full model selections (of every series).
-	selections atomic.Int64
 	// pending is closed when the forecasts' advance to the next plan is
 	// done (ahead); nil: none running.
 	pending chan struct{}
@@ -567,7 +564,6 @@ func (p *predictive) refit(s *run) {
 				}
 				if full {
 					*c = selection{at: s.now, seen: k}
-					p.selections.Add(1)
 					if f != nil {
 						// The chosen model, or the best single model when a
 						// combination won.
@@ -631,7 +627,7 @@ func (p *predictive) advance(r, i, k int) {
 // same; wait joins it, before the forecasts are read or replaced. Nothing
 // is advanced when the next plan refits.
 func (p *predictive) ahead(s *run, next time.Time) {
-	if !advanceAhead || next.Sub(p.refitAt) >= s.opt.refit() {
+	if !advanceAhead || p.refitDue(s, next) {
 		return
 	}
 	n := len(s.in.Workloads)
@@ -667,6 +663,12 @@ func (p *predictive) ahead(s *run, next time.Time) {
 // changes nothing but the time taken.
 var advanceAhead = true
 
+// refitDue reports whether the forecasts are refit at a plan at t: none
+// yet, or the last refit is Refit old.
+func (p *predictive) refitDue(s *run, t time.Time) bool {
+	return p.refitAt.IsZero() || t.Sub(p.refitAt) >= s.opt.refit()
+}
+
 // wait joins the last ahead.
 func (p *predictive) wait() {
 	if p.pending != nil {
@@ -682,7 +684,7 @@ func (p *predictive) act(ctx context.Context, s *run, plan bool) {
 	}
 	if plan {
 		p.wait()
-		if p.refitAt.IsZero() || s.now.Sub(p.refitAt) >= s.opt.refit() {
+		if p.refitDue(s, s.now) {
 			p.refit(s)
 		}
 		if p.pods == nil {
